@@ -1,0 +1,66 @@
+"""The document pipeline: bytes and a file name in, a ProcessedDocument out.
+
+    detect type -> extract text -> classify -> extract fields
+
+Pure functions only: nothing here touches a database, a queue, the network or the environment,
+so a worker, a test or a notebook can call `process_document` the same way.
+"""
+
+from __future__ import annotations
+
+from .classify import classify
+from .detect import detect
+from .errors import (
+    CorruptDocument,
+    DocumentError,
+    DocumentTooLarge,
+    EmptyDocument,
+    EncryptedDocument,
+    ProcessingTimeout,
+    TooManyPages,
+    UnsupportedFormat,
+)
+from .extract import extract
+from .fields import extract_fields
+from .types import (
+    Classification,
+    DetectedType,
+    ExtractedText,
+    Field,
+    Limits,
+    ProcessedDocument,
+)
+
+__all__ = [
+    "Classification",
+    "CorruptDocument",
+    "DetectedType",
+    "DocumentError",
+    "DocumentTooLarge",
+    "EmptyDocument",
+    "EncryptedDocument",
+    "ExtractedText",
+    "Field",
+    "Limits",
+    "ProcessedDocument",
+    "ProcessingTimeout",
+    "TooManyPages",
+    "UnsupportedFormat",
+    "classify",
+    "detect",
+    "extract",
+    "extract_fields",
+    "process_document",
+]
+
+
+def process_document(data: bytes, filename: str, limits: Limits = Limits()) -> ProcessedDocument:
+    """Run every stage on one document; raises a DocumentError subclass if it cannot be read."""
+    detected = detect(data, filename, limits)
+    extracted = extract(data, detected, limits)
+    return ProcessedDocument(
+        detected=detected,
+        extracted=extracted,
+        classification=classify(extracted.text),
+        fields=extract_fields(extracted.text),
+    )

@@ -1,0 +1,123 @@
+"""Text out of a detected document: dispatch to the reader registered for its format.
+
+Every reader returns raw text; this module cleans it the same way for all formats, enforces the
+text limit and turns anything a parser throws into a DocumentError a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..errors import (
+    CorruptDocument,
+    DocumentError,
+    EmptyDocument,
+    EncryptedDocument,
+    UnsupportedFormat,
+)
+from ..types import DetectedType, ExtractedText, Limits
+from .docx import extract_docx  # importing a reader registers it
+from .html import extract_html
+from .pdf import extract_pdf
+from .registry import extractor_for, register, supported_formats
+from .text import extract_text
+
+__all__ = [
+    "clean_text",
+    "extract",
+    "extract_docx",
+    "extract_html",
+    "extract_pdf",
+    "extract_text",
+    "register",
+    "supported_formats",
+]
+
+_IMAGES = frozenset({"png", "jpeg", "gif", "tiff", "bmp", "webp"})
+_LABELS = {  # how a person names the format; anything else is shown upper-case (CSV, RTF)
+    "pdf": "PDF", "docx": "Word", "html": "HTML", "xlsx": "Excel", "pptx": "PowerPoint",
+    "text": "text", "markdown": "Markdown", "doc": "Word 97-2003 (.doc)",
+    "xls": "Excel 97-2003 (.xls)", "ppt": "PowerPoint 97-2003 (.ppt)", "msg": "Outlook (.msg)",
+    "ole2": "Office 97-2003", "odt": "OpenDocument text", "ods": "OpenDocument spreadsheet",
+    "odp": "OpenDocument presentation", "zip": "ZIP",
+}
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")  # keeps \t \n and \f
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> ExtractedText:
+    """The document's text; raises a DocumentError subclass for anything it cannot read."""
+    label = _LABELS.get(detected.format, detected.format.upper())
+    if detected.encrypted:
+        raise EncryptedDocument(
+            f"The {label} file is password-protected; remove the password and upload it again."
+        )
+    reader = extractor_for(detected.format)
+    if reader is None:
+        raise UnsupportedFormat(_unsupported_message(detected.format, label))
+    try:
+        raw = reader(data, detected, limits)
+    except DocumentError:
+        raise
+    except Exception as exc:  # a parser bug must never escape as a bare library error
+        raise CorruptDocument(  # the parser's own error stays chained for the logs
+            f"The {label} file could not be read; it may be damaged. "
+            "Try saving or exporting it again."
+        ) from exc
+    return _finish(raw, detected, limits, label)
+
+
+def clean_text(text: str) -> str:
+    """One newline convention, no stray control characters, no trailing spaces on lines."""
+    text = _NEWLINES.sub("\n", text)
+    text = _CONTROLS.sub("", text)
+    return _TRAILING_SPACE.sub("\n", text).strip("\n")
+
+
+def _finish(
+    raw: ExtractedText, detected: DetectedType, limits: Limits, label: str
+) -> ExtractedText:
+    pages = [clean_text(page) for page in raw.pages]
+    text = "\n\n".join(pages) if pages else clean_text(raw.text)
+    if not text.strip():
+        raise EmptyDocument(_empty_message(detected.format, label))
+    if len(text) <= limits.max_text_chars:
+        return replace(raw, text=text, pages=pages)
+    warning = f"The text was cut at {limits.max_text_chars:,} characters."
+    return replace(
+        raw,
+        text=text[: limits.max_text_chars],
+        pages=_cut_pages(pages, limits.max_text_chars),
+        truncated=True,
+        warnings=[*raw.warnings, warning],
+    )
+
+
+def _cut_pages(pages: list[str], budget: int) -> list[str]:
+    kept: list[str] = []
+    for page in pages:
+        if budget <= 0:
+            break
+        kept.append(page[:budget])
+        budget -= len(page) + 2  # the "\n\n" between pages counts against the budget too
+    return kept
+
+
+def _empty_message(fmt: str, label: str) -> str:
+    if fmt == "pdf":
+        return (
+            "No text layer was found in the PDF (it may be scanned images); "
+            "OCR is not available yet, so upload a PDF with selectable text."
+        )
+    return f"The {label} file contains no text."
+
+
+def _unsupported_message(fmt: str, label: str) -> str:
+    if fmt in _IMAGES:
+        return (
+            f"This is an image ({label}); reading text from images needs OCR, which is not "
+            "available yet. Upload a PDF or document with selectable text."
+        )
+    return f"docflow cannot read {label} files yet; convert the file to PDF or DOCX and retry."
