@@ -1,0 +1,128 @@
+"""Full-text search over processed documents: one small interface, one module per backend.
+
+`open_index(backend, path, writer)` is the front door. Exactly one process opens the index with
+`writer=True` (the indexer); every API process opens it read-only and sees what the indexer has
+committed.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """What the indexer hands to the search index for one processed document."""
+
+    id: str
+    filename: str
+    doc_type: str | None
+    batch_id: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One matching document; `snippet` is plain text with the matched terms as `<b>term</b>`.
+
+    Everything else in the snippet is HTML-escaped, so `<b>` is the only markup it can contain.
+    """
+
+    id: str
+    filename: str
+    doc_type: str | None
+    score: float
+    snippet: str
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of hits; `total` counts every match, not just this page."""
+
+    total: int
+    hits: list[SearchHit]
+
+
+class SearchError(Exception):
+    """A search index that cannot do what was asked. `code` is stable; `message` is for a person."""
+
+    code = "search_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IndexLocked(SearchError):
+    code = "search_index_locked"
+
+
+class ReadOnlyIndex(SearchError):
+    code = "search_index_read_only"
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    def index(self, docs: Sequence[SearchDocument]) -> None:
+        """Add or replace (by id) every document, then commit once for the whole batch."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the documents with these ids (unknown ids are ignored), then commit."""
+        ...
+
+    def search(
+        self,
+        query: str,
+        doc_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Best matches first; a blank query lists every document that passes the filters."""
+        ...
+
+    def count(self) -> int:
+        """How many documents the index holds."""
+        ...
+
+    def close(self) -> None:
+        """Release the writer lock and files; the handle is unusable afterwards."""
+        ...
+
+
+def _open_tantivy(path: pathlib.Path, writer: bool) -> SearchIndex:
+    from docflow.search.tantivy_index import TantivyIndex
+
+    return TantivyIndex(path, writer=writer)
+
+
+# Backends are imported lazily so one backend's dependencies never load for another.
+_BACKENDS: dict[str, Callable[[pathlib.Path, bool], SearchIndex]] = {
+    "tantivy": _open_tantivy,
+}
+
+
+def open_index(backend: str, path: pathlib.Path, writer: bool) -> SearchIndex:
+    """Open the search index; `writer=True` only in the single process that indexes."""
+    try:
+        opener = _BACKENDS[backend]
+    except KeyError:
+        valid = ", ".join(sorted(_BACKENDS))
+        raise ValueError(f"unknown search backend {backend!r}; valid backends: {valid}") from None
+    return opener(pathlib.Path(path), writer)
+
+
+__all__ = [
+    "IndexLocked",
+    "ReadOnlyIndex",
+    "SearchDocument",
+    "SearchError",
+    "SearchHit",
+    "SearchIndex",
+    "SearchResults",
+    "open_index",
+]

@@ -1,0 +1,270 @@
+"""The tantivy backend: an index directory on disk, one writer process, any number of readers."""
+
+from __future__ import annotations
+
+import html
+import os
+import pathlib
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import tantivy
+
+from docflow.search import (
+    IndexLocked,
+    ReadOnlyIndex,
+    SearchDocument,
+    SearchError,
+    SearchHit,
+    SearchResults,
+)
+
+SNIPPET_CHARS = 200
+_QUERY_FIELDS = ["text", "filename"]
+_WRITER_HEAP_BYTES = 128_000_000
+_WORD = re.compile(r"\w+")
+T = TypeVar("T")
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    # Raw tokenizer: ids and filter values must match exactly, never split or lowercased.
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("filename", stored=True)
+    builder.add_text_field("doc_type", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("batch_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("text", stored=True, index_option="position")
+    return builder.build()
+
+
+class TantivyIndex:
+    """A tantivy index directory. `writer=True` takes tantivy's one-per-directory writer lock."""
+
+    def __init__(self, path: pathlib.Path, *, writer: bool) -> None:
+        self.path = pathlib.Path(path)
+        self.writable = writer
+        self._schema = build_schema()
+        self._meta = self.path / "meta.json"
+        self._meta_seen: tuple[int, int, int] | None = None
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        # The pyo3 writer cannot be used from two threads at once.
+        self._lock = threading.Lock()
+        self._closed = False
+        if writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._index = tantivy.Index(self._schema, str(self.path), reuse=True)
+            self._index.config_reader("Manual")
+            try:
+                self._writer = self._index.writer(_WRITER_HEAP_BYTES)
+            except ValueError as exc:
+                if "LockBusy" not in str(exc):
+                    raise
+                raise IndexLocked(
+                    f"the search index at {self.path} already has a writer in another process; "
+                    "only one indexer may write to it, open it read-only everywhere else"
+                ) from exc
+            self._index.reload()
+        else:
+            self._open_reader()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def index(self, docs: Sequence[SearchDocument]) -> None:
+        writer = self._writer_or_raise()
+        # Last one wins when a batch holds the same id twice.
+        latest = {doc.id: doc for doc in docs}
+        if not latest:
+            return
+        with self._lock:
+            try:
+                for doc in latest.values():
+                    writer.delete_documents_by_term("id", doc.id)
+                    writer.add_document(_to_tantivy(doc))
+                writer.commit()
+            except BaseException:
+                # Never leave half a batch pending for the next commit.
+                writer.rollback()
+                raise
+            self._reload()
+
+    def delete(self, ids: Sequence[str]) -> None:
+        writer = self._writer_or_raise()
+        if not ids:
+            return
+        with self._lock:
+            try:
+                for doc_id in set(ids):
+                    writer.delete_documents_by_term("id", doc_id)
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            self._reload()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        doc_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        index = self._current_index()
+        if index is None:
+            return SearchResults(total=0, hits=[])
+        final = self._with_filters(_parse_user_query(index, query), doc_type, batch_id)
+        searcher = index.searcher()
+        # tantivy panics on limit 0, so count with a one-hit page and return no hits.
+        result = searcher.search(final, max(limit, 1), count=True, offset=offset)
+        if limit == 0:
+            return SearchResults(total=result.count, hits=[])
+        snippets = tantivy.SnippetGenerator.create(searcher, final, self._schema, "text")
+        snippets.set_max_num_chars(SNIPPET_CHARS)
+        hits = []
+        for score, address in result.hits:
+            stored = searcher.doc(address)
+            hits.append(
+                SearchHit(
+                    id=stored.get_first("id"),
+                    filename=stored.get_first("filename") or "",
+                    doc_type=stored.get_first("doc_type"),
+                    score=float(score),
+                    snippet=_snippet(snippets, stored),
+                )
+            )
+        return SearchResults(total=result.count, hits=hits)
+
+    def count(self) -> int:
+        index = self._current_index()
+        return 0 if index is None else index.searcher().num_docs
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                # Finishes pending merges and drops the writer, which releases the lock file.
+                self._writer.wait_merging_threads()
+            self._writer = None
+            self._index = None
+            self._closed = True
+
+    def __enter__(self) -> TantivyIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _with_filters(
+        self, query: tantivy.Query, doc_type: str | None, batch_id: str | None
+    ) -> tantivy.Query:
+        """The user's query, and every given filter matched exactly (Must, no effect on score)."""
+        clauses = [(tantivy.Occur.Must, query)]
+        for field, value in (("doc_type", doc_type), ("batch_id", batch_id)):
+            if value is not None:
+                term = tantivy.Query.term_query(self._schema, field, value, index_option="basic")
+                clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(term, 0.0)))
+        return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def _writer_or_raise(self) -> tantivy.IndexWriter:
+        self._check_open()
+        if self._writer is None:
+            raise ReadOnlyIndex(
+                f"the search index at {self.path} was opened read-only; "
+                "only the indexer process may add or delete documents"
+            )
+        return self._writer
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SearchError(f"the search index at {self.path} is closed")
+
+    def _open_reader(self) -> None:
+        # An API process may start before the indexer has created the index: stay empty till then.
+        if not self._meta.exists():
+            return
+        index = _retry_on_vanished_segment(lambda: tantivy.Index.open(str(self.path)))
+        # Manual: we reload ourselves when meta.json changes, so no watcher thread per process.
+        index.config_reader("Manual")
+        self._index = index
+        self._reload()
+
+    def _current_index(self) -> tantivy.Index | None:
+        """The index as of its last commit, reloading only when meta.json has changed."""
+        self._check_open()
+        if self._index is None:
+            self._open_reader()
+            return self._index
+        if not self.writable:
+            self._reload()
+        return self._index
+
+    def _reload(self) -> None:
+        assert self._index is not None
+        try:
+            stat = os.stat(self._meta)
+        except FileNotFoundError:
+            return
+        # Stat first: a commit landing after the stat is picked up by the next search.
+        stamp = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        if stamp == self._meta_seen:
+            return
+        _retry_on_vanished_segment(self._index.reload)
+        self._meta_seen = stamp
+
+
+def _to_tantivy(doc: SearchDocument) -> tantivy.Document:
+    fields = {"id": doc.id, "filename": doc.filename, "text": doc.text}
+    if doc.doc_type is not None:
+        fields["doc_type"] = doc.doc_type
+    if doc.batch_id is not None:
+        fields["batch_id"] = doc.batch_id
+    return tantivy.Document(**fields)
+
+
+def _parse_user_query(index: tantivy.Index, query: str) -> tantivy.Query:
+    """Tantivy query syntax when it parses cleanly; otherwise any of the query's words."""
+    if not query.strip():
+        return tantivy.Query.all_query()
+    parsed, errors = index.parse_query_lenient(query, _QUERY_FIELDS, conjunction_by_default=True)
+    if not errors:
+        return parsed
+    words = _WORD.findall(query)
+    if not words:
+        return tantivy.Query.empty_query()
+    # Each word quoted, so AND/OR/NOT and field names in it are plain terms, never syntax;
+    # any word may match, so a stray "Re:" cannot empty the results (best matches rank first).
+    safe = " ".join(f'"{word}"' for word in words)
+    return index.parse_query(safe, _QUERY_FIELDS, conjunction_by_default=False)
+
+
+def _snippet(generator: tantivy.SnippetGenerator, stored: tantivy.Document) -> str:
+    snippet = generator.snippet_from_doc(stored)
+    if snippet.fragment().strip():
+        # Extracted text is full of line breaks and runs of spaces; a snippet reads as one line.
+        return " ".join(snippet.to_html().split())
+    # Matched on the filename only (or a blank query): show the start of the text instead.
+    text = " ".join((stored.get_first("text") or "").split())
+    if len(text) > SNIPPET_CHARS:
+        text = text[:SNIPPET_CHARS].rsplit(" ", 1)[0]
+    return html.escape(text)
+
+
+def _retry_on_vanished_segment(action: Callable[[], T], attempts: int = 3) -> T:
+    """Run `action`, retrying briefly: the writer may merge away a segment we were about to open."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (OSError, ValueError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
