@@ -1,0 +1,118 @@
+"""Settings: the only place that reads the environment; everything else is handed a Settings."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from docflow.pipeline.types import Limits
+
+
+class Settings(BaseSettings):
+    """docflow's settings. Each one can be set as DOCFLOW_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFLOW_", extra="ignore")
+
+    data_dir: Path = Field(Path("docflow-data"), description="Where the database, originals, "
+                           "search index, broker data and logs live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in the data dir "
+                                     "when unset, e.g. postgresql+psycopg://user@host/db.")
+    broker_url: str | None = Field(None, description="Redis/Valkey URL; when unset, `docflow "
+                                   "serve` starts an embedded Valkey in the data dir.")
+    search: str = Field("tantivy", description="Search backend.")
+
+    # Uploads and documents.
+    max_batch_files: int = Field(10_000, description="Most files accepted in one batch upload.")
+    max_file_bytes: int = Field(200 * 1024 * 1024, description="Largest single document.")
+    max_pages: int = Field(5000, description="Most pages read from one document.")
+
+    # Task policy (see DESIGN.md: the database is the truth, the broker is transport).
+    task_soft_time_limit: int = Field(600, description="Seconds before a task is asked to stop.")
+    task_time_limit: int = Field(660, description="Seconds before a task's process is killed.")
+    task_max_retries: int = Field(3, description="Retries for transient errors (I/O, DB, broker).")
+    task_retry_backoff: float = Field(2.0, description="Base seconds of exponential backoff.")
+    max_attempts: int = Field(4, description="Claims of one document before it is failed; a "
+                              "document that keeps killing its worker stops here.")
+    lease_seconds: int = Field(60, description="How long a claim holds without renewal.")
+    worker_concurrency: int = Field(0, description="Worker processes; 0 means one per CPU.")
+    worker_max_tasks_per_child: int = Field(100, description="Tasks before a worker process "
+                                            "is replaced.")
+    worker_max_memory_per_child_kb: int = Field(1_500_000, description="Resident KiB after "
+                                                "which a worker process is replaced.")
+    heartbeat_seconds: float = Field(5.0, description="How often workers report to the DB.")
+    worker_stale_seconds: float = Field(30.0, description="A worker silent this long is offline.")
+
+    # Housekeeping: the indexer and the reconciler.
+    index_interval_seconds: float = Field(1.0, description="How often new results are indexed.")
+    index_batch_size: int = Field(500, description="Documents indexed per commit.")
+    reconcile_interval_seconds: float = Field(15.0, description="How often the reconciler runs.")
+    resend_after_seconds: float = Field(30.0, description="A queued document with no message in "
+                                        "the broker for this long is sent again.")
+
+    # Logging.
+    log_level: str = Field("INFO", description="Log level for the API and the workers.")
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'docflow.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.resolved_data_dir / "originals"
+
+    @property
+    def upload_tmp_dir(self) -> Path:
+        return self.resolved_data_dir / "tmp"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.resolved_data_dir / "index"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.resolved_data_dir / "logs"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.resolved_data_dir / "broker"
+
+    @property
+    def broker_url_file(self) -> Path:
+        """Where `docflow serve` records the URL of the embedded broker it started."""
+        return self.broker_dir / "url"
+
+    def effective_broker_url(self) -> str | None:
+        """The configured broker, else the embedded one a running `docflow serve` recorded."""
+        if self.broker_url:
+            return self.broker_url
+        try:
+            return self.broker_url_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_file_bytes=self.max_file_bytes, max_pages=self.max_pages)
+
+    @property
+    def concurrency(self) -> int:
+        return self.worker_concurrency or os.cpu_count() or 1
+
+    def ensure_dirs(self) -> None:
+        for d in (self.resolved_data_dir, self.blob_dir, self.upload_tmp_dir, self.index_dir,
+                  self.log_dir, self.broker_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    return Settings()

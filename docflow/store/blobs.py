@@ -1,0 +1,113 @@
+"""Originals, stored once by SHA-256. `BlobStore` is the boundary; local disk is the default."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+
+
+class BlobTooLarge(Exception):
+    """The stream passed the size limit before it ended; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+class BlobStore(Protocol):
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob: ...
+    def writer(self, max_bytes: int | None = None) -> BlobWriter: ...
+    def read(self, sha256: str) -> bytes: ...
+    def path(self, sha256: str) -> Path: ...
+    def exists(self, sha256: str) -> bool: ...
+
+
+class BlobWriter:
+    """Receives a file in chunks (as a multipart parser hands them over), hashing as it goes."""
+
+    def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
+        self._store = store
+        self._max = max_bytes
+        self._hash = hashlib.sha256()
+        self._size = 0
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        self._tmp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._max is not None and self._size > self._max:
+            self.abort()
+            raise BlobTooLarge(self._max)
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def finish(self) -> StoredBlob:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        sha = self._hash.hexdigest()
+        self._store.adopt(self._tmp, sha)
+        return StoredBlob(sha256=sha, size=self._size)
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    """`<root>/ab/cd/abcd…` on a local or shared volume."""
+
+    def __init__(self, root: Path, tmp_dir: Path) -> None:
+        self.root = root
+        self.tmp_dir = tmp_dir
+        root.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def writer(self, max_bytes: int | None = None) -> BlobWriter:
+        return BlobWriter(self, max_bytes)
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob:
+        writer = self.writer(max_bytes)
+        try:
+            while chunk := stream.read(CHUNK):
+                writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
+
+    def put_file(self, path: Path, max_bytes: int | None = None) -> StoredBlob:
+        with path.open("rb") as f:
+            return self.put_stream(f, max_bytes)
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def adopt(self, tmp: Path, sha256: str) -> None:
+        """Move a fully written temp file into place, unless the same bytes are already stored."""
+        target = self.path(sha256)
+        if target.is_file():
+            tmp.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)

@@ -1,0 +1,209 @@
+"""Documents: registering them, the claim/lease protocol workers follow, and reading them back.
+
+A row is written (`queued`) before its task is sent. A worker claims it (`processing`, a lease
+and an attempt number), and its attempt number is the fencing token: a worker whose lease was
+taken over can no longer write results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from docflow.store.blobs import StoredBlob
+from docflow.store.models import Document, DocumentStatus, Extraction, utcnow
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_filename(name: str | None) -> str:
+    """The last path component, without control characters, at most 255 characters."""
+    base = re.split(r"[\\/]", name or "")[-1].strip()
+    base = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", base)
+    if base in ("", ".", ".."):
+        base = "unnamed"
+    return base[:255]
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    filename: str
+    blob: StoredBlob
+
+
+def register_documents(session: Session, items: Sequence[NewDocument],
+                       batch_id: str | None = None) -> list[Document]:
+    """Create one row per item. Bytes already processed reuse that result instead of a task."""
+    now = utcnow()
+    donors = _completed_by_sha(session, {item.blob.sha256 for item in items})
+    docs = []
+    for item in items:
+        doc = Document(batch_id=batch_id, filename=clean_filename(item.filename),
+                       sha256=item.blob.sha256, size=item.blob.size, created_at=now,
+                       status=DocumentStatus.QUEUED, enqueued_at=now, attempts=0,
+                       indexed=False)
+        donor = donors.get(item.blob.sha256)
+        if donor is not None:
+            copy_result(donor, doc, now)
+        docs.append(doc)
+    session.add_all(docs)
+    session.flush()
+    return docs
+
+
+def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
+    donors: dict[str, Document] = {}
+    shas_list = sorted(shas)
+    for start in range(0, len(shas_list), 500):
+        chunk = shas_list[start:start + 500]
+        rows = session.scalars(select(Document).where(
+            Document.sha256.in_(chunk), Document.status == DocumentStatus.COMPLETED))
+        for row in rows:
+            donors.setdefault(row.sha256, row)
+    return donors
+
+
+def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:
+    return session.scalars(select(Document).where(
+        Document.sha256 == sha256, Document.status == DocumentStatus.COMPLETED,
+        Document.id != exclude_id).limit(1)).first()
+
+
+def copy_result(donor: Document, doc: Document, now: datetime) -> None:
+    """Give `doc` the finished result of a document with the same bytes."""
+    doc.status = DocumentStatus.COMPLETED
+    doc.format = donor.format
+    doc.mime_type = donor.mime_type
+    doc.page_count = donor.page_count
+    doc.doc_type = donor.doc_type
+    doc.doc_type_confidence = donor.doc_type_confidence
+    doc.classifier = donor.classifier
+    doc.fields = donor.fields
+    doc.reused_from = donor.reused_from or donor.id
+    doc.error_code = doc.error_message = None
+    doc.finished_at = now
+    doc.lease_until = None
+    doc.indexed = False
+
+
+class ClaimOutcome(Enum):
+    CLAIMED = "claimed"
+    DONE = "done"  # already completed or failed: nothing to do
+    BUSY = "busy"  # another live worker holds the lease
+    MISSING = "missing"
+    EXHAUSTED = "exhausted"  # too many attempts: failed now
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    attempt: int = 0
+    lease_until: datetime | None = None
+
+
+def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
+          lease_seconds: float, max_attempts: int,
+          holder_gone: Callable[[Document], bool]) -> Claim:
+    """Take a document for processing, unless it is finished or a live worker holds it."""
+    now = utcnow()
+    doc = session.get(Document, doc_id, with_for_update=True)
+    if doc is None:
+        return Claim(ClaimOutcome.MISSING)
+    if doc.status in DocumentStatus.TERMINAL:
+        return Claim(ClaimOutcome.DONE)
+    if (doc.status == DocumentStatus.PROCESSING and doc.lease_until is not None
+            and doc.lease_until > now and not holder_gone(doc)):
+        return Claim(ClaimOutcome.BUSY, lease_until=doc.lease_until)
+    if doc.attempts >= max_attempts:
+        mark_failed(doc, "worker_lost", f"Processing was interrupted {doc.attempts} times (the "
+                    "worker died or ran out of time); the document was given up so it cannot "
+                    "take more workers down.", now)
+        return Claim(ClaimOutcome.EXHAUSTED)
+    doc.status = DocumentStatus.PROCESSING
+    doc.attempts += 1
+    doc.worker, doc.worker_host, doc.worker_pid = worker, host, pid
+    doc.lease_until = now + timedelta(seconds=lease_seconds)
+    doc.started_at = now
+    return Claim(ClaimOutcome.CLAIMED, attempt=doc.attempts, lease_until=doc.lease_until)
+
+
+def held(session: Session, doc_id: str, attempt: int) -> Document | None:
+    """The document, locked, if this attempt still holds it; None when the claim was lost."""
+    doc = session.get(Document, doc_id, with_for_update=True)
+    if doc is None or doc.status != DocumentStatus.PROCESSING or doc.attempts != attempt:
+        return None
+    return doc
+
+
+def renew_lease(session: Session, doc_id: str, attempt: int, lease_seconds: float) -> bool:
+    result = session.execute(
+        update(Document)
+        .where(Document.id == doc_id, Document.status == DocumentStatus.PROCESSING,
+               Document.attempts == attempt)
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def mark_failed(doc: Document, code: str, message: str, now: datetime | None = None) -> None:
+    doc.status = DocumentStatus.FAILED
+    doc.error_code = code
+    doc.error_message = message
+    doc.finished_at = now or utcnow()
+    doc.lease_until = None
+    doc.indexed = False
+
+
+def release(doc: Document) -> None:
+    """Give a claimed document back to the queue (before a retry of a transient error)."""
+    doc.status = DocumentStatus.QUEUED
+    doc.lease_until = None
+    doc.enqueued_at = utcnow()
+
+
+def save_extraction(session: Session, sha256: str, *, format: str, mime_type: str, text: str,
+                    pages: list[str], page_count: int) -> None:
+    """Store the text of an original once; a concurrent twin writing the same row is harmless."""
+    values: dict[str, Any] = dict(sha256=sha256, format=format, mime_type=mime_type, text=text,
+                                  pages=pages, page_count=page_count, created_at=utcnow())
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Extraction).values(**values).on_conflict_do_nothing())
+
+
+def get_text(session: Session, sha256: str) -> str | None:
+    return session.scalar(select(Extraction.text).where(Extraction.sha256 == sha256))
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    batch_id: str | None = None
+    status: str | None = None
+    doc_type: str | None = None
+
+
+def list_documents(session: Session, flt: DocumentFilter, limit: int,
+                   offset: int) -> tuple[int, list[Document]]:
+    conditions = []
+    if flt.batch_id:
+        conditions.append(Document.batch_id == flt.batch_id)
+    if flt.status:
+        conditions.append(Document.status == flt.status)
+    if flt.doc_type:
+        conditions.append(Document.doc_type == flt.doc_type)
+    total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
+    rows = session.scalars(select(Document).where(*conditions)
+                           .order_by(Document.created_at, Document.id)
+                           .limit(limit).offset(offset))
+    return total, list(rows)
+
+
+def get_by_task(session: Session, task_id: str) -> Document | None:
+    return session.scalars(select(Document).where(Document.task_id == task_id)).first()

@@ -1,0 +1,73 @@
+"""Workers as their heartbeats in the database describe them, so any broker will do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docflow.store.models import Document, DocumentStatus, Worker, utcnow
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    hostname: str
+    pid: int
+    concurrency: int
+    queues: list[str]
+    active_tasks: int
+    started_at: datetime
+    last_heartbeat: datetime
+    online: bool
+
+
+def heartbeat(session: Session, *, name: str, hostname: str, pid: int, concurrency: int,
+              queues: str) -> int:
+    """Record that a worker is alive, with the documents it is processing now."""
+    now = utcnow()
+    active = session.scalar(select(func.count()).select_from(Document).where(
+        Document.status == DocumentStatus.PROCESSING, Document.worker == name)) or 0
+    row = session.get(Worker, name)
+    if row is None or row.pid != pid:
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        row = Worker(name=name, started_at=now)
+        session.add(row)
+    row.hostname, row.pid, row.concurrency, row.queues = hostname, pid, concurrency, queues
+    row.status, row.active_tasks, row.last_heartbeat = "online", active, now
+    return active
+
+
+def mark_stopped(session: Session, name: str) -> None:
+    row = session.get(Worker, name)
+    if row is not None:
+        row.status = "stopped"
+        row.active_tasks = 0
+        row.last_heartbeat = utcnow()
+
+
+def list_workers(session: Session, stale_after: float) -> list[WorkerInfo]:
+    """Workers seen recently, newest first; a silent or stopped worker is listed as offline."""
+    now = utcnow()
+    horizon = now - timedelta(seconds=max(stale_after * 20, 600))
+    rows = session.scalars(select(Worker).where(Worker.last_heartbeat >= horizon)
+                           .order_by(Worker.name))
+    return [
+        WorkerInfo(name=r.name, hostname=r.hostname, pid=r.pid, concurrency=r.concurrency,
+                   queues=r.queues.split(","), active_tasks=r.active_tasks,
+                   started_at=r.started_at, last_heartbeat=r.last_heartbeat,
+                   online=r.status == "online"
+                   and (now - r.last_heartbeat).total_seconds() <= stale_after)
+        for r in rows
+    ]
+
+
+def stale_worker_names(session: Session, stale_after: float) -> set[str]:
+    """Names of workers whose heartbeat stopped (dead host or killed main process)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    return set(session.scalars(select(Worker.name).where(
+        (Worker.last_heartbeat < cutoff) | (Worker.status != "online"))))
