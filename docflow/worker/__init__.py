@@ -1,0 +1,1 @@
+"""Celery app, tasks, reconciler, indexer and worker heartbeats."""

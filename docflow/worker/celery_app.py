@@ -1,0 +1,52 @@
+"""The Celery app. `celery -A docflow.worker.celery_app worker` and `docflow worker` both use it.
+
+Policy (DESIGN.md): late acks, requeue on a lost worker, prefetch 1, no result backend (the
+database holds results), soft and hard time limits, and processes recycled by count and memory.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from docflow.config import Settings, get_settings
+
+TASK_PROCESS_DOCUMENT = "docflow.process_document"
+DEFAULT_QUEUE = "default"
+# Used only to build an app that has nowhere to send; dispatch checks for a real broker first.
+NO_BROKER = "redis://127.0.0.1:1/0"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("docflow", broker=settings.effective_broker_url() or NO_BROKER,
+                 include=["docflow.worker.tasks", "docflow.worker.heartbeat"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
+        task_default_queue=DEFAULT_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        # Redelivery of an unacknowledged message waits this long; keep it above the hard limit
+        # so a running task is never handed to a second worker.
+        broker_transport_options={"visibility_timeout": settings.task_time_limit + 120},
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1.0},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    return app
+
+
+app = create_celery(get_settings())
+
+# Connect the worker's signal handlers (heartbeats, logging) wherever the app is loaded.
+from docflow.worker import heartbeat as _heartbeat  # noqa: E402, F401

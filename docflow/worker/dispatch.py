@@ -1,0 +1,117 @@
+"""Sending document tasks. A send that fails leaves the row `queued`; the reconciler resends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from celery import Celery
+
+from docflow.config import Settings
+from docflow.store import DocumentStatus, Store
+from docflow.store.batches import create_batch
+from docflow.store.documents import NewDocument, register_documents
+from docflow.worker.celery_app import DEFAULT_QUEUE, TASK_PROCESS_DOCUMENT, create_celery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    document_id: str
+    task_id: str
+
+
+class Dispatcher:
+    """Sends tasks to the broker the settings name (or the one `docflow serve` started)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._app: Celery | None = None
+        self._url: str | None = None
+
+    def _celery(self) -> Celery | None:
+        url = self._settings.effective_broker_url()
+        if url is None:
+            return None
+        if self._app is None or url != self._url:
+            self._app, self._url = create_celery(self._settings), url
+            self._app.conf.broker_url = url
+        return self._app
+
+    def send(self, refs: Iterable[TaskRef]) -> int:
+        """Send each task; returns how many reached the broker. Never raises for the broker."""
+        refs = list(refs)
+        if not refs:
+            return 0
+        app = self._celery()
+        if app is None:
+            log.warning("no broker is running; %d documents stay queued until `docflow serve` "
+                        "starts", len(refs))
+            return 0
+        sent = 0
+        try:
+            with app.producer_or_acquire() as producer:
+                for ref in refs:
+                    app.send_task(TASK_PROCESS_DOCUMENT, args=[ref.document_id],
+                                  task_id=ref.task_id, queue=DEFAULT_QUEUE, producer=producer)
+                    sent += 1
+        except Exception as exc:
+            log.warning("broker unavailable (%s); %d documents stay queued for the reconciler",
+                        exc, len(refs) - sent)
+        return sent
+
+    def ping(self) -> bool:
+        app = self._celery()
+        if app is None:
+            return False
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+                return True
+        except Exception:
+            return False
+
+    def pending_messages(self) -> int | None:
+        """Messages waiting in or taken from the queue but not yet acknowledged (Redis only)."""
+        app = self._celery()
+        if app is None:
+            return None
+        try:
+            with app.connection_for_write() as conn:
+                client = conn.default_channel.client
+                keys = client.keys(f"{DEFAULT_QUEUE}*")
+                queued = sum(client.llen(k) for k in keys
+                             if client.type(k) in (b"list", "list"))
+                return queued + int(client.hlen("unacked"))
+        except Exception:
+            log.warning("could not count the broker's messages", exc_info=True)
+            return None
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    batch_id: str | None
+    documents: list[tuple[str, str, str, str]]  # (document_id, task_id, status, filename)
+
+
+def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDocument], *,
+                     source: str, batch_name: str | None = None,
+                     as_batch: bool = True) -> Submitted:
+    """Write the rows first (the database is the truth), then send their tasks."""
+    with store.db.write() as session:
+        batch_id = None
+        if as_batch:
+            batch = create_batch(session, source=source, name=batch_name)
+            batch.document_count = len(items)
+            batch_id = batch.id
+        docs = register_documents(session, items, batch_id=batch_id)
+        rows = [(d.id, d.task_id, d.status, d.filename) for d in docs]
+    dispatcher.send(TaskRef(doc_id, task_id) for doc_id, task_id, status, _ in rows
+                    if status == DocumentStatus.QUEUED)
+    return Submitted(batch_id=batch_id, documents=rows)

@@ -1,0 +1,55 @@
+"""The housekeeper process: runs the indexer every second and the reconciler every few.
+
+`docflow serve` starts one; in scale-out mode run exactly one per search index.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from docflow.config import Settings
+from docflow.search import open_index
+from docflow.store import open_store
+from docflow.worker.dispatch import Dispatcher
+from docflow.worker.indexer import index_pending
+from docflow.worker.reconciler import reconcile
+
+log = logging.getLogger(__name__)
+
+
+def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+
+    store = open_store(settings, migrate=True)
+    index = open_index(settings.search, settings.index_dir, writer=True)
+    dispatcher = Dispatcher(settings)
+    log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
+             settings.index_interval_seconds, settings.reconcile_interval_seconds)
+    next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
+    try:
+        while not stop.is_set():
+            try:
+                while index_pending(store, index, settings.index_batch_size) and not stop.is_set():
+                    pass
+                if time.monotonic() >= next_reconcile:
+                    reconcile(store, dispatcher, settings)
+                    next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
+            except Exception:
+                log.exception("housekeeping round failed; trying again")
+            stop.wait(settings.index_interval_seconds)
+    finally:
+        index.close()
+        dispatcher.close()
+        store.db.dispose()
+        log.info("housekeeper stopped")

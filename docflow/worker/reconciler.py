@@ -1,0 +1,81 @@
+"""The reconciler: documents whose lease ran out or whose message was lost are sent again.
+
+Resending is always safe: a task that finds its document finished, or held by a live worker,
+does nothing, so a duplicate message costs one cheap claim and never a second result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from docflow.config import Settings
+from docflow.store import Document, DocumentStatus, Store
+from docflow.store.documents import release
+from docflow.store.models import utcnow
+from docflow.store.workers import stale_worker_names
+from docflow.worker.dispatch import Dispatcher, TaskRef
+
+log = logging.getLogger(__name__)
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    expired_leases: int = 0
+    lost_messages: int = 0
+    sent: int = 0
+
+
+def reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> ReconcileReport:
+    expired = _release_expired(store, settings)
+    lost = _find_lost(store, dispatcher, settings)
+    refs = expired + [r for r in lost if r not in expired]
+    sent = dispatcher.send(refs) if refs else 0
+    if refs:
+        log.info("reconciler: %d expired leases, %d lost messages, %d sent",
+                 len(expired), len(lost), sent)
+    return ReconcileReport(expired_leases=len(expired), lost_messages=len(lost), sent=sent)
+
+
+def _release_expired(store: Store, settings: Settings) -> list[TaskRef]:
+    """Put back documents whose worker stopped renewing its lease or stopped beating."""
+    now = utcnow()
+    refs: list[TaskRef] = []
+    with store.db.write() as session:
+        stale = stale_worker_names(session, settings.worker_stale_seconds)
+        gone = Document.lease_until < now
+        if stale:
+            gone = gone | Document.worker.in_(stale)
+        rows = session.scalars(select(Document).where(
+            Document.status == DocumentStatus.PROCESSING, gone).limit(CHUNK))
+        for doc in rows:
+            release(doc)
+            refs.append(TaskRef(doc.id, doc.task_id))
+    return refs
+
+
+def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list[TaskRef]:
+    """Queued documents with fewer messages in the broker than documents waiting."""
+    pending = dispatcher.pending_messages()
+    if pending is None:
+        return []
+    cutoff = utcnow() - timedelta(seconds=settings.resend_after_seconds)
+    with store.db.write() as session:
+        waiting = session.scalar(select(func.count()).select_from(Document).where(
+            Document.status == DocumentStatus.QUEUED)) or 0
+        missing = waiting - pending
+        if missing <= 0:
+            return []
+        rows = session.scalars(select(Document).where(
+            Document.status == DocumentStatus.QUEUED, Document.enqueued_at < cutoff)
+            .order_by(Document.enqueued_at).limit(min(missing, CHUNK)))
+        refs = []
+        now = utcnow()
+        for doc in rows:
+            doc.enqueued_at = now
+            refs.append(TaskRef(doc.id, doc.task_id))
+    return refs

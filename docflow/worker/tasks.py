@@ -1,0 +1,188 @@
+"""The document task: claim, run the pipeline, write every result in one transaction.
+
+Bad documents fail at once with their reason; transient errors (I/O, database, broker) are
+retried with exponential backoff and jitter; anything else fails the document, never the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable
+
+import psutil
+import redis.exceptions
+import sqlalchemy.exc
+from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.orm import Session
+
+from docflow import pipeline
+from docflow.pipeline.errors import DocumentError
+from docflow.store import Document
+from docflow.store import documents as docs
+from docflow.store.models import utcnow
+from docflow.store.workers import stale_worker_names
+from docflow.worker.celery_app import TASK_PROCESS_DOCUMENT, app
+from docflow.worker.runtime import HOSTNAME, Runtime, runtime
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    BrokerError,
+)
+
+
+class LeaseKeeper:
+    """Renews a document's lease while it is being processed, from a background thread."""
+
+    def __init__(self, rt: Runtime, doc_id: str, attempt: int) -> None:
+        self._rt, self._doc_id, self._attempt = rt, doc_id, attempt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        seconds = self._rt.settings.lease_seconds
+        while not self._stop.wait(seconds / 3):
+            try:
+                with self._rt.store.db.write() as session:
+                    if not docs.renew_lease(session, self._doc_id, self._attempt, seconds):
+                        return
+            except Exception:  # a missed renewal is retried; the lease has slack for two
+                log.warning("could not renew the lease of %s", self._doc_id, exc_info=True)
+
+
+def _holder_gone(rt: Runtime, session: Session) -> Callable[[Document], bool]:
+    """Tell whether the worker holding a lease is dead, so its document need not wait."""
+    stale: set[str] | None = None
+
+    def check(doc: Document) -> bool:
+        nonlocal stale
+        # This process is free to run a task, so an earlier claim of ours is over.
+        if doc.worker_host == HOSTNAME and doc.worker_pid and (
+                doc.worker_pid == os.getpid() or not psutil.pid_exists(doc.worker_pid)):
+            return True
+        if stale is None:
+            stale = stale_worker_names(session, rt.settings.worker_stale_seconds)
+        return doc.worker in stale
+
+    return check
+
+
+@app.task(bind=True, name=TASK_PROCESS_DOCUMENT, acks_late=True, reject_on_worker_lost=True,
+          max_retries=None)
+def process_document(self: Task, document_id: str) -> str:
+    rt = runtime()
+    settings = rt.settings
+    with rt.store.db.write() as session:
+        claim = docs.claim(session, document_id, worker=self.request.hostname or HOSTNAME,
+                           host=HOSTNAME, pid=os.getpid(), lease_seconds=settings.lease_seconds,
+                           max_attempts=settings.max_attempts,
+                           holder_gone=_holder_gone(rt, session))
+    if claim.outcome is docs.ClaimOutcome.BUSY:
+        # Another live worker has it: look again once its lease would have run out.
+        assert claim.lease_until is not None
+        wait = max(1.0, (claim.lease_until - utcnow()).total_seconds() + 1)
+        self.apply_async(args=[document_id], task_id=self.request.id, countdown=wait)
+        return claim.outcome.value
+    if claim.outcome is not docs.ClaimOutcome.CLAIMED:
+        return claim.outcome.value
+
+    with LeaseKeeper(rt, document_id, claim.attempt):
+        try:
+            _process(rt, document_id, claim.attempt)
+        except DocumentError as exc:
+            _fail(rt, document_id, claim.attempt, exc.code, exc.message)
+        except SoftTimeLimitExceeded:
+            _fail(rt, document_id, claim.attempt, "timeout",
+                  f"Processing took longer than {settings.task_soft_time_limit} seconds.")
+        except Retry:
+            raise
+        except TRANSIENT_ERRORS as exc:
+            _retry_or_fail(self, rt, document_id, claim.attempt, exc)
+        except Exception as exc:
+            log.exception("document %s failed unexpectedly", document_id)
+            _fail(rt, document_id, claim.attempt, "internal_error",
+                  f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
+    return "processed"
+
+
+def _process(rt: Runtime, doc_id: str, attempt: int) -> None:
+    with rt.store.db.read() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        sha, filename = doc.sha256, doc.filename
+        twin = docs.find_completed_twin(session, sha, doc_id)
+    if twin is not None:
+        with rt.store.db.write() as session:
+            held = docs.held(session, doc_id, attempt)
+            if held is not None:
+                docs.copy_result(twin, held, utcnow())
+        return
+
+    data = rt.store.blobs.read(sha)
+    result = pipeline.process_document(data, filename, rt.settings.limits)
+    extracted = result.extracted
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is None:
+            log.warning("document %s: claim %d was taken over; result dropped", doc_id, attempt)
+            return
+        docs.save_extraction(session, sha, format=result.detected.format,
+                             mime_type=result.detected.mime_type, text=extracted.text,
+                             pages=extracted.pages, page_count=extracted.page_count)
+        held.format = result.detected.format
+        held.mime_type = result.detected.mime_type
+        held.page_count = extracted.page_count
+        held.doc_type = result.classification.doc_type
+        held.doc_type_confidence = result.classification.confidence
+        held.classifier = result.classification.decider
+        held.fields = [vars(f) for f in result.fields]
+        held.status = docs.DocumentStatus.COMPLETED
+        held.error_code = held.error_message = None
+        held.finished_at = utcnow()
+        held.lease_until = None
+        held.indexed = False
+
+
+def _fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> None:
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is not None:
+            docs.mark_failed(held, code, message)
+
+
+def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
+                   exc: BaseException) -> None:
+    retries = task.request.retries
+    if retries >= rt.settings.task_max_retries:
+        _fail(rt, doc_id, attempt, "transient_error",
+              f"Gave up after {retries + 1} tries; the last error was "
+              f"{type(exc).__name__}: {exc}")
+        return
+    log.warning("document %s: transient %s, retrying", doc_id, type(exc).__name__)
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is not None:
+            docs.release(held)
+    # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
+    countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
+    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
+
+

@@ -1,0 +1,94 @@
+"""The reconciler and the indexer against a real embedded Valkey and a real tantivy index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+
+from docflow.broker import EmbeddedBroker
+from docflow.config import Settings
+from docflow.search import open_index
+from docflow.store import Document, DocumentStatus, Store
+from docflow.store import documents as docs
+from docflow.store.models import utcnow
+from docflow.worker import runtime as runtime_module
+from docflow.worker.dispatch import Dispatcher, submit_documents
+from docflow.worker.indexer import index_pending
+from docflow.worker.reconciler import reconcile
+from docflow.worker.tasks import process_document
+from tests.conftest import put
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[redis.Redis]:
+    b = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
+    b.start()
+    client = redis.Redis.from_url(b.url)
+    yield client
+    client.close()
+    b.stop()
+
+
+def _age_queued(store: Store, seconds: float) -> None:
+    with store.db.write() as session:
+        for doc in session.query(Document).filter(Document.status == DocumentStatus.QUEUED):
+            doc.enqueued_at = utcnow() - timedelta(seconds=seconds)
+
+
+def test_documents_whose_messages_were_lost_are_sent_again(
+        settings: Settings, store: Store, broker: redis.Redis) -> None:
+    dispatcher = Dispatcher(settings)
+    items = [put(store, f"doc {i}".encode(), f"{i}.txt") for i in range(5)]
+    submit_documents(store, dispatcher, items, source="test")
+    assert dispatcher.pending_messages() == 5
+    broker.flushall()  # the broker lost its queue (restart without persistence)
+    _age_queued(store, settings.resend_after_seconds + 1)
+    report = reconcile(store, dispatcher, settings)
+    assert report.lost_messages == 5 and report.sent == 5
+    assert dispatcher.pending_messages() == 5
+    # Nothing is missing any more: a second round sends nothing.
+    _age_queued(store, settings.resend_after_seconds + 1)
+    assert reconcile(store, dispatcher, settings).sent == 0
+    dispatcher.close()
+
+
+def test_a_document_whose_lease_ran_out_is_requeued_and_sent(
+        settings: Settings, store: Store, broker: redis.Redis) -> None:
+    dispatcher = Dispatcher(settings)
+    sub = submit_documents(store, dispatcher, [put(store, b"x", "x.txt")], source="test")
+    doc_id = sub.documents[0][0]
+    broker.flushall()
+    with store.db.write() as session:
+        docs.claim(session, doc_id, worker="dead@host", host="elsewhere", pid=1,
+                   lease_seconds=60, max_attempts=4, holder_gone=lambda d: False)
+        session.get(Document, doc_id).lease_until = utcnow() - timedelta(seconds=1)
+    report = reconcile(store, dispatcher, settings)
+    assert report.expired_leases == 1 and report.sent == 1
+    with store.db.read() as session:
+        assert session.get(Document, doc_id).status == DocumentStatus.QUEUED
+    dispatcher.close()
+
+
+def test_completed_documents_are_indexed_once_in_batches(settings: Settings,
+                                                         store: Store) -> None:
+    runtime_module._current = None
+    ids = []
+    for i, word in enumerate(["quokka", "narwhal", "axolotl"]):
+        with store.db.write() as session:
+            (doc,) = docs.register_documents(session, [put(store, f"A note about the {word} "
+                                                       f"number {i}.".encode(), f"{word}.txt")])
+            ids.append(doc.id)
+        process_document(doc.id)
+    writer = open_index("tantivy", settings.index_dir, writer=True)
+    assert index_pending(store, writer, batch_size=2) == 2
+    assert index_pending(store, writer, batch_size=2) == 1
+    assert index_pending(store, writer, batch_size=2) == 0
+    reader = open_index("tantivy", settings.index_dir, writer=False)
+    hits = reader.search("narwhal").hits
+    assert [h.id for h in hits] == [ids[1]] and "<b>narwhal</b>" in hits[0].snippet
+    assert reader.count() == 3
+    reader.close()
+    writer.close()

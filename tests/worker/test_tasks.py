@@ -1,0 +1,85 @@
+"""The document task, run in this process on a real SQLite store: each document ends in one
+terminal state with its results or its reason, and bad input never raises out of the task."""
+
+from __future__ import annotations
+
+import pytest
+
+from docflow.config import Settings
+from docflow.demo import make_pdf
+from docflow.store import Document, DocumentStatus, Store
+from docflow.store import documents as docs
+from docflow.worker import runtime as runtime_module
+from docflow.worker.tasks import process_document
+from tests.conftest import put
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime(settings: Settings) -> None:
+    # The task opens its own runtime from the environment the `settings` fixture set.
+    runtime_module._current = None
+
+
+def _register(store: Store, content: bytes, name: str) -> str:
+    with store.db.write() as session:
+        (doc,) = docs.register_documents(session, [put(store, content, name)])
+        return doc.id
+
+
+def _get(store: Store, doc_id: str) -> Document:
+    with store.db.read() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        return doc
+
+
+def test_a_pdf_is_extracted_classified_and_its_fields_found(store: Store) -> None:
+    pdf = make_pdf(["INVOICE  Invoice number 2024-77", "Total due: $1,250.00 by 2024-04-30. "
+                    "Questions: billing@acme.example.com"])
+    doc_id = _register(store, pdf, "inv.pdf")
+    assert process_document(doc_id) == "processed"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED and doc.error_code is None
+    assert doc.doc_type == "invoice" and doc.page_count == 2 and doc.format == "pdf"
+    found = {(f["name"], f["normalized"]) for f in doc.fields}
+    assert ("amount", "1250.00 USD") in found and ("date", "2024-04-30") in found
+    assert ("email", "billing@acme.example.com") in found
+    with store.db.read() as session:
+        assert "Invoice number 2024-77" in docs.get_text(session, doc.sha256)
+
+
+@pytest.mark.parametrize("content, name, code", [
+    (b"", "empty.txt", "empty"),
+    (b"%PDF-1.7\n" + bytes(range(256)) * 20, "broken.pdf", "corrupt"),
+])
+def test_a_bad_document_fails_with_its_reason_and_is_not_retried(
+        store: Store, content: bytes, name: str, code: str) -> None:
+    doc_id = _register(store, content, name)
+    process_document(doc_id)
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.FAILED and doc.error_code == code
+    assert doc.error_message and doc.attempts == 1
+
+
+def test_a_second_message_for_a_finished_document_does_nothing(store: Store) -> None:
+    doc_id = _register(store, b"Dear Sir, thank you for your letter. Sincerely, Ann", "l.txt")
+    process_document(doc_id)
+    finished = _get(store, doc_id)
+    assert process_document(doc_id) == "done"
+    again = _get(store, doc_id)
+    assert (again.status, again.attempts, again.finished_at) == (
+        finished.status, finished.attempts, finished.finished_at)
+
+
+def test_a_twin_in_flight_reuses_the_result_of_the_first(store: Store) -> None:
+    first = _register(store, b"Agreement between the parties, governing law", "a.txt")
+    second = _register(store, b"Agreement between the parties, governing law", "b.txt")
+    process_document(first)
+    process_document(second)
+    doc = _get(store, second)
+    assert doc.status == DocumentStatus.COMPLETED and doc.reused_from == first
+    assert doc.doc_type == _get(store, first).doc_type
+
+
+def test_an_unknown_document_is_ignored(store: Store) -> None:
+    assert process_document("no-such-document") == "missing"
