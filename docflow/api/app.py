@@ -1,0 +1,57 @@
+"""The FastAPI app factory: `uvicorn --factory docflow.api.app:create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import docflow
+from docflow.api.errors import install_error_handlers
+from docflow.api.routers import batches, documents, health, search, tasks, uploads, workers
+from docflow.api.state import ApiState
+from docflow.config import Settings, get_settings
+from docflow.logs import configure_logging
+from docflow.store import open_store
+from docflow.worker.dispatch import Dispatcher
+
+DESCRIPTION = """
+docflow stores each original once, extracts its text, decides what kind of document it is,
+pulls out key fields and indexes it for search, on Celery workers.
+
+Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`), follow them with
+`/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
+and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
+"""
+
+TAGS = [
+    {"name": "upload", "description": "Send documents in."},
+    {"name": "progress", "description": "Follow documents, batches and workers."},
+    {"name": "documents", "description": "Read results and originals."},
+    {"name": "search", "description": "Full-text search with filters."},
+    {"name": "health", "description": "Is the service working?"},
+]
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_dir, "api.log", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ApiState(settings=settings, store=open_store(settings, migrate=True),
+                         dispatcher=Dispatcher(settings))
+        app.state.docflow = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
+                  openapi_tags=TAGS, lifespan=lifespan)
+    install_error_handlers(app)
+    for module in (uploads, tasks, batches, workers, search, documents, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,141 @@
+"""Multipart uploads streamed straight into the blob store, one chunk at a time.
+
+Starlette's form parser keeps every part in a spooled temporary file until the request ends
+(small files in memory), so 10,000 files would grow the server's memory. This parser hashes and
+writes each part to disk as it arrives and keeps only names and digests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+
+from docflow.api.errors import ApiError
+from docflow.store import BlobTooLarge, LocalBlobStore
+from docflow.store.blobs import BlobWriter
+from docflow.store.documents import NewDocument
+
+MAX_FIELD_BYTES = 4096
+
+
+@dataclass
+class ReceivedForm:
+    files: list[NewDocument] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class _Receiver:
+    def __init__(self, blobs: LocalBlobStore, file_field: str, max_files: int,
+                 max_file_bytes: int) -> None:
+        self.blobs, self.file_field = blobs, file_field
+        self.max_files, self.max_file_bytes = max_files, max_file_bytes
+        self.form = ReceivedForm()
+        self._headers: dict[bytes, bytes] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._writer: BlobWriter | None = None
+        self._filename: str | None = None
+        self._field_name: str | None = None
+        self._field_value = bytearray()
+        self.error: ApiError | None = None
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field_cb,
+            "on_header_value": self._header_value_cb,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._writer, self._filename, self._field_name = None, None, None
+        self._field_value = bytearray()
+
+    def _header_field_cb(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in params:
+            if name != self.file_field:
+                raise ApiError(422, "invalid_request", f"Send files in the field "
+                               f"{self.file_field!r}, not {name!r}.")
+            if len(self.form.files) >= self.max_files:
+                raise ApiError(422, "too_many_files", f"A batch holds at most {self.max_files} "
+                               "files; split the upload into several batches.")
+            self._filename = params[b"filename"].decode("utf-8", "replace")
+            self._writer = self.blobs.writer(self.max_file_bytes)
+        else:
+            self._field_name = name
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.write(data[start:end])
+            except BlobTooLarge as exc:
+                self._writer = None
+                raise ApiError(413, "too_large", f"{self._filename!r} is larger than the limit "
+                               f"of {exc.limit} bytes.") from exc
+        elif self._field_name is not None:
+            self._field_value += data[start:end]
+            if len(self._field_value) > MAX_FIELD_BYTES:
+                raise ApiError(422, "invalid_request", f"Form field {self._field_name!r} is "
+                               "too long.")
+
+    def _part_end(self) -> None:
+        if self._writer is not None:
+            blob = self._writer.finish()
+            self.form.files.append(NewDocument(filename=self._filename or "", blob=blob))
+            self._writer = None
+        elif self._field_name is not None:
+            self.form.fields[self._field_name] = self._field_value.decode("utf-8", "replace")
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+
+
+async def receive_files(request: Request, blobs: LocalBlobStore, *, file_field: str,
+                        max_files: int, max_file_bytes: int) -> ReceivedForm:
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise ApiError(422, "invalid_request", "Send the files as multipart/form-data.")
+    length = request.headers.get("content-length")
+    # One file cannot be larger than the whole request: refuse before reading a byte.
+    if length and length.isdigit() and max_files == 1 and int(length) > max_file_bytes + 65536:
+        raise ApiError(413, "too_large", f"The upload is larger than the limit of "
+                       f"{max_file_bytes} bytes.")
+    receiver = _Receiver(blobs, file_field, max_files, max_file_bytes)
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await run_in_threadpool(parser.write, chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        receiver.abort()
+        raise ApiError(422, "invalid_request", f"The multipart body is malformed: {exc}") from exc
+    except BaseException:
+        receiver.abort()
+        raise
+    if not receiver.form.files:
+        raise ApiError(422, "no_files", f"Send at least one file in the field {file_field!r}.")
+    return receiver.form

@@ -1,0 +1,61 @@
+"""GET /api/documents, /api/documents/{id} and /api/documents/{id}/file."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+
+from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
+from docflow.api.state import ApiState, get_state
+from docflow.store import Document, DocumentStatus
+from docflow.store.documents import DocumentFilter, get_text, list_documents
+
+router = APIRouter(tags=["documents"])
+
+
+@router.get("/api/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
+            summary="List documents")
+def documents(batch_id: str | None = None,
+              status: str | None = Query(None, description="queued, processing, completed "
+                                         "or failed.", pattern="^(queued|processing|completed|"
+                                         "failed)$"),
+              doc_type: str | None = None, limit: int = Query(50, ge=1, le=1000),
+              offset: int = Query(0, ge=0),
+              state: ApiState = Depends(get_state)) -> DocumentList:
+    with state.store.db.read() as session:
+        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type),
+                                     limit, offset)
+        return DocumentList(total=total, limit=limit, offset=offset,
+                            documents=[summary_of(d) for d in rows])
+
+
+@router.get("/api/documents/{document_id}", response_model=DocumentDetail,
+            responses=ERROR_RESPONSES, summary="One document with its results")
+def document(document_id: str, state: ApiState = Depends(get_state)) -> DocumentDetail:
+    with state.store.db.read() as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise not_found("document", document_id)
+        text = get_text(session, doc.sha256) if doc.status == DocumentStatus.COMPLETED else None
+        return detail_of(doc, text)
+
+
+@router.get("/api/documents/{document_id}/file", response_class=FileResponse,
+            responses={**ERROR_RESPONSES, 200: {"description": "The original bytes",
+                                                "content": {"application/octet-stream": {}}}},
+            summary="Download the original")
+def document_file(document_id: str, state: ApiState = Depends(get_state)) -> FileResponse:
+    with state.store.db.read() as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise not_found("document", document_id)
+    path = state.store.blobs.path(doc.sha256)
+    if not path.is_file():
+        raise ApiError(410, "original_missing", "The original file is no longer in storage.")
+    # RFC 6266 filename*: the stored name may hold any character, so always quote it.
+    disposition = f"attachment; filename*=UTF-8''{quote(doc.filename)}"
+    return FileResponse(path, media_type=doc.mime_type or "application/octet-stream",
+                        headers={"Content-Disposition": disposition})

@@ -1,0 +1,21 @@
+"""GET /api/workers, read from worker heartbeats in the database."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from docflow.api.schemas import WorkerOut, WorkersResponse
+from docflow.api.state import ApiState, get_state
+from docflow.store.workers import list_workers
+
+router = APIRouter(tags=["progress"])
+
+
+@router.get("/api/workers", response_model=WorkersResponse, summary="Workers and their tasks")
+def workers(state: ApiState = Depends(get_state)) -> WorkersResponse:
+    with state.store.db.read() as session:
+        rows = list_workers(session, state.settings.worker_stale_seconds)
+    online = [w for w in rows if w.online]
+    return WorkersResponse(
+        worker_count=len(online), active_tasks=sum(w.active_tasks for w in online),
+        workers=[WorkerOut(**vars(w)) for w in rows])

@@ -1,0 +1,178 @@
+"""The JSON shapes of the API (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from docflow.store import Document
+
+
+class DocumentError(BaseModel):
+    code: str = Field(description="Stable reason code, e.g. corrupt, encrypted, empty.")
+    message: str = Field(description="What went wrong, in a sentence.")
+
+
+class DocType(BaseModel):
+    name: str
+    confidence: float = Field(description="0 to 1.")
+    decider: str | None = Field(None, description="Which classifier chose it.")
+
+
+class ExtractedField(BaseModel):
+    name: str
+    value: str = Field(description="The text as it appears in the document.")
+    normalized: str = Field(description="ISO date, '12.50 EUR', lower-case e-mail, E.164 phone.")
+    start: int = Field(description="Character offset of the evidence in the text.")
+    end: int
+    confidence: float
+
+
+class UploadResponse(BaseModel):
+    document_id: str
+    task_id: str
+    status: str
+    filename: str
+
+
+class BatchUploadResponse(BaseModel):
+    batch_id: str
+    document_count: int
+    status: str
+    documents: list[UploadResponse]
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    document_id: str
+    status: str
+    attempts: int
+    error: DocumentError | None
+
+
+class BatchStatus(BaseModel):
+    batch_id: str
+    total: int
+    completed: int
+    processing: int
+    queued: int
+    failed: int
+    progress_percent: float
+
+
+class WorkerOut(BaseModel):
+    name: str
+    hostname: str
+    pid: int
+    concurrency: int
+    queues: list[str]
+    active_tasks: int
+    online: bool
+    started_at: datetime
+    last_heartbeat: datetime
+
+
+class WorkersResponse(BaseModel):
+    worker_count: int = Field(description="Workers whose heartbeat is recent.")
+    active_tasks: int = Field(description="Documents being processed now, across workers.")
+    workers: list[WorkerOut]
+
+
+class ComponentHealth(BaseModel):
+    ok: bool
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(description="'ok' or 'degraded'.")
+    database: ComponentHealth
+    broker: ComponentHealth
+    workers: ComponentHealth
+
+
+class SearchHitOut(BaseModel):
+    id: str
+    filename: str
+    doc_type: str | None
+    score: float
+    snippet: str = Field(description="Text around the match; matched terms as <b>term</b>.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    total: int
+    limit: int
+    offset: int
+    hits: list[SearchHitOut]
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    filename: str
+    status: str
+    error: DocumentError | None
+    doc_type: str | None
+    batch_id: str | None
+    created_at: datetime
+
+
+class DocumentList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    documents: list[DocumentSummary]
+
+
+class DocumentDetail(BaseModel):
+    id: str
+    filename: str
+    status: str
+    error: DocumentError | None
+    doc_type: DocType | None
+    fields: list[ExtractedField]
+    text: str | None = Field(description="Extracted text, once completed.")
+    batch_id: str | None
+    parent_id: str | None
+    task_id: str
+    sha256: str
+    size: int
+    format: str | None
+    mime_type: str | None
+    page_count: int | None
+    attempts: int
+    worker: str | None = Field(description="The worker that processed it last.")
+    worker_pid: int | None = Field(description="Its process id on that worker's host.")
+    reused_from: str | None = Field(description="Document whose identical bytes gave this result.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def error_of(doc: Document) -> DocumentError | None:
+    if doc.error_code is None:
+        return None
+    return DocumentError(code=doc.error_code, message=doc.error_message or "")
+
+
+def summary_of(doc: Document) -> DocumentSummary:
+    return DocumentSummary(id=doc.id, filename=doc.filename, status=doc.status,
+                           error=error_of(doc), doc_type=doc.doc_type, batch_id=doc.batch_id,
+                           created_at=doc.created_at)
+
+
+def detail_of(doc: Document, text: str | None) -> DocumentDetail:
+    doc_type = None
+    if doc.doc_type is not None:
+        doc_type = DocType(name=doc.doc_type, confidence=doc.doc_type_confidence or 0.0,
+                           decider=doc.classifier)
+    fields: list[dict[str, Any]] = doc.fields or []
+    return DocumentDetail(
+        id=doc.id, filename=doc.filename, status=doc.status, error=error_of(doc),
+        doc_type=doc_type, fields=[ExtractedField(**f) for f in fields], text=text,
+        batch_id=doc.batch_id, parent_id=doc.parent_id, task_id=doc.task_id, sha256=doc.sha256,
+        size=doc.size, format=doc.format, mime_type=doc.mime_type, page_count=doc.page_count,
+        attempts=doc.attempts, worker=doc.worker, worker_pid=doc.worker_pid,
+        reused_from=doc.reused_from, created_at=doc.created_at,
+        started_at=doc.started_at, finished_at=doc.finished_at)

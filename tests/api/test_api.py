@@ -1,0 +1,127 @@
+"""The HTTP contract, driven through the real ASGI app on a real SQLite store (no broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from docflow.api.app import create_app
+from docflow.config import Settings
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    settings.max_batch_files = 3
+    settings.max_file_bytes = 10_000
+    with TestClient(create_app(settings, configure_logs=False)) as c:
+        yield c
+
+
+def _files(*names: str) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", (n, f"content of {n}".encode(), "text/plain")) for n in names]
+
+
+def test_single_upload_is_queued_and_can_be_followed(client: TestClient) -> None:
+    r = client.post("/api/upload", files={"file": ("note.txt", b"hello", "text/plain")})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "queued" and body["filename"] == "note.txt"
+    task = client.get(f"/api/task-status/{body['task_id']}").json()
+    assert task["document_id"] == body["document_id"] and task["status"] == "queued"
+    doc = client.get(f"/api/documents/{body['document_id']}").json()
+    assert doc["status"] == "queued" and doc["text"] is None and doc["size"] == 5
+    original = client.get(f"/api/documents/{body['document_id']}/file")
+    assert original.content == b"hello"
+    assert "note.txt" in original.headers["content-disposition"]
+
+
+def test_batch_upload_registers_every_file_before_answering(client: TestClient) -> None:
+    r = client.post("/api/batch-upload", files=_files("a.txt", "b.txt", "c.txt"),
+                    data={"batch_name": "three"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["document_count"] == 3 and len(body["documents"]) == 3
+    status = client.get(f"/api/batch-status/{body['batch_id']}").json()
+    assert status == {"batch_id": body["batch_id"], "total": 3, "completed": 0,
+                      "processing": 0, "queued": 3, "failed": 0, "progress_percent": 0.0}
+    listing = client.get("/api/documents", params={"batch_id": body["batch_id"],
+                                                    "limit": 2}).json()
+    assert listing["total"] == 3 and len(listing["documents"]) == 2
+    assert {d["filename"] for d in listing["documents"]} <= {"a.txt", "b.txt", "c.txt"}
+
+
+def test_a_batch_without_files_is_a_clear_422(client: TestClient) -> None:
+    r = client.post("/api/batch-upload", data={"batch_name": "empty"},
+                    files={"note": ("", b"", "text/plain")})
+    assert r.status_code == 422 and r.json()["code"] in ("no_files", "invalid_request")
+    r = client.post("/api/batch-upload", data={"batch_name": "empty"},
+                    headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert r.status_code == 422 and r.json()["message"]
+    assert client.get("/api/documents").json()["total"] == 0
+
+
+def test_too_many_files_names_the_limit(client: TestClient) -> None:
+    r = client.post("/api/batch-upload", files=_files("1", "2", "3", "4"))
+    assert r.status_code == 422 and r.json()["code"] == "too_many_files"
+    assert "at most 3" in r.json()["message"]
+    assert client.get("/api/documents").json()["total"] == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_with_413(client: TestClient) -> None:
+    r = client.post("/api/batch-upload",
+                    files=[("files", ("big.bin", b"x" * 20_000, "application/octet-stream"))])
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    r = client.post("/api/upload", files={"file": ("big.bin", b"x" * 200_000)})
+    assert r.status_code == 413
+    assert client.get("/api/documents").json()["total"] == 0
+
+
+def test_not_multipart_is_refused(client: TestClient) -> None:
+    r = client.post("/api/upload", content=b"raw", headers={"content-type": "text/plain"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+
+
+def test_unknown_ids_are_json_404s(client: TestClient) -> None:
+    for path in ("/api/documents/nope", "/api/documents/nope/file", "/api/task-status/nope",
+                 "/api/batch-status/nope"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()["code"] == "not_found", path
+
+
+def test_bad_query_parameters_are_json_422s(client: TestClient) -> None:
+    r = client.get("/api/documents", params={"status": "lost"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    assert "status" in r.json()["message"]
+
+
+def test_health_is_503_without_broker_and_workers(client: TestClient) -> None:
+    r = client.get("/health")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["database"]["ok"] and not body["broker"]["ok"] and not body["workers"]["ok"]
+
+
+def test_workers_is_empty_without_heartbeats(client: TestClient) -> None:
+    assert client.get("/api/workers").json() == {"worker_count": 0, "active_tasks": 0,
+                                                 "workers": []}
+
+
+def test_search_before_anything_was_indexed_finds_nothing(client: TestClient) -> None:
+    r = client.get("/api/search", params={"q": "invoice"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 0 and r.json()["hits"] == []
+
+
+def test_openapi_documents_every_route_of_the_contract(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/api/upload", "/api/batch-upload", "/api/task-status/{task_id}",
+                 "/api/batch-status/{batch_id}", "/api/workers", "/health", "/api/search",
+                 "/api/documents", "/api/documents/{document_id}",
+                 "/api/documents/{document_id}/file"):
+        assert path in paths, path
+    body = paths["/api/batch-upload"]["post"]["requestBody"]["content"]
+    assert "files" in body["multipart/form-data"]["schema"]["properties"]
+    assert client.get("/docs").status_code == 200
