@@ -1,0 +1,3 @@
+from docflow.cli import app
+
+app(prog_name="docflow")

@@ -1,0 +1,277 @@
+"""The `docflow` command: serve, worker, ingest, search, status and friends."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from docflow.config import Settings
+
+app = typer.Typer(help="docflow: turn a pile of documents into searchable, classified, "
+                  "structured data.\n\nStart everything with `docflow serve`, then open "
+                  "http://127.0.0.1:8000/docs.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+console = Console()
+
+DataDir = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Where the database, originals, index, broker data and logs live "
+    "[env DOCFLOW_DATA_DIR; default ./docflow-data].", show_default=False)]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    # Child processes and the Celery app read settings themselves: hand them the same dir.
+    if data_dir is not None:
+        os.environ["DOCFLOW_DATA_DIR"] = str(data_dir.expanduser().resolve())
+    return Settings()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
+    data_dir: DataDir = None,
+    concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
+    demo: Annotated[bool, typer.Option(help="Generate a demo set of documents and process "
+                                       "it once the service is up.")] = False,
+) -> None:
+    """Start the API, an embedded broker, workers and the indexer in one command.
+
+    With DOCFLOW_BROKER_URL set, that broker is used and no embedded one is started.
+    Ctrl-C stops everything.
+    """
+    from docflow.logs import configure_logging
+    from docflow.serve import serve as run_serve
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_dir, "serve.log", settings.log_level)
+    on_ready = (lambda url: _run_demo(settings, url)) if demo else None
+    raise typer.Exit(run_serve(settings, host, port, concurrency or settings.concurrency,
+                               on_ready=on_ready))
+
+
+def _run_demo(settings: Settings, url: str) -> None:
+    import httpx
+
+    from docflow.demo import write_demo_corpus
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(120):
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        demo_dir = settings.resolved_data_dir / "demo"
+        files = write_demo_corpus(demo_dir)
+        handles = [("files", (f.path.name, f.path.read_bytes())) for f in files]
+        reply = client.post("/api/batch-upload", files=handles, data={"batch_name": "demo"})
+        reply.raise_for_status()
+        batch_id = reply.json()["batch_id"]
+        console.print(f"[bold]Demo batch {batch_id}[/]: {len(files)} documents from {demo_dir}")
+        while True:
+            status = client.get(f"/api/batch-status/{batch_id}").json()
+            if status["completed"] + status["failed"] >= status["total"]:
+                break
+            time.sleep(1)
+        console.print(f"[green]Demo done[/]: {status['completed']} completed, "
+                      f"{status['failed']} failed (broken on purpose).\n"
+                      f"  Documents: {url}/api/documents?batch_id={batch_id}\n"
+                      f"  Search:    {url}/api/search?q=invoice\n"
+                      f"  API docs:  {url}/docs")
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
+    queues: Annotated[str, typer.Option("--queues", "-Q", help="Queues to consume, "
+                                        "comma-separated.")] = "default",
+    hostname: Annotated[str, typer.Option("--hostname", "-n", help="Worker node name; %h is "
+                                          "the host name.")] = "docflow@%h",
+    autoscale: Annotated[str | None, typer.Option(help="MAX,MIN processes, grown and shrunk "
+                                                  "with the load.")] = None,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+) -> None:
+    """Start Celery workers only (they need a broker: DOCFLOW_BROKER_URL or `docflow serve`)."""
+    settings = _settings(data_dir)
+    url = settings.effective_broker_url()
+    if not url:
+        console.print("[red]No broker:[/] set DOCFLOW_BROKER_URL, or start `docflow serve` "
+                      "with the same --data-dir.")
+        raise typer.Exit(2)
+    os.environ["DOCFLOW_BROKER_URL"] = url
+    from docflow.store import open_store
+    from docflow.worker.celery_app import app as celery_app
+
+    open_store(settings, migrate=True).db.dispose()
+    argv = ["worker", "--loglevel", loglevel, "--hostname", hostname, "--queues", queues,
+            "--pool", "prefork", "--without-gossip", "--without-mingle"]
+    argv += (["--autoscale", autoscale] if autoscale
+             else ["--concurrency", str(concurrency or settings.concurrency)])
+    celery_app.worker_main(argv)
+
+
+@app.command(hidden=False)
+def housekeeper(data_dir: DataDir = None) -> None:
+    """Run the search indexer and the reconciler (`docflow serve` starts one for you)."""
+    from docflow.logs import configure_logging
+    from docflow.worker.housekeeper import run_housekeeper
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_dir, "housekeeper.log", settings.log_level)
+    run_housekeeper(settings)
+
+
+@app.command()
+def ingest(
+    directory: Annotated[Path, typer.Argument(help="Folder whose files (recursively) become "
+                                              "one batch.", exists=True, file_okay=False)],
+    data_dir: DataDir = None,
+    name: Annotated[str | None, typer.Option(help="Batch name (default: the folder).")] = None,
+    wait: Annotated[bool, typer.Option(help="Show a progress bar until the batch is done.")]
+    = False,
+) -> None:
+    """Register every file under DIRECTORY as one batch, without HTTP, and print its id."""
+    from docflow.store import BlobTooLarge, open_store
+    from docflow.store.documents import NewDocument
+    from docflow.worker.dispatch import Dispatcher, submit_documents
+
+    settings = _settings(data_dir)
+    store = open_store(settings, migrate=True)
+    paths = sorted(p for p in directory.rglob("*") if p.is_file())
+    if not paths:
+        console.print(f"[red]No files under {directory}.[/]")
+        raise typer.Exit(1)
+    items: list[NewDocument] = []
+    skipped = 0
+    with _bar() as bar:
+        task = bar.add_task("storing originals", total=len(paths), extra="")
+        for path in paths:
+            try:
+                blob = store.blobs.put_file(path, settings.max_file_bytes)
+                items.append(NewDocument(filename=path.name, blob=blob))
+            except (BlobTooLarge, OSError) as exc:
+                skipped += 1
+                console.print(f"[yellow]skipped[/] {path}: {exc}")
+            bar.advance(task)
+    dispatcher = Dispatcher(settings)
+    submitted = submit_documents(store, dispatcher, items, source="ingest",
+                                 batch_name=name or directory.resolve().name)
+    dispatcher.close()
+    console.print(f"batch [bold]{submitted.batch_id}[/]: {len(items)} documents"
+                  + (f", {skipped} skipped" if skipped else ""))
+    if settings.effective_broker_url() is None:
+        console.print("[yellow]No broker is running: the documents are queued and will be "
+                      "processed when `docflow serve` starts.[/]")
+    if wait and submitted.batch_id:
+        _wait_for_batch(settings, store, submitted.batch_id)
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[extra]}"), TimeRemainingColumn(),
+                    console=console)
+
+
+def _wait_for_batch(settings: Settings, store: object, batch_id: str) -> None:
+    from docflow.store import Store
+    from docflow.store.batches import batch_progress
+
+    assert isinstance(store, Store)
+    with _bar() as bar:
+        task = bar.add_task("processing", total=None, extra="")
+        while True:
+            with store.db.read() as session:
+                p = batch_progress(session, batch_id)
+            assert p is not None
+            bar.update(task, total=p.total, completed=p.completed + p.failed,
+                       extra=f"{p.processing} running, {p.failed} failed")
+            if p.done:
+                break
+            time.sleep(0.5)
+    _print_batch(store, batch_id)
+
+
+@app.command()
+def status(batch_id: Annotated[str, typer.Argument(help="The batch id ingest or "
+                                                   "batch-upload printed.")],
+           data_dir: DataDir = None) -> None:
+    """Show a batch's progress and the reason each failed document failed."""
+    from docflow.store import open_store
+
+    settings = _settings(data_dir)
+    _print_batch(open_store(settings, migrate=True), batch_id)
+
+
+def _print_batch(store: object, batch_id: str) -> None:
+    from docflow.store import Store
+    from docflow.store.batches import batch_progress
+    from docflow.store.documents import DocumentFilter, list_documents
+
+    assert isinstance(store, Store)
+    with store.db.read() as session:
+        p = batch_progress(session, batch_id)
+        if p is None:
+            console.print(f"[red]No batch {batch_id}.[/]")
+            raise typer.Exit(1)
+        _, failed = list_documents(session, DocumentFilter(batch_id=batch_id, status="failed"),
+                                   limit=50, offset=0)
+    console.print(f"batch {batch_id}: {p.total} documents, {p.progress_percent}% done — "
+                  f"{p.completed} completed, {p.failed} failed, {p.processing} processing, "
+                  f"{p.queued} queued")
+    if failed:
+        table = Table("document", "file", "reason", "message", title="failed")
+        for doc in failed:
+            table.add_row(doc.id, doc.filename, doc.error_code or "", doc.error_message or "")
+        console.print(table)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/-.")],
+           data_dir: DataDir = None,
+           doc_type: Annotated[str | None, typer.Option("--type", help="Only this document "
+                                                        "type.")] = None,
+           batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.")]
+           = None,
+           limit: Annotated[int, typer.Option(help="Hits to show.")] = 10) -> None:
+    """Search processed documents from the terminal."""
+    from docflow.search import open_index
+
+    settings = _settings(data_dir)
+    index = open_index(settings.search, settings.index_dir, writer=False)
+    results = index.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit)
+    table = Table("score", "document", "file", "type", "snippet",
+                  title=f"{results.total} documents match {query!r}")
+    for hit in results.hits:
+        table.add_row(f"{hit.score:.2f}", hit.id, hit.filename, hit.doc_type or "",
+                      _snippet_text(hit.snippet))
+    console.print(table)
+
+
+def _snippet_text(snippet: str) -> Text:
+    """Matched terms in bold; the snippet is escaped HTML whose only markup is <b>."""
+    text = Text()
+    for i, part in enumerate(re.split(r"</?b>", snippet)):
+        text.append(html.unescape(part), style="bold" if i % 2 else "")
+    return text
+
+
+@app.command()
+def demo(directory: Annotated[Path, typer.Argument(help="Where to write the files.")],
+         count: Annotated[int, typer.Option(help="How many files.")] = 60) -> None:
+    """Write the generated demo documents (a few broken on purpose) to DIRECTORY."""
+    from docflow.demo import write_demo_corpus
+
+    files = write_demo_corpus(directory, count=count)
+    console.print(f"wrote {len(files)} files to {directory}")

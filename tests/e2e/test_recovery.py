@@ -1,0 +1,93 @@
+"""Faults the stack must survive: a broker killed outright, and an external broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from docflow.demo import make_pdf, write_demo_corpus
+from tests.e2e.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+FAST_RECONCILER = {"DOCFLOW_RESEND_AFTER_SECONDS": "3", "DOCFLOW_RECONCILE_INTERVAL_SECONDS": "2",
+                   "DOCFLOW_LEASE_SECONDS": "15"}
+
+
+def test_killing_the_embedded_broker_mid_batch_loses_no_document(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "data", concurrency=2, env=FAST_RECONCILER)
+    try:
+        stack.wait_healthy()
+        files = []
+        for i in range(30):
+            pages = [f"Broker test {i} page {p}. " * 12 for p in range(600)]
+            pages[0] = f"brokertest{i:02d}word " + pages[0]
+            files.append(("files", (f"doc{i:02d}.pdf", make_pdf(pages))))
+        batch = stack.client.post("/api/batch-upload", files=files).json()
+        time.sleep(1.5)
+        pid = int((tmp_path / "data" / "broker" / "valkey.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+
+        status = stack.wait_batch(batch["batch_id"], timeout=240)
+        assert (status["completed"], status["failed"]) == (30, 0), status
+        new_pid = int((tmp_path / "data" / "broker" / "valkey.pid").read_text())
+        assert new_pid != pid
+        assert "starting it again" in (tmp_path / "data" / "logs" / "serve.log").read_text()
+    finally:
+        assert stack.stop() == 0, stack.output()
+
+
+def test_with_a_broker_url_the_stack_uses_it_and_embeds_none(tmp_path: Path) -> None:
+    url = "redis://127.0.0.1:6379/11"
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.fail("this test needs the Redis server on 127.0.0.1:6379 "
+                    "(scripts/ensure-services.sh starts it)")
+    stack = Stack(tmp_path / "data", concurrency=1, env={"DOCFLOW_BROKER_URL": url})
+    try:
+        stack.wait_healthy()
+        assert not any("valkey" in " ".join(p.cmdline()) for p in stack.descendants())
+        files = write_demo_corpus(tmp_path / "corpus", count=4, broken=1)
+        batch = stack.client.post("/api/batch-upload", files=[
+            ("files", (f.path.name, f.path.read_bytes())) for f in files]).json()
+        status = stack.wait_batch(batch["batch_id"])
+        assert (status["completed"], status["failed"]) == (3, 1)
+    finally:
+        assert stack.stop() == 0, stack.output()
+
+
+def test_the_cli_ingests_a_folder_and_reports_on_it(tmp_path: Path) -> None:
+    files = write_demo_corpus(tmp_path / "corpus", count=8, broken=1, seed=3)
+    data = tmp_path / "data"
+    stack = Stack(data, concurrency=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
+    env["COLUMNS"] = "200"
+
+    def docflow(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "docflow", *args, "--data-dir", str(data)],
+                              capture_output=True, text=True, env=env, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    try:
+        stack.wait_healthy()
+        out = docflow("ingest", str(tmp_path / "corpus"), "--wait")
+        batch_id = out.split("batch ", 1)[1].split(":", 1)[0].strip()
+        assert "8 documents" in out and "7 completed, 1 failed" in out
+        status = docflow("status", batch_id)
+        assert "100.0% done" in status and "failed" in status
+        word = next(f.unique_word for f in files if not f.broken)
+        deadline = time.monotonic() + 15
+        while word not in (found := docflow("search", word)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "1 documents match" in found
+    finally:
+        assert stack.stop() == 0, stack.output()

@@ -1,0 +1,135 @@
+"""End to end: the real stack (`docflow serve` with embedded Valkey, prefork Celery workers,
+the housekeeper and the API over HTTP) takes documents in and never loses one."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from docflow.demo import make_pdf, write_demo_corpus
+from tests.e2e.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path / "data", concurrency=2)
+    try:
+        s.wait_healthy()
+        yield s
+    finally:
+        s.stop()
+
+
+def _search_ids(stack: Stack, word: str, timeout: float = 15) -> list[str]:
+    """Hits for a word, waiting the few seconds the indexer may take."""
+    deadline = time.monotonic() + timeout
+    while True:
+        hits = stack.client.get("/api/search", params={"q": word}).json()["hits"]
+        if hits or time.monotonic() > deadline:
+            return [h["id"] for h in hits]
+        time.sleep(0.5)
+
+
+def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: Path) -> None:
+    files = write_demo_corpus(tmp_path / "corpus", count=55, broken=3, seed=7)
+    stack = Stack(tmp_path / "data", concurrency=2)
+    try:
+        stack.wait_healthy()
+        workers = stack.client.get("/api/workers").json()
+        assert workers["worker_count"] == 1 and workers["workers"][0]["concurrency"] == 2
+
+        upload = [("files", (f.path.name, f.path.read_bytes())) for f in files]
+        reply = stack.client.post("/api/batch-upload", files=upload)
+        assert reply.status_code == 202, reply.text
+        batch = reply.json()
+        assert batch["document_count"] == 55
+        ids = {d["filename"]: d["document_id"] for d in batch["documents"]}
+
+        status = stack.wait_batch(batch["batch_id"])
+        assert status["total"] == 55 and status["progress_percent"] == 100.0
+        assert status["completed"] + status["failed"] == 55
+        assert (status["queued"], status["processing"]) == (0, 0)
+
+        listing = stack.client.get("/api/documents", params={
+            "batch_id": batch["batch_id"], "limit": 100}).json()
+        by_name = {d["filename"]: d for d in listing["documents"]}
+        assert listing["total"] == 55
+        for f in files:
+            doc = by_name[f.path.name]
+            if f.broken:
+                assert doc["status"] == "failed", doc
+                assert doc["error"]["code"] in ("corrupt", "unsupported_format", "empty")
+                assert doc["error"]["message"]
+            else:
+                assert doc["status"] == "completed", doc
+                assert doc["doc_type"], doc
+        assert status["failed"] == 3
+
+        # A word that occurs in exactly one document finds exactly that document.
+        target = next(f for f in files if not f.broken)
+        assert _search_ids(stack, target.unique_word) == [ids[target.path.name]]
+        detail = stack.client.get(f"/api/documents/{ids[target.path.name]}").json()
+        assert target.unique_word in detail["text"] and detail["doc_type"]["confidence"] > 0
+        original = stack.client.get(f"/api/documents/{ids[target.path.name]}/file")
+        assert original.content == target.path.read_bytes()
+
+        # Logs of the API and the workers are kept in the data dir.
+        logs = tmp_path / "data" / "logs"
+        assert (logs / "api.log").stat().st_size > 0 and (logs / "celery.log").stat().st_size > 0
+        started = stack.descendants()
+        assert len(started) >= 5  # broker, API, worker + 2 pool processes, housekeeper
+    finally:
+        code = stack.stop()
+    # Ctrl-C stopped everything it started, cleanly.
+    assert code == 0, stack.output()
+    time.sleep(0.5)
+    assert [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_killing_a_worker_process_mid_batch_loses_no_document(tmp_path: Path,
+                                                             stack: Stack) -> None:
+    corpus = tmp_path / "big"
+    corpus.mkdir()
+    words = [f"killtest{i:02d}word" for i in range(16)]
+    for i, word in enumerate(words):
+        pages = [f"Report page {p} of document {i}. " * 10 for p in range(2500)]
+        pages[0] = f"Quarterly report {word}. " + pages[0]
+        (corpus / f"report{i:02d}.pdf").write_bytes(make_pdf(pages))
+    upload = [("files", (p.name, p.read_bytes())) for p in sorted(corpus.iterdir())]
+    batch = stack.client.post("/api/batch-upload", files=upload).json()
+
+    # Wait until a document is in flight, then SIGKILL the pool process working on it.
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        docs = stack.client.get("/api/documents", params={"batch_id": batch["batch_id"],
+                                                           "status": "processing"}).json()
+        if docs["total"]:
+            pool = stack.worker_pool_processes()
+            detail = stack.client.get(f"/api/documents/{docs['documents'][0]['id']}").json()
+            victim = next((p for p in pool if p.pid == detail.get("worker_pid")), None) or (
+                pool[0] if pool else None)
+        time.sleep(0.2)
+    assert victim is not None, stack.output()
+    victim.send_signal(signal.SIGKILL)
+
+    status = stack.wait_batch(batch["batch_id"], timeout=300)
+    assert status["completed"] == 16 and status["failed"] == 0, status
+    listing = stack.client.get("/api/documents", params={"batch_id": batch["batch_id"],
+                                                          "limit": 100}).json()
+    assert {d["status"] for d in listing["documents"]} == {"completed"}
+    attempts = [stack.client.get(f"/api/documents/{d['id']}").json()["attempts"]
+                for d in listing["documents"]]
+    assert max(attempts) >= 2, "the kill did not interrupt a document"
+    # Exactly once: each document is in the index once, under its own id.
+    for word, doc in zip(words, sorted(listing["documents"], key=lambda d: d["filename"]),
+                         strict=True):
+        assert _search_ids(stack, word) == [doc["id"]]
+    assert stack.client.get("/api/workers").json()["worker_count"] == 1
