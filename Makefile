@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+## Set up a virtualenv, start docflow on http://127.0.0.1:8000 and process a demo batch.
+run: $(VENV)/.installed
+	$(BIN)/docflow serve --data-dir docflow-data --demo
+
+## Set up a virtualenv and run the whole test suite (end-to-end tests included).
+test: $(VENV)/.installed
+	bash scripts/ensure-services.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/throughput.py
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) docflow-data .pytest_cache
