@@ -91,3 +91,21 @@ def test_the_cli_ingests_a_folder_and_reports_on_it(tmp_path: Path) -> None:
         assert "1 documents match" in found
     finally:
         assert stack.stop() == 0, stack.output()
+
+
+def test_a_document_over_the_time_limit_fails_alone_as_timeout(tmp_path: Path) -> None:
+    env = {"DOCFLOW_TASK_SOFT_TIME_LIMIT": "1", "DOCFLOW_TASK_TIME_LIMIT": "20"}
+    stack = Stack(tmp_path / "data", concurrency=2, env=env)
+    try:
+        stack.wait_healthy()
+        slow = make_pdf([f"Page {p} of a very long report. " * 12 for p in range(4000)])
+        files = [("files", ("long.pdf", slow)),
+                 ("files", ("short.txt", b"Dear Ann, thank you for your letter. Sincerely, Bo"))]
+        batch = stack.client.post("/api/batch-upload", files=files).json()
+        status = stack.wait_batch(batch["batch_id"], timeout=120)
+        assert (status["completed"], status["failed"]) == (1, 1), status
+        ids = {d["filename"]: d["document_id"] for d in batch["documents"]}
+        long_doc = stack.client.get(f"/api/documents/{ids['long.pdf']}").json()
+        assert long_doc["error"]["code"] == "timeout" and long_doc["attempts"] == 1
+    finally:
+        assert stack.stop() == 0, stack.output()

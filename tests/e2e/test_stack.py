@@ -3,6 +3,7 @@ the housekeeper and the API over HTTP) takes documents in and never loses one.""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -91,6 +92,26 @@ def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: P
     assert code == 0, stack.output()
     time.sleep(0.5)
     assert [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_uploads_stream_to_disk_without_growing_the_api_memory(tmp_path: Path,
+                                                                stack: Stack) -> None:
+    api = next(p for p in stack.descendants() if "uvicorn" in " ".join(p.cmdline()))
+    stack.client.post("/api/upload", files={"file": ("warm.txt", b"warm up")})
+    before = api.memory_info().rss
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        for i in range(150):
+            f.write(os.urandom(1024 * 1024))
+    with big.open("rb") as f:
+        reply = stack.client.post("/api/upload", files={"file": ("big.bin", f)})
+    assert reply.status_code == 202, reply.text
+    many = [("files", (f"n{i}.txt", os.urandom(20_000))) for i in range(2000)]
+    reply = stack.client.post("/api/batch-upload", files=many)
+    assert reply.status_code == 202 and reply.json()["document_count"] == 2000
+    grown = (api.memory_info().rss - before) / 2**20
+    # 150 MiB in one file and 2,000 files (40 MiB) went through; the API kept neither.
+    assert grown < 25, f"API memory grew by {grown:.0f} MiB"
 
 
 def test_killing_a_worker_process_mid_batch_loses_no_document(tmp_path: Path,
