@@ -101,7 +101,7 @@ def test_uploads_stream_to_disk_without_growing_the_api_memory(tmp_path: Path,
     before = api.memory_info().rss
     big = tmp_path / "big.bin"
     with big.open("wb") as f:
-        for i in range(150):
+        for _ in range(150):
             f.write(os.urandom(1024 * 1024))
     with big.open("rb") as f:
         reply = stack.client.post("/api/upload", files={"file": ("big.bin", f)})
