@@ -107,11 +107,14 @@ def process_document(self: Task, document_id: str) -> str:
     with LeaseKeeper(rt, document_id, claim.attempt):
         try:
             _process(rt, document_id, claim.attempt)
-        except DocumentError as exc:
-            _fail(rt, document_id, claim.attempt, exc.code, exc.message)
         except SoftTimeLimitExceeded:
-            _fail(rt, document_id, claim.attempt, "timeout",
-                  f"Processing took longer than {settings.task_soft_time_limit} seconds.")
+            _fail_timeout(rt, document_id, claim.attempt)
+        except DocumentError as exc:
+            # A reader that wraps every library error also wraps the time limit's interrupt.
+            if _caused_by(exc, SoftTimeLimitExceeded):
+                _fail_timeout(rt, document_id, claim.attempt)
+            else:
+                _fail(rt, document_id, claim.attempt, exc.code, exc.message)
         except Retry:
             raise
         except TRANSIENT_ERRORS as exc:
@@ -166,6 +169,23 @@ def _fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> No
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             docs.mark_failed(held, code, message)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _fail_timeout(rt: Runtime, doc_id: str, attempt: int) -> None:
+    _fail(rt, doc_id, attempt, "timeout", f"Processing took longer than the limit of "
+          f"{rt.settings.task_soft_time_limit} seconds; the document may be too long or "
+          "malformed.")
 
 
 def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
