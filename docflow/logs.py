@@ -27,3 +27,7 @@ def configure_logging(log_dir: Path, filename: str, level: str = "INFO") -> None
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+    # One line per task or per HTTP call is noise at 500,000 documents; the database and
+    # /api/batch-status say what happened to each document.
+    for name in ("celery.app.trace", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
