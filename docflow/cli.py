@@ -249,7 +249,8 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
     from docflow.search import open_index
 
     settings = _settings(data_dir)
-    index = open_index(settings.search, settings.index_dir, writer=False)
+    index = open_index(settings.search, settings.index_dir, writer=False,
+                       database_url=settings.sqlalchemy_url)
     results = index.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit)
     table = Table("score", "document", "file", "type", "snippet",
                   title=f"{results.total} documents match {query!r}")

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
                                      "when unset, e.g. postgresql+psycopg://user@host/db.")
     broker_url: str | None = Field(None, description="Redis/Valkey URL; when unset, `docflow "
                                    "serve` starts an embedded Valkey in the data dir.")
-    search: str = Field("tantivy", description="Search backend.")
+    search: str = Field("tantivy", description="Search backend: tantivy (an index in the data "
+                        "dir) or postgres (full-text in DOCFLOW_DATABASE_URL).")
 
     # Uploads and documents.
     max_batch_files: int = Field(10_000, description="Most files accepted in one batch upload.")

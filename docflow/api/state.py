@@ -22,7 +22,8 @@ class ApiState:
     def search_index(self) -> SearchIndex:
         # Opened on first use: the indexer may create the index after the API starts.
         if self._index is None:
-            self._index = open_index(self.settings.search, self.settings.index_dir, writer=False)
+            self._index = open_index(self.settings.search, self.settings.index_dir,
+                                     writer=False, database_url=self.settings.sqlalchemy_url)
         return self._index
 
     def close(self) -> None:

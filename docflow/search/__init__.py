@@ -1,8 +1,9 @@
 """Full-text search over processed documents: one small interface, one module per backend.
 
-`open_index(backend, path, writer)` is the front door. Exactly one process opens the index with
-`writer=True` (the indexer); every API process opens it read-only and sees what the indexer has
-committed.
+`open_index(backend, path, writer, database_url)` is the front door. One process opens the index
+with `writer=True` (the indexer); every API process opens it read-only and sees what the indexer
+has committed. Backends: tantivy (a directory, the default) and postgres (full-text in the
+database, for the scale-out mode).
 """
 
 from __future__ import annotations
@@ -94,26 +95,38 @@ class SearchIndex(Protocol):
         ...
 
 
-def _open_tantivy(path: pathlib.Path, writer: bool) -> SearchIndex:
+def _open_tantivy(path: pathlib.Path, writer: bool, database_url: str | None) -> SearchIndex:
     from docflow.search.tantivy_index import TantivyIndex
 
     return TantivyIndex(path, writer=writer)
 
 
+def _open_postgres(path: pathlib.Path, writer: bool, database_url: str | None) -> SearchIndex:
+    from docflow.search.postgres_index import PostgresIndex
+
+    return PostgresIndex(database_url or "", writer=writer)
+
+
 # Backends are imported lazily so one backend's dependencies never load for another.
-_BACKENDS: dict[str, Callable[[pathlib.Path, bool], SearchIndex]] = {
+_BACKENDS: dict[str, Callable[[pathlib.Path, bool, str | None], SearchIndex]] = {
     "tantivy": _open_tantivy,
+    "postgres": _open_postgres,
 }
 
 
-def open_index(backend: str, path: pathlib.Path, writer: bool) -> SearchIndex:
-    """Open the search index; `writer=True` only in the single process that indexes."""
+def open_index(backend: str, path: pathlib.Path, writer: bool,
+               database_url: str | None = None) -> SearchIndex:
+    """Open the search index; `writer=True` only in the process that indexes.
+
+    `path` is where a file-based backend (tantivy) keeps its index; `database_url` is the
+    database of a database-backed one (postgres).
+    """
     try:
         opener = _BACKENDS[backend]
     except KeyError:
         valid = ", ".join(sorted(_BACKENDS))
         raise ValueError(f"unknown search backend {backend!r}; valid backends: {valid}") from None
-    return opener(pathlib.Path(path), writer)
+    return opener(pathlib.Path(path), writer, database_url)
 
 
 __all__ = [

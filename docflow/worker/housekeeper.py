@@ -32,7 +32,8 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
         signal.signal(signal.SIGINT, _on_signal)
 
     store = open_store(settings, migrate=True)
-    index = open_index(settings.search, settings.index_dir, writer=True)
+    index = open_index(settings.search, settings.index_dir, writer=True,
+                       database_url=settings.sqlalchemy_url)
     dispatcher = Dispatcher(settings)
     log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
              settings.index_interval_seconds, settings.reconcile_interval_seconds)

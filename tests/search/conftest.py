@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from docflow.search import SearchIndex, open_index
 
-BACKENDS = ["tantivy"]
+BACKENDS = ["tantivy", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 OpenIndex = Callable[..., SearchIndex]
 
@@ -17,9 +18,17 @@ OpenIndex = Callable[..., SearchIndex]
 def open_search_index(request: pytest.FixtureRequest, tmp_path) -> Iterator[OpenIndex]:
     """Opens handles on one fresh index: `open_search_index(writer=True)` is the indexer."""
     handles: list[SearchIndex] = []
+    database_url = None
+    if request.param == "postgres":
+        database_url = request.getfixturevalue("postgres_url")
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS search_index"))
+        engine.dispose()
 
     def _open(*, writer: bool) -> SearchIndex:
-        handle = open_index(request.param, tmp_path / "search", writer=writer)
+        handle = open_index(request.param, tmp_path / "search", writer=writer,
+                            database_url=database_url)
         handles.append(handle)
         return handle
 

@@ -1,0 +1,175 @@
+"""The PostgreSQL full-text backend: a table with a generated tsvector, a GIN index,
+websearch_to_tsquery for user queries and ts_headline for snippets.
+
+For the scale-out mode (`DOCFLOW_SEARCH=postgres`): every API host reads the same index, and
+any host may write, since PostgreSQL serialises writers itself. The table is derived data: the
+backend creates it on first use, and it can be dropped and rebuilt from the documents.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, create_engine, text
+
+from docflow.search import ReadOnlyIndex, SearchDocument, SearchHit, SearchResults
+
+TABLE = "search_index"
+SNIPPET_CHARS = 200
+# A tsvector holds at most 1 MB; the first million characters are what gets indexed.
+MAX_INDEXED_CHARS = 1_000_000
+# ts_headline re-parses the text for every hit: give it a bounded window.
+HEADLINE_CHARS = 100_000
+# Markers that cannot occur in extracted text; replaced by <b> after HTML-escaping.
+_START, _STOP = "\x02", "\x03"
+
+_DDL = [
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        id text PRIMARY KEY,
+        filename text NOT NULL,
+        doc_type text,
+        batch_id text,
+        body text NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('english',
+                regexp_replace(filename, '[^[:alnum:]]+', ' ', 'g')), 'A') ||
+            setweight(to_tsvector('english', left(body, {MAX_INDEXED_CHARS})), 'B')
+        ) STORED
+    )""",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_tsv ON {TABLE} USING gin (tsv)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_doc_type ON {TABLE} (doc_type)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_batch_id ON {TABLE} (batch_id)",
+]
+
+_UPSERT = text(f"""
+    INSERT INTO {TABLE} (id, filename, doc_type, batch_id, body)
+    VALUES (:id, :filename, :doc_type, :batch_id, :body)
+    ON CONFLICT (id) DO UPDATE SET filename = EXCLUDED.filename, doc_type = EXCLUDED.doc_type,
+        batch_id = EXCLUDED.batch_id, body = EXCLUDED.body""")
+
+_PLAIN = re.compile(r'[\w\s"\-]*')
+_WORD = re.compile(r"\w+")
+
+_SEARCH = f"""
+    SELECT id, filename, doc_type, ts_rank_cd(tsv, q) AS score, count(*) OVER () AS total,
+           ts_headline('english', left(body, {HEADLINE_CHARS}), q,
+                       'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
+                       'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
+    FROM {TABLE}, {{tsquery}} AS q
+    WHERE tsv @@ q {{filters}}
+    ORDER BY score DESC, id
+    LIMIT :limit OFFSET :offset"""
+
+_LIST = f"""
+    SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
+           left(body, {SNIPPET_CHARS}) AS snippet
+    FROM {TABLE} WHERE true {{filters}}
+    ORDER BY id LIMIT :limit OFFSET :offset"""
+
+
+class PostgresIndex:
+    def __init__(self, database_url: str, *, writer: bool) -> None:
+        if not database_url.startswith("postgresql"):
+            raise ValueError("the postgres search backend needs a PostgreSQL database URL "
+                             "(DOCFLOW_DATABASE_URL=postgresql+psycopg://...)")
+        self.writable = writer
+        self._engine: Engine | None = create_engine(database_url, pool_size=2, max_overflow=4,
+                                                    pool_pre_ping=True)
+        with self._engine.begin() as conn:
+            # Two hosts creating the table at once: the advisory lock makes one wait.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": TABLE})
+            for statement in _DDL:
+                conn.execute(text(statement))
+
+    def _eng(self) -> Engine:
+        if self._engine is None:
+            raise ValueError("this search index handle is closed")
+        return self._engine
+
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnlyIndex("this search index handle is read-only; only the indexer writes")
+
+    def index(self, docs: Sequence[SearchDocument]) -> None:
+        self._check_writable()
+        latest = {d.id: d for d in docs}
+        if not latest:
+            return
+        with self._eng().begin() as conn:
+            conn.execute(_UPSERT, [
+                {"id": d.id, "filename": d.filename, "doc_type": d.doc_type,
+                 "batch_id": d.batch_id, "body": d.text.replace("\x00", "")}
+                for d in latest.values()])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self._check_writable()
+        if ids:
+            with self._eng().begin() as conn:
+                conn.execute(text(f"DELETE FROM {TABLE} WHERE id = ANY(:ids)"),
+                             {"ids": list(set(ids))})
+
+    def search(self, query: str, doc_type: str | None = None, batch_id: str | None = None,
+               limit: int = 20, offset: int = 0) -> SearchResults:
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        params: dict[str, object] = {"q": query, "limit": limit, "offset": offset}
+        filters = ""
+        if doc_type is not None:
+            filters += " AND doc_type = :doc_type"
+            params["doc_type"] = doc_type
+        if batch_id is not None:
+            filters += " AND batch_id = :batch_id"
+            params["batch_id"] = batch_id
+        if not query.strip():
+            sql = _LIST.format(filters=filters)
+        elif _PLAIN.fullmatch(query) and query.count('"') % 2 == 0:
+            sql = _SEARCH.format(filters=filters, tsquery="websearch_to_tsquery('english', :q)")
+        else:
+            # Stray syntax ("Re:", unbalanced quotes): any of the words, best match first.
+            words = _WORD.findall(query)
+            if not words:
+                return SearchResults(total=0, hits=[])
+            params["q"] = " | ".join(words)
+            sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
+        if limit == 0:
+            params["limit"] = 1
+        with self._eng().connect() as conn:
+            rows = conn.execute(text(sql), params).all()
+        total = int(rows[0].total) if rows else 0
+        if not rows and offset:
+            # Past the last page: count without fetching rows.
+            count_params = {**params, "limit": 1, "offset": 0}
+            with self._eng().connect() as conn:
+                first = conn.execute(text(sql), count_params).first()
+            total = int(first.total) if first else 0
+        if limit == 0:
+            return SearchResults(total=total, hits=[])
+        return SearchResults(total=total, hits=[
+            SearchHit(id=r.id, filename=r.filename, doc_type=r.doc_type, score=float(r.score),
+                      snippet=_snippet(r.snippet)) for r in rows])
+
+    def count(self) -> int:
+        with self._eng().connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar_one())
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+
+    def __enter__(self) -> PostgresIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _snippet(raw: str | None) -> str:
+    """Escaped HTML whose only markup is <b>, at most about SNIPPET_CHARS characters."""
+    flat = " ".join((raw or "").split())
+    if len(flat) > SNIPPET_CHARS + 40:
+        flat = flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    escaped = html.escape(flat, quote=False)
+    return escaped.replace(_START, "<b>").replace(_STOP, "</b>")
