@@ -23,6 +23,10 @@ class Settings(BaseSettings):
                                      "when unset, e.g. postgresql+psycopg://user@host/db.")
     broker_url: str | None = Field(None, description="Redis/Valkey URL; when unset, `docflow "
                                    "serve` starts an embedded Valkey in the data dir.")
+    db_pool_size: int = Field(5, description="Database connections each process keeps open "
+                              "(PostgreSQL); size max_connections for all processes.")
+    db_max_overflow: int = Field(10, description="Extra connections a process may open "
+                                 "under load.")
     search: str = Field("tantivy", description="Search backend: tantivy (an index in the data "
                         "dir) or postgres (full-text in DOCFLOW_DATABASE_URL).")
 

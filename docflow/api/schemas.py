@@ -70,6 +70,8 @@ class WorkerOut(BaseModel):
     queues: list[str]
     active_tasks: int
     online: bool
+    state: str = Field(description="online; lost (its heartbeat stopped: its documents are "
+                       "sent again); or stopped (shut down cleanly).")
     started_at: datetime
     last_heartbeat: datetime
 

@@ -21,7 +21,8 @@ class Store:
 
 def open_store(settings: Settings, migrate: bool = False) -> Store:
     settings.ensure_dirs()
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url, pool_size=settings.db_pool_size,
+                  max_overflow=settings.db_max_overflow)
     if migrate:
         upgrade_database(db)
     return Store(db=db, blobs=LocalBlobStore(settings.blob_dir, settings.upload_tmp_dir))

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -49,9 +49,9 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
 class Database:
     """One engine and two kinds of session: reads, and writes that lock at their start."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(immediate=True),
                                     expire_on_commit=False)
@@ -70,6 +70,27 @@ class Database:
         """A transaction that commits on success and rolls back on any error."""
         with self._writer() as session, session.begin():
             yield session
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Hold a named lock across hosts for a block; yields False when another holder has it.
+
+        PostgreSQL: a session advisory lock. SQLite lives on one host, where BEGIN IMMEDIATE
+        already serialises every write, so the block always runs.
+        """
+        if self.is_sqlite:
+            yield True
+            return
+        with self.engine.connect() as conn:
+            key = conn.execute(text("SELECT hashtext(:n)"), {"n": name}).scalar_one()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
+            conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -22,6 +22,7 @@ class WorkerInfo:
     started_at: datetime
     last_heartbeat: datetime
     online: bool
+    state: str  # online | lost (heartbeat stopped) | stopped (shut down cleanly)
 
 
 def heartbeat(session: Session, *, name: str, hostname: str, pid: int, concurrency: int,
@@ -56,14 +57,16 @@ def list_workers(session: Session, stale_after: float) -> list[WorkerInfo]:
     horizon = now - timedelta(seconds=max(stale_after * 20, 600))
     rows = session.scalars(select(Worker).where(Worker.last_heartbeat >= horizon)
                            .order_by(Worker.name))
-    return [
-        WorkerInfo(name=r.name, hostname=r.hostname, pid=r.pid, concurrency=r.concurrency,
-                   queues=r.queues.split(","), active_tasks=r.active_tasks,
-                   started_at=r.started_at, last_heartbeat=r.last_heartbeat,
-                   online=r.status == "online"
-                   and (now - r.last_heartbeat).total_seconds() <= stale_after)
-        for r in rows
-    ]
+    infos = []
+    for r in rows:
+        silent = (now - r.last_heartbeat).total_seconds() > stale_after
+        state = "stopped" if r.status != "online" else "lost" if silent else "online"
+        infos.append(WorkerInfo(
+            name=r.name, hostname=r.hostname, pid=r.pid, concurrency=r.concurrency,
+            queues=r.queues.split(","), active_tasks=r.active_tasks if state == "online" else 0,
+            started_at=r.started_at, last_heartbeat=r.last_heartbeat,
+            online=state == "online", state=state))
+    return infos
 
 
 def stale_worker_names(session: Session, stale_after: float) -> set[str]:

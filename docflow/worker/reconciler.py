@@ -28,9 +28,18 @@ class ReconcileReport:
     expired_leases: int = 0
     lost_messages: int = 0
     sent: int = 0
+    skipped: bool = False  # another host's reconciler was running
 
 
 def reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> ReconcileReport:
+    """One round; with many hosts running reconcilers, one round runs at a time."""
+    with store.db.exclusive("docflow.reconciler") as mine:
+        if not mine:
+            return ReconcileReport(skipped=True)
+        return _reconcile(store, dispatcher, settings)
+
+
+def _reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> ReconcileReport:
     expired = _release_expired(store, settings)
     lost = _find_lost(store, dispatcher, settings)
     refs = expired + [r for r in lost if r not in expired]
