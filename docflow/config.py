@@ -27,6 +27,18 @@ class Settings(BaseSettings):
                               "(PostgreSQL); size max_connections for all processes.")
     db_max_overflow: int = Field(10, description="Extra connections a process may open "
                                  "under load.")
+    originals_dir: Path | None = Field(None, description="Where originals are kept; a volume "
+                                       "every host mounts in scale-out mode (default: "
+                                       "<data dir>/originals).")
+    blob_store: str = Field("local", description="local (originals_dir) or s3.")
+    s3_bucket: str | None = Field(None, description="Bucket for originals when blob_store=s3.")
+    s3_prefix: str = Field("originals/", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(None, description="For S3-compatible servers "
+                                        "(MinIO, Ceph); unset for AWS.")
+    s3_region: str | None = Field(None, description="Bucket region.")
+    s3_access_key_id: str | None = Field(None, description="Else boto3's usual credentials.")
+    s3_secret_access_key: str | None = Field(None, description="Else boto3's usual "
+                                             "credentials.")
     search: str = Field("tantivy", description="Search backend: tantivy (an index in the data "
                         "dir) or postgres (full-text in DOCFLOW_DATABASE_URL).")
 
@@ -73,6 +85,8 @@ class Settings(BaseSettings):
 
     @property
     def blob_dir(self) -> Path:
+        if self.originals_dir is not None:
+            return self.originals_dir.expanduser().resolve()
         return self.resolved_data_dir / "originals"
 
     @property

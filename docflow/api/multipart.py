@@ -15,7 +15,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from docflow.api.errors import ApiError
-from docflow.store import BlobTooLarge, LocalBlobStore
+from docflow.store import BlobStore, BlobTooLarge
 from docflow.store.blobs import BlobWriter
 from docflow.store.documents import NewDocument
 
@@ -29,7 +29,7 @@ class ReceivedForm:
 
 
 class _Receiver:
-    def __init__(self, blobs: LocalBlobStore, file_field: str, max_files: int,
+    def __init__(self, blobs: BlobStore, file_field: str, max_files: int,
                  max_file_bytes: int) -> None:
         self.blobs, self.file_field = blobs, file_field
         self.max_files, self.max_file_bytes = max_files, max_file_bytes
@@ -112,7 +112,7 @@ class _Receiver:
             self._writer = None
 
 
-async def receive_files(request: Request, blobs: LocalBlobStore, *, file_field: str,
+async def receive_files(request: Request, blobs: BlobStore, *, file_field: str,
                         max_files: int, max_file_bytes: int) -> ReceivedForm:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")

@@ -16,7 +16,7 @@ class Store:
     """The database and the originals, opened from one Settings."""
 
     db: Database
-    blobs: LocalBlobStore
+    blobs: BlobStore
 
 
 def open_store(settings: Settings, migrate: bool = False) -> Store:
@@ -25,9 +25,24 @@ def open_store(settings: Settings, migrate: bool = False) -> Store:
                   max_overflow=settings.db_max_overflow)
     if migrate:
         upgrade_database(db)
-    return Store(db=db, blobs=LocalBlobStore(settings.blob_dir, settings.upload_tmp_dir))
+    return Store(db=db, blobs=open_blobs(settings))
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    if settings.blob_store == "s3":
+        from docflow.store.s3_blobs import S3BlobStore
+
+        if not settings.s3_bucket:
+            raise ValueError("DOCFLOW_BLOB_STORE=s3 needs DOCFLOW_S3_BUCKET")
+        return S3BlobStore(settings.s3_bucket, settings.upload_tmp_dir,
+                           prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
+                           region=settings.s3_region, access_key_id=settings.s3_access_key_id,
+                           secret_access_key=settings.s3_secret_access_key)
+    if settings.blob_store != "local":
+        raise ValueError(f"unknown blob store {settings.blob_store!r}; use local or s3")
+    return LocalBlobStore(settings.blob_dir, settings.upload_tmp_dir)
 
 
 __all__ = ["Batch", "BlobStore", "BlobTooLarge", "Database", "Document", "DocumentStatus",
-           "Extraction", "LocalBlobStore", "Store", "StoredBlob", "Worker", "open_store",
-           "upgrade_database"]
+           "Extraction", "LocalBlobStore", "Store", "StoredBlob", "Worker", "open_blobs",
+           "open_store", "upgrade_database"]

@@ -1,4 +1,5 @@
-"""Originals, stored once by SHA-256. `BlobStore` is the boundary; local disk is the default."""
+"""Originals, stored once by SHA-256. `BlobStore` is the boundary: local disk (or a volume the
+hosts share) by default, an S3-compatible bucket in `store/s3_blobs.py`."""
 
 from __future__ import annotations
 
@@ -27,17 +28,28 @@ class BlobTooLarge(Exception):
 
 
 class BlobStore(Protocol):
-    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob: ...
+    tmp_dir: Path
+
     def writer(self, max_bytes: int | None = None) -> BlobWriter: ...
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob: ...
+    def put_file(self, path: Path, max_bytes: int | None = None) -> StoredBlob: ...
     def read(self, sha256: str) -> bytes: ...
-    def path(self, sha256: str) -> Path: ...
+    def open(self, sha256: str) -> BinaryIO:
+        """A readable stream of the original; raises FileNotFoundError when it is gone."""
+        ...
+    def local_path(self, sha256: str) -> Path | None:
+        """The file on disk, where the store has one (lets the API send it with sendfile)."""
+        ...
     def exists(self, sha256: str) -> bool: ...
+    def adopt(self, tmp: Path, sha256: str) -> None:
+        """Take a fully written temp file as the original with this digest."""
+        ...
 
 
 class BlobWriter:
     """Receives a file in chunks (as a multipart parser hands them over), hashing as it goes."""
 
-    def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
+    def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max = max_bytes
         self._hash = hashlib.sha256()
@@ -68,23 +80,11 @@ class BlobWriter:
         self._tmp.unlink(missing_ok=True)
 
 
-class LocalBlobStore:
-    """`<root>/ab/cd/abcd…` on a local or shared volume."""
-
-    def __init__(self, root: Path, tmp_dir: Path) -> None:
-        self.root = root
-        self.tmp_dir = tmp_dir
-        root.mkdir(parents=True, exist_ok=True)
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-
-    def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def exists(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+class _Puts:
+    """put_stream/put_file for any store that has `writer`."""
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:
-        return BlobWriter(self, max_bytes)
+        return BlobWriter(self, max_bytes)  # type: ignore[arg-type]
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob:
         writer = self.writer(max_bytes)
@@ -100,8 +100,30 @@ class LocalBlobStore:
         with path.open("rb") as f:
             return self.put_stream(f, max_bytes)
 
+
+class LocalBlobStore(_Puts):
+    """`<root>/ab/cd/abcd…` on a local disk or on a volume the hosts share."""
+
+    def __init__(self, root: Path, tmp_dir: Path) -> None:
+        self.root = root
+        self.tmp_dir = tmp_dir
+        root.mkdir(parents=True, exist_ok=True)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path(sha256)
 
     def adopt(self, tmp: Path, sha256: str) -> None:
         """Move a fully written temp file into place, unless the same bytes are already stored."""

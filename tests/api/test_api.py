@@ -125,3 +125,18 @@ def test_openapi_documents_every_route_of_the_contract(client: TestClient) -> No
     body = paths["/api/batch-upload"]["post"]["requestBody"]["content"]
     assert "files" in body["multipart/form-data"]["schema"]["properties"]
     assert client.get("/docs").status_code == 200
+
+
+def test_originals_in_an_s3_bucket_are_stored_and_sent_back(settings: Settings,
+                                                            s3_endpoint: str) -> None:
+    settings.blob_store, settings.s3_bucket = "s3", "docflow-api-test"
+    settings.s3_endpoint_url, settings.s3_region = s3_endpoint, "us-east-1"
+    settings.s3_access_key_id = settings.s3_secret_access_key = "test"
+    from docflow.store import open_blobs
+
+    open_blobs(settings).client.create_bucket(Bucket="docflow-api-test")  # type: ignore[attr-defined]
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        body = client.post("/api/upload", files={"file": ("s3.txt", b"in a bucket")}).json()
+        original = client.get(f"/api/documents/{body['document_id']}/file")
+    assert original.status_code == 200 and original.content == b"in a bucket"
+    assert not any((settings.resolved_data_dir / "originals").rglob("*"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
 from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
@@ -47,15 +47,25 @@ def document(document_id: str, state: ApiState = Depends(get_state)) -> Document
             responses={**ERROR_RESPONSES, 200: {"description": "The original bytes",
                                                 "content": {"application/octet-stream": {}}}},
             summary="Download the original")
-def document_file(document_id: str, state: ApiState = Depends(get_state)) -> FileResponse:
+def document_file(document_id: str,
+                  state: ApiState = Depends(get_state)) -> Response:
     with state.store.db.read() as session:
         doc = session.get(Document, document_id)
         if doc is None:
             raise not_found("document", document_id)
-    path = state.store.blobs.path(doc.sha256)
-    if not path.is_file():
-        raise ApiError(410, "original_missing", "The original file is no longer in storage.")
     # RFC 6266 filename*: the stored name may hold any character, so always quote it.
-    disposition = f"attachment; filename*=UTF-8''{quote(doc.filename)}"
-    return FileResponse(path, media_type=doc.mime_type or "application/octet-stream",
-                        headers={"Content-Disposition": disposition})
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}"}
+    media_type = doc.mime_type or "application/octet-stream"
+    gone = ApiError(410, "original_missing", "The original file is no longer in storage.")
+    path = state.store.blobs.local_path(doc.sha256)
+    if path is not None:
+        if not path.is_file():
+            raise gone
+        return FileResponse(path, media_type=media_type, headers=headers)
+    try:
+        body = state.store.blobs.open(doc.sha256)
+    except FileNotFoundError:
+        raise gone from None
+    headers["Content-Length"] = str(doc.size)
+    return StreamingResponse(iter(lambda: body.read(1 << 20), b""), media_type=media_type,
+                             headers=headers)
