@@ -96,7 +96,8 @@ def worker(
     data_dir: DataDir = None,
     concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
     queues: Annotated[str, typer.Option("--queues", "-Q", help="Queues to consume, "
-                                        "comma-separated.")] = "default",
+                                        "comma-separated: default (light work) and ocr "
+                                        "(scans and images).")] = "default,ocr",
     hostname: Annotated[str, typer.Option("--hostname", "-n", help="Worker node name; %h is "
                                           "the host name.")] = "docflow@%h",
     autoscale: Annotated[str | None, typer.Option(help="MAX,MIN processes, grown and shrunk "

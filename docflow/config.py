@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(660, description="Seconds before a task's process is killed.")
     task_max_retries: int = Field(3, description="Retries for transient errors (I/O, DB, broker).")
     task_retry_backoff: float = Field(2.0, description="Base seconds of exponential backoff.")
+    visibility_timeout_seconds: int | None = Field(None, description="Seconds before the "
+                                                   "broker hands an unacknowledged message to "
+                                                   "another worker (default: hard limit + 120).")
     max_attempts: int = Field(4, description="Claims of one document before it is failed; a "
                               "document that keeps killing its worker stops here.")
     lease_seconds: int = Field(60, description="How long a claim holds without renewal.")
@@ -118,6 +121,10 @@ class Settings(BaseSettings):
             return self.broker_url_file.read_text().strip() or None
         except FileNotFoundError:
             return None
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self.visibility_timeout_seconds or self.task_time_limit + 120
 
     @property
     def limits(self) -> Limits:

@@ -11,7 +11,11 @@ from celery import Celery
 from docflow.config import Settings, get_settings
 
 TASK_PROCESS_DOCUMENT = "docflow.process_document"
+# Light work (text layers, office files) and heavy work (OCR) wait in separate queues, so a
+# batch of scans cannot starve small documents; `docflow worker -Q` picks which to consume.
 DEFAULT_QUEUE = "default"
+OCR_QUEUE = "ocr"
+QUEUES = (DEFAULT_QUEUE, OCR_QUEUE)
 # Used only to build an app that has nowhere to send; dispatch checks for a real broker first.
 NO_BROKER = "redis://127.0.0.1:1/0"
 
@@ -36,7 +40,7 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_timeout=5,
         # Redelivery of an unacknowledged message waits this long; keep it above the hard limit
         # so a running task is never handed to a second worker.
-        broker_transport_options={"visibility_timeout": settings.task_time_limit + 120},
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2,
                                    "interval_step": 0.5, "interval_max": 1.0},
         worker_hijack_root_logger=False,

@@ -12,7 +12,8 @@ from docflow.config import Settings
 from docflow.store import DocumentStatus, Store
 from docflow.store.batches import create_batch
 from docflow.store.documents import NewDocument, register_documents
-from docflow.worker.celery_app import DEFAULT_QUEUE, TASK_PROCESS_DOCUMENT, create_celery
+from docflow.worker.celery_app import DEFAULT_QUEUE, QUEUES, TASK_PROCESS_DOCUMENT, create_celery
+from docflow.worker.routing import queue_for_name
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 class TaskRef:
     document_id: str
     task_id: str
+    queue: str = DEFAULT_QUEUE
 
 
 class Dispatcher:
@@ -55,7 +57,7 @@ class Dispatcher:
             with app.producer_or_acquire() as producer:
                 for ref in refs:
                     app.send_task(TASK_PROCESS_DOCUMENT, args=[ref.document_id],
-                                  task_id=ref.task_id, queue=DEFAULT_QUEUE, producer=producer)
+                                  task_id=ref.task_id, queue=ref.queue, producer=producer)
                     sent += 1
         except Exception as exc:
             log.warning("broker unavailable (%s); %d documents stay queued for the reconciler",
@@ -81,7 +83,7 @@ class Dispatcher:
         try:
             with app.connection_for_write() as conn:
                 client = conn.default_channel.client
-                keys = client.keys(f"{DEFAULT_QUEUE}*")
+                keys = [k for q in QUEUES for k in client.keys(f"{q}*")]
                 queued = sum(client.llen(k) for k in keys
                              if client.type(k) in (b"list", "list"))
                 return queued + int(client.hlen("unacked"))
@@ -112,6 +114,6 @@ def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDo
             batch_id = batch.id
         docs = register_documents(session, items, batch_id=batch_id)
         rows = [(d.id, d.task_id, d.status, d.filename) for d in docs]
-    dispatcher.send(TaskRef(doc_id, task_id) for doc_id, task_id, status, _ in rows
-                    if status == DocumentStatus.QUEUED)
+    dispatcher.send(TaskRef(doc_id, task_id, queue_for_name(name))
+                    for doc_id, task_id, status, name in rows if status == DocumentStatus.QUEUED)
     return Submitted(batch_id=batch_id, documents=rows)

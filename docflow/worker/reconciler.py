@@ -18,6 +18,7 @@ from docflow.store.documents import release
 from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
 from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.routing import queue_for_name
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
@@ -63,7 +64,7 @@ def _release_expired(store: Store, settings: Settings) -> list[TaskRef]:
             Document.status == DocumentStatus.PROCESSING, gone).limit(CHUNK))
         for doc in rows:
             release(doc)
-            refs.append(TaskRef(doc.id, doc.task_id))
+            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
     return refs
 
 
@@ -86,5 +87,5 @@ def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list
         now = utcnow()
         for doc in rows:
             doc.enqueued_at = now
-            refs.append(TaskRef(doc.id, doc.task_id))
+            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
     return refs

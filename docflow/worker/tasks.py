@@ -26,7 +26,9 @@ from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
-from docflow.worker.celery_app import TASK_PROCESS_DOCUMENT, app
+from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE, TASK_PROCESS_DOCUMENT, app
+from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.routing import is_heavy
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,11 @@ def process_document(self: Task, document_id: str) -> str:
     if claim.outcome is not docs.ClaimOutcome.CLAIMED:
         return claim.outcome.value
 
+    queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
     with LeaseKeeper(rt, document_id, claim.attempt):
         try:
-            _process(rt, document_id, claim.attempt)
+            if _process(rt, document_id, claim.attempt, queue) == "moved":
+                return "moved to the ocr queue"
         except SoftTimeLimitExceeded:
             _fail_timeout(rt, document_id, claim.attempt)
         except DocumentError as exc:
@@ -126,7 +130,7 @@ def process_document(self: Task, document_id: str) -> str:
     return "processed"
 
 
-def _process(rt: Runtime, doc_id: str, attempt: int) -> None:
+def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
     with rt.store.db.read() as session:
         doc = session.get(Document, doc_id)
         assert doc is not None
@@ -137,16 +141,19 @@ def _process(rt: Runtime, doc_id: str, attempt: int) -> None:
             held = docs.held(session, doc_id, attempt)
             if held is not None:
                 docs.copy_result(twin, held, utcnow())
-        return
+        return "reused"
 
     data = rt.store.blobs.read(sha)
+    if queue != OCR_QUEUE and is_heavy(pipeline.detect(data, filename, rt.settings.limits).format):
+        _move_to_ocr_queue(rt, doc_id, attempt)
+        return "moved"
     result = pipeline.process_document(data, filename, rt.settings.limits)
     extracted = result.extracted
     with rt.store.db.write() as session:
         held = docs.held(session, doc_id, attempt)
         if held is None:
             log.warning("document %s: claim %d was taken over; result dropped", doc_id, attempt)
-            return
+            return "dropped"
         docs.save_extraction(session, sha, format=result.detected.format,
                              mime_type=result.detected.mime_type, text=extracted.text,
                              pages=extracted.pages, page_count=extracted.page_count)
@@ -162,6 +169,27 @@ def _process(rt: Runtime, doc_id: str, attempt: int) -> None:
         held.finished_at = utcnow()
         held.lease_until = None
         held.indexed = False
+    return "processed"
+
+
+def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
+    """Give the document back and send it to the heavy queue (the row first, as always)."""
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is None:
+            return
+        held.attempts -= 1  # moving queues is not an attempt at the document
+        docs.release(held)
+        ref = TaskRef(held.id, held.task_id, OCR_QUEUE)
+    if not _dispatcher(rt).send([ref]):
+        log.warning("document %s stays queued for the reconciler", doc_id)
+
+
+_dispatchers: dict[int, Dispatcher] = {}
+
+
+def _dispatcher(rt: Runtime) -> Dispatcher:
+    return _dispatchers.setdefault(rt.pid, Dispatcher(rt.settings))
 
 
 def _fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> None:

@@ -83,3 +83,24 @@ def test_a_twin_in_flight_reuses_the_result_of_the_first(store: Store) -> None:
 
 def test_an_unknown_document_is_ignored(store: Store) -> None:
     assert process_document("no-such-document") == "missing"
+
+
+def test_an_image_found_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
+                                                                    monkeypatch) -> None:
+    from docflow.worker import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    doc_id = _register(store, png, "scan.txt")  # the name says text; the content says image
+    assert tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id),
+                          "default") == "moved"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.QUEUED and doc.attempts == 0
+    assert [(r.document_id, r.queue) for r in sent] == [(doc_id, "ocr")]
+
+
+def _claim(store: Store, doc_id: str) -> int:
+    with store.db.write() as session:
+        return docs.claim(session, doc_id, worker="w", host="h", pid=1, lease_seconds=60,
+                          max_attempts=4, holder_gone=lambda d: False).attempt
