@@ -20,6 +20,15 @@ QUEUES = (DEFAULT_QUEUE, OCR_QUEUE)
 NO_BROKER = "redis://127.0.0.1:1/0"
 
 
+def _transport_options(visibility_timeout: int) -> dict[str, int]:
+    # Workers sweep for messages whose consumer died about ten times per visibility timeout
+    # (kombu's default, every ~100 s, would leave short timeouts waiting far longer).
+    interval = max(1, min(10, visibility_timeout // 10))
+    throttle = max(1, min(10, visibility_timeout // (10 * interval)))
+    return {"visibility_timeout": visibility_timeout, "unacked_restore_interval": interval,
+            "unacked_restore_throttle": throttle}
+
+
 def create_celery(settings: Settings) -> Celery:
     app = Celery("docflow", broker=settings.effective_broker_url() or NO_BROKER,
                  include=["docflow.worker.tasks", "docflow.worker.heartbeat"])
@@ -40,7 +49,7 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_timeout=5,
         # Redelivery of an unacknowledged message waits this long; keep it above the hard limit
         # so a running task is never handed to a second worker.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options=_transport_options(settings.visibility_timeout),
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2,
                                    "interval_step": 0.5, "interval_max": 1.0},
         worker_hijack_root_logger=False,

@@ -101,6 +101,8 @@ def process_document(self: Task, document_id: str) -> str:
         # Another live worker has it: look again once its lease would have run out.
         assert claim.lease_until is not None
         wait = max(1.0, (claim.lease_until - utcnow()).total_seconds() + 1)
+        log.info("document %s is held by a live worker (a redelivered or repeated message); "
+                 "looking again in %.0fs", document_id, wait)
         self.apply_async(args=[document_id], task_id=self.request.id, countdown=wait)
         return claim.outcome.value
     if claim.outcome is not docs.ClaimOutcome.CLAIMED:
