@@ -53,7 +53,7 @@ def serve(
     from docflow.serve import serve as run_serve
 
     settings = _settings(data_dir)
-    configure_logging(settings.log_dir, "serve.log", settings.log_level)
+    configure_logging(settings.logs_path, "serve.log", settings.log_level)
     on_ready = (lambda url: _run_demo(settings, url)) if demo else None
     raise typer.Exit(run_serve(settings, host, port, concurrency or settings.concurrency,
                                on_ready=on_ready))
@@ -123,14 +123,25 @@ def worker(
     celery_app.worker_main(argv)
 
 
-@app.command(hidden=False)
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Create or upgrade the database schema, then exit (every command also does this at start;
+    run it once before starting many hosts on a new database)."""
+    from docflow.store import open_store
+
+    settings = _settings(data_dir)
+    open_store(settings, migrate=True).db.dispose()
+    console.print(f"database is up to date: {settings.sqlalchemy_url.split('@')[-1]}")
+
+
+@app.command()
 def housekeeper(data_dir: DataDir = None) -> None:
     """Run the search indexer and the reconciler (`docflow serve` starts one for you)."""
     from docflow.logs import configure_logging
     from docflow.worker.housekeeper import run_housekeeper
 
     settings = _settings(data_dir)
-    configure_logging(settings.log_dir, "housekeeper.log", settings.log_level)
+    configure_logging(settings.logs_path, "housekeeper.log", settings.log_level)
     run_housekeeper(settings)
 
 

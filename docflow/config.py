@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")
+    log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "
+                                 "(default: <data dir>/logs); give each host its own when "
+                                 "the data dir is a shared volume.")
 
     @cached_property
     def resolved_data_dir(self) -> Path:
@@ -101,7 +104,9 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "index"
 
     @property
-    def log_dir(self) -> Path:
+    def logs_path(self) -> Path:
+        if self.log_dir is not None:
+            return self.log_dir.expanduser().resolve()
         return self.resolved_data_dir / "logs"
 
     @property
@@ -135,8 +140,8 @@ class Settings(BaseSettings):
         return self.worker_concurrency or os.cpu_count() or 1
 
     def ensure_dirs(self) -> None:
-        for d in (self.resolved_data_dir, self.blob_dir, self.upload_tmp_dir, self.index_dir,
-                  self.log_dir, self.broker_dir):
+        for d in (self.resolved_data_dir, self.upload_tmp_dir, self.index_dir, self.logs_path,
+                  self.broker_dir):
             d.mkdir(parents=True, exist_ok=True)
 
 

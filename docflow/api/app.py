@@ -37,7 +37,7 @@ TAGS = [
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or get_settings()
     if configure_logs:
-        configure_logging(settings.log_dir, "api.log", settings.log_level)
+        configure_logging(settings.logs_path, "api.log", settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from docflow.store.db import Database
 
@@ -16,8 +17,18 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_database(db: Database) -> None:
+    """Bring the schema to the newest revision; safe when many hosts start at once."""
     cfg = alembic_config(db.url)
     with db.engine.connect() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
-        connection.commit()
+        if connection.dialect.name == "postgresql":
+            # The first process migrates; the others wait here, then find nothing to do.
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('docflow.migrate'))"))
+            connection.commit()
+        try:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext('docflow.migrate'))"))
+                connection.commit()

@@ -58,7 +58,7 @@ _heartbeat: Heartbeat | None = None
 @signals.setup_logging.connect
 def _setup_logging(loglevel: Any = None, **_: Any) -> None:
     settings = runtime().settings
-    configure_logging(settings.log_dir, "celery.log", settings.log_level)
+    configure_logging(settings.logs_path, "celery.log", settings.log_level)
 
 
 @signals.worker_ready.connect

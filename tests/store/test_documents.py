@@ -153,3 +153,27 @@ def test_concurrent_writers_never_see_database_is_locked(store: Store) -> None:
     with store.db.read() as session:
         statuses = session.scalars(select(Document.status)).all()
     assert statuses == [DocumentStatus.COMPLETED] * 40
+
+
+
+@pytest.mark.postgres
+def test_many_hosts_migrating_a_new_database_at_once_is_safe(postgres_url: str,
+                                                              tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
+    env.update(DOCFLOW_DATABASE_URL=postgres_url, DOCFLOW_DATA_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-m", "docflow", "migrate"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert "documents" in inspect(engine).get_table_names()
+    engine.dispose()
