@@ -33,7 +33,6 @@ CELERY_APP_PATH = "docflow.worker.celery_app:app"
 API_FACTORY = "docflow.api.app:create_app"
 # Settings the lead is adding in the same issue (database pool sizing). deploy/ already sets
 # them; until they exist, docflow ignores them (Settings has extra="ignore").
-PENDING_SETTINGS = frozenset({"DOCFLOW_DB_POOL_SIZE", "DOCFLOW_DB_MAX_OVERFLOW"})
 
 
 # --- Kubernetes ----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from tests.deploy.deploy_files import (
     CELERY_APP_PATH,
     DEPLOY,
     DOCKERFILE,
-    PENDING_SETTINGS,
     README,
     Command,
     all_commands,
@@ -46,19 +45,12 @@ def _deploy_files() -> list[Path]:
 
 
 def test_every_docflow_variable_is_a_setting() -> None:
-    known = _settings_env_names() | PENDING_SETTINGS
+    known = _settings_env_names()
     unknown = {}
     for path in _deploy_files():
         for name in set(iter_docflow_vars(path.read_text())) - known:
             unknown.setdefault(name, []).append(str(path.relative_to(DEPLOY.parent)))
     assert not unknown, f"not fields of docflow.config.Settings: {unknown}"
-
-
-@pytest.mark.parametrize("name", sorted(PENDING_SETTINGS))
-def test_pending_settings_have_landed(name: str) -> None:
-    """deploy/ sets these already; once Settings has them, drop them from PENDING_SETTINGS."""
-    if name not in _settings_env_names():
-        pytest.skip(f"{name} is not a Settings field yet (issue 5: pool sizing)")
 
 
 def test_the_celery_app_path_is_a_celery_app() -> None:
@@ -169,10 +161,6 @@ def test_deploy_queues_are_the_code_queues() -> None:
     code = _code_queues()
     used = _deploy_queues()
     assert set(used) == {"default", "ocr"}
-    assert "default" in code
-    if code == {"default"}:
-        pytest.skip("docflow/worker/celery_app.py defines only `default` so far; the `ocr` "
-                    "queue arrives with issue 5's routing, and this test then checks both")
     assert set(used) == code, f"deploy uses {sorted(used)}, the code defines {sorted(code)}"
 
 
