@@ -273,14 +273,17 @@ class StackResult:
 
 
 class Stack:
-    def __init__(self, workdir: Path, concurrency: int) -> None:
+    def __init__(self, workdir: Path, concurrency: int,
+                 env_extra: dict[str, str] | None = None) -> None:
         from docflow.broker import free_port
 
+        workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
         self.log_path = workdir / "serve.out"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
+        env.update(env_extra or {})
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C at the terminal reaches only this script, which stops the
             # stack itself (SIGINT, as a user would) in its `finally`.
@@ -337,9 +340,9 @@ def _chunks(docs: list[Doc], size: int) -> Iterator[list[Doc]]:
 
 
 def run_stack(corpus: Corpus, concurrency: int, chunk: int, workdir: Path,
-              timeout: float) -> StackResult:
+              timeout: float, env_extra: dict[str, str] | None = None) -> StackResult:
     result = StackResult(docs=len(corpus.docs))
-    stack = Stack(workdir, concurrency)
+    stack = Stack(workdir, concurrency, env_extra)
     try:
         err.print(f"stack: starting docflow serve on {stack.url} (concurrency {concurrency})")
         stack.wait_healthy()

@@ -122,7 +122,7 @@ class PostgresIndex:
         if batch_id is not None:
             filters += " AND batch_id = :batch_id"
             params["batch_id"] = batch_id
-        if not query.strip():
+        if query.strip() in ("", "*"):
             sql = _LIST.format(filters=filters)
         elif _PLAIN.fullmatch(query) and query.count('"') % 2 == 0:
             sql = _SEARCH.format(filters=filters, tsquery="websearch_to_tsquery('english', :q)")

@@ -70,6 +70,7 @@ def test_a_blank_query_lists_every_document_that_passes_the_filters(open_search_
     index.index(MIXED)
 
     assert index.search("").total == 4
+    assert index.search("*").total == 4  # "everything", as users type it
     assert {hit.id for hit in index.search("  ", doc_type="invoice").hits} == {"inv-1", "inv-2"}
 
 
