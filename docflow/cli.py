@@ -288,3 +288,72 @@ def demo(directory: Annotated[Path, typer.Argument(help="Where to write the file
 
     files = write_demo_corpus(directory, count=count)
     console.print(f"wrote {len(files)} files to {directory}")
+
+
+ServerUrl = Annotated[str, typer.Option("--url", envvar="DOCFLOW_URL",
+                                        help="The docflow server.")]
+Token = Annotated[str | None, typer.Option("--token", envvar="DOCFLOW_TOKEN", help="Sent as "
+                                           "`Authorization: Bearer TOKEN`.", show_default=False)]
+
+
+@app.command()
+def upload(
+    directory: Annotated[Path, typer.Argument(help="Folder whose files (recursively) are "
+                                              "uploaded.", exists=True, file_okay=False)],
+    url: ServerUrl = "http://127.0.0.1:8000",
+    token: Token = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Files per batch.")] = 1000,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight.")] = 8,
+    monitor: Annotated[bool, typer.Option(help="Then follow processing until every "
+                                          "document is done.")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Where to record what was uploaded, to resume after a crash or Ctrl-C "
+        "(default: .docflow-upload-FOLDER-HASH.sqlite here).", show_default=False)] = None,
+    batch_ids_out: Annotated[Path, typer.Option(help="Where to write the batch ids (JSON), "
+                                                "for `docflow monitor`.")]
+    = Path("batch_ids.json"),
+    include: Annotated[list[str] | None, typer.Option(
+        help="Only files matching this glob (path or name, e.g. '*.pdf'); repeatable.",
+        show_default=False)] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Skip files and folders matching this glob (e.g. '.git', 'tmp/*'); repeatable.",
+        show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(help="Batch name prefix (default: the "
+                                             "folder's name).", show_default=False)] = None,
+    files_per_request: Annotated[int, typer.Option(min=1, help="Files per request, at most.")]
+    = 50,
+    timeout: Annotated[float, typer.Option(help="Seconds one request may stall before it is "
+                                           "retried.")] = 120.0,
+) -> None:
+    """Upload a folder of any size to a docflow server, resumably, each file once.
+
+    Rerun the same command after a crash or Ctrl-C: only what is missing is sent.
+    Connection errors, timeouts, 429 and 5xx are retried with backoff.
+    """
+    from docflow.client import UploadOptions, run_upload
+
+    options = UploadOptions(
+        directory=directory, url=url, token=token, batch_size=batch_size,
+        concurrency=concurrency, checkpoint=checkpoint, batch_ids_out=batch_ids_out,
+        include=tuple(include or ()), exclude=tuple(exclude or ()), batch_name=name,
+        request_files=files_per_request, timeout=timeout)
+    raise typer.Exit(run_upload(options, console, monitor=monitor))
+
+
+@app.command("monitor")
+def monitor_command(
+    batch_ids_file: Annotated[Path, typer.Argument(help="The batch ids file `docflow upload` "
+                                                   "wrote.", exists=True, dir_okay=False)],
+    url: Annotated[str | None, typer.Option("--url", envvar="DOCFLOW_URL", help="The docflow "
+                                            "server (default: the one in the file).",
+                                            show_default=False)] = None,
+    token: Token = None,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 2.0,
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.",
+                                                  show_default=False)] = None,
+) -> None:
+    """Follow uploaded batches until every document is completed or failed."""
+    from docflow.client import run_monitor
+
+    raise typer.Exit(run_monitor(batch_ids_file, console, url=url, token=token,
+                                 interval=interval, timeout=timeout))

@@ -7,12 +7,14 @@ writes each part to disk as it arrives and keeps only names and digests.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from docflow.api.errors import ApiError
 from docflow.store import BlobStore, BlobTooLarge
@@ -20,6 +22,8 @@ from docflow.store.blobs import BlobWriter
 from docflow.store.documents import NewDocument
 
 MAX_FIELD_BYTES = 4096
+IDEMPOTENCY_HEADER = b"idempotency-key"
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
 
 
 @dataclass
@@ -30,8 +34,8 @@ class ReceivedForm:
 
 class _Receiver:
     def __init__(self, blobs: BlobStore, file_field: str, max_files: int,
-                 max_file_bytes: int) -> None:
-        self.blobs, self.file_field = blobs, file_field
+                 max_file_bytes: int, keys: bool = False) -> None:
+        self.blobs, self.file_field, self.keys = blobs, file_field, keys
         self.max_files, self.max_file_bytes = max_files, max_file_bytes
         self.form = ReceivedForm()
         self._headers: dict[bytes, bytes] = {}
@@ -39,6 +43,7 @@ class _Receiver:
         self._header_value = b""
         self._writer: BlobWriter | None = None
         self._filename: str | None = None
+        self._key: str | None = None
         self._field_name: str | None = None
         self._field_value = bytearray()
         self.error: ApiError | None = None
@@ -57,6 +62,7 @@ class _Receiver:
     def _part_begin(self) -> None:
         self._headers = {}
         self._writer, self._filename, self._field_name = None, None, None
+        self._key = None
         self._field_value = bytearray()
 
     def _header_field_cb(self, data: bytes, start: int, end: int) -> None:
@@ -80,9 +86,20 @@ class _Receiver:
                 raise ApiError(422, "too_many_files", f"A batch holds at most {self.max_files} "
                                "files; split the upload into several batches.")
             self._filename = params[b"filename"].decode("utf-8", "replace")
+            self._key = self._idempotency_key() if self.keys else None
             self._writer = self.blobs.writer(self.max_file_bytes)
         else:
             self._field_name = name
+
+    def _idempotency_key(self) -> str | None:
+        raw = self._headers.get(IDEMPOTENCY_HEADER)
+        if raw is None:
+            return None
+        key = raw.decode("latin-1").strip()
+        if not IDEMPOTENCY_KEY.fullmatch(key):
+            raise ApiError(422, "invalid_idempotency_key", f"The Idempotency-Key of "
+                           f"{self._filename!r} must be 1 to 200 letters, digits or . _ : -.")
+        return key
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._writer is not None:
@@ -101,7 +118,8 @@ class _Receiver:
     def _part_end(self) -> None:
         if self._writer is not None:
             blob = self._writer.finish()
-            self.form.files.append(NewDocument(filename=self._filename or "", blob=blob))
+            self.form.files.append(NewDocument(filename=self._filename or "", blob=blob,
+                                               idempotency_key=self._key))
             self._writer = None
         elif self._field_name is not None:
             self.form.fields[self._field_name] = self._field_value.decode("utf-8", "replace")
@@ -113,7 +131,9 @@ class _Receiver:
 
 
 async def receive_files(request: Request, blobs: BlobStore, *, file_field: str,
-                        max_files: int, max_file_bytes: int) -> ReceivedForm:
+                        max_files: int, max_file_bytes: int, keys: bool = False) -> ReceivedForm:
+    """Stream each file part into the blob store. With `keys`, a part's `Idempotency-Key`
+    header is kept with its file."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -123,7 +143,7 @@ async def receive_files(request: Request, blobs: BlobStore, *, file_field: str,
     if length and length.isdigit() and max_files == 1 and int(length) > max_file_bytes + 65536:
         raise ApiError(413, "too_large", f"The upload is larger than the limit of "
                        f"{max_file_bytes} bytes.")
-    receiver = _Receiver(blobs, file_field, max_files, max_file_bytes)
+    receiver = _Receiver(blobs, file_field, max_files, max_file_bytes, keys)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
@@ -133,6 +153,11 @@ async def receive_files(request: Request, blobs: BlobStore, *, file_field: str,
     except MultipartParseError as exc:
         receiver.abort()
         raise ApiError(422, "invalid_request", f"The multipart body is malformed: {exc}") from exc
+    except ClientDisconnect as exc:
+        # Nobody reads this answer; it keeps a dropped connection out of the error log.
+        receiver.abort()
+        raise ApiError(400, "incomplete_upload", "The connection closed before the upload "
+                       "was complete; no document was made from it.") from exc
     except BaseException:
         receiver.abort()
         raise

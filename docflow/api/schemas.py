@@ -44,6 +44,44 @@ class BatchUploadResponse(BaseModel):
     documents: list[UploadResponse]
 
 
+class UploadLimits(BaseModel):
+    max_files_per_batch: int = Field(description="Most documents in one batch, and in one "
+                                     "request.")
+    max_file_bytes: int = Field(description="Largest single document; larger ones get 413.")
+
+
+class BatchCreate(BaseModel):
+    name: str | None = Field(None, max_length=500, description="Optional name for the batch.")
+
+
+class BatchOut(BaseModel):
+    batch_id: str
+    name: str | None
+    source: str = Field(description="How it was made: batch-upload, ingest, batch-api.")
+    document_count: int = Field(description="Documents in the batch so far.")
+    created_at: datetime
+
+
+class AppendedDocumentOut(BaseModel):
+    document_id: str
+    task_id: str
+    status: str
+    filename: str
+    batch_id: str | None = Field(description="The batch holding the document: another one "
+                                 "when its key was first sent there.")
+    idempotency_key: str | None
+    created: bool = Field(description="False when the key was seen before: this is the "
+                          "document that request created, not a new one.")
+
+
+class BatchAppendResponse(BaseModel):
+    batch_id: str
+    document_count: int = Field(description="Documents in the batch after this request.")
+    created: int = Field(description="New documents made by this request.")
+    existing: int = Field(description="Files whose idempotency key was already known.")
+    documents: list[AppendedDocumentOut]
+
+
 class TaskStatus(BaseModel):
     task_id: str
     document_id: str

@@ -1,20 +1,122 @@
-"""Batches: a set of documents uploaded together, and their progress."""
+"""Batches: a set of documents uploaded together, and their progress.
+
+A batch can be created empty and filled by several requests; a client's idempotency keys make
+a retried request return what the first one created instead of creating it twice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from docflow.store.db import Database
+from docflow.store.documents import NewDocument, find_by_idempotency_keys, register_documents
 from docflow.store.models import Batch, Document, DocumentStatus
 
+T = TypeVar("T")
 
-def create_batch(session: Session, source: str, name: str | None = None) -> Batch:
-    batch = Batch(source=source, name=name, document_count=0)
+
+class BatchNotFound(Exception):
+    code = "not_found"
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"No batch with id {batch_id!r}.")
+        self.batch_id = batch_id
+
+
+class BatchFull(Exception):
+    code = "batch_full"
+
+    def __init__(self, batch_id: str, count: int, adding: int, limit: int) -> None:
+        super().__init__(f"Batch {batch_id!r} holds {count} documents; {adding} more would pass "
+                         f"the limit of {limit} per batch. Start a new batch for the rest.")
+        self.limit = limit
+
+
+def create_batch(session: Session, source: str, name: str | None = None,
+                 idempotency_key: str | None = None) -> Batch:
+    batch = Batch(source=source, name=name, document_count=0, idempotency_key=idempotency_key)
     session.add(batch)
     session.flush()
     return batch
+
+
+def find_batch_by_key(session: Session, idempotency_key: str) -> Batch | None:
+    return session.scalars(select(Batch).where(Batch.idempotency_key == idempotency_key)).first()
+
+
+def open_batch(session: Session, source: str, name: str | None,
+               idempotency_key: str | None) -> tuple[Batch, bool]:
+    """The batch created earlier under this key, else a new one; True when it is new."""
+    if idempotency_key is not None:
+        existing = find_batch_by_key(session, idempotency_key)
+        if existing is not None:
+            return existing, False
+    return create_batch(session, source, name, idempotency_key), True
+
+
+@dataclass(frozen=True)
+class Appended:
+    batch_id: str
+    document_count: int  # the batch's documents after this request
+    documents: list[tuple[Document, bool]]  # each file's document; True if created just now
+
+
+def append_to_batch(session: Session, batch_id: str, items: Sequence[NewDocument],
+                    max_files: int) -> Appended:
+    """Add documents to a batch; a key seen before gets its existing document back."""
+    # Locked (FOR UPDATE on PostgreSQL; SQLite writers hold the lock from BEGIN IMMEDIATE).
+    batch = session.get(Batch, batch_id, with_for_update=True)
+    if batch is None:
+        raise BatchNotFound(batch_id)
+    existing = find_by_idempotency_keys(
+        session, [i.idempotency_key for i in items if i.idempotency_key])
+    fresh: list[NewDocument] = []
+    first_in_request: dict[str, int] = {}
+    plan: list[Document | int] = []  # an existing document, or an index into `fresh`
+    for item in items:
+        key = item.idempotency_key
+        if key is not None and key in existing:
+            plan.append(existing[key])
+        elif key is not None and key in first_in_request:
+            plan.append(first_in_request[key])
+        else:
+            if key is not None:
+                first_in_request[key] = len(fresh)
+            plan.append(len(fresh))
+            fresh.append(item)
+    if batch.document_count + len(fresh) > max_files:
+        raise BatchFull(batch_id, batch.document_count, len(fresh), max_files)
+    created = register_documents(session, fresh, batch_id=batch_id)
+    batch.document_count += len(created)
+    claimed: set[int] = set()
+    documents: list[tuple[Document, bool]] = []
+    for step in plan:
+        if isinstance(step, Document):
+            documents.append((step, False))
+        else:
+            documents.append((created[step], step not in claimed))
+            claimed.add(step)
+    return Appended(batch_id=batch_id, document_count=batch.document_count,
+                    documents=documents)
+
+
+def write_with_retry(db: Database, work: Callable[[Session], T], attempts: int = 3) -> T:
+    """Run `work` in a write transaction; after a unique-key race it runs again and sees the
+    winner's rows (SQLite serialises writers, so only PostgreSQL gets here)."""
+    for attempt in range(attempts):
+        try:
+            with db.write() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -38,8 +39,11 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                                  "check_same_thread": False})
+        # No pool: a SQLite connection held open across a fork (Celery forks pool processes
+        # from a process that writes heartbeats) confuses SQLite's per-process lock table.
+        engine = create_engine(url, poolclass=NullPool,
+                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                             "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow,

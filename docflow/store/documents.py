@@ -38,6 +38,7 @@ def clean_filename(name: str | None) -> str:
 class NewDocument:
     filename: str
     blob: StoredBlob
+    idempotency_key: str | None = None  # the client's key for this file, unique when set
 
 
 def register_documents(session: Session, items: Sequence[NewDocument],
@@ -48,7 +49,8 @@ def register_documents(session: Session, items: Sequence[NewDocument],
     docs = []
     for item in items:
         doc = Document(batch_id=batch_id, filename=clean_filename(item.filename),
-                       sha256=item.blob.sha256, size=item.blob.size, created_at=now,
+                       idempotency_key=item.idempotency_key, sha256=item.blob.sha256,
+                       size=item.blob.size, created_at=now,
                        status=DocumentStatus.QUEUED, enqueued_at=now, attempts=0,
                        indexed=False)
         donor = donors.get(item.blob.sha256)
@@ -70,6 +72,17 @@ def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
         for row in rows:
             donors.setdefault(row.sha256, row)
     return donors
+
+
+def find_by_idempotency_keys(session: Session, keys: Sequence[str]) -> dict[str, Document]:
+    """The documents already created for these client keys, by key."""
+    found: dict[str, Document] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        for row in session.scalars(select(Document).where(Document.idempotency_key.in_(chunk))):
+            found[row.idempotency_key or ""] = row
+    return found
 
 
 def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:

@@ -65,9 +65,11 @@ class Batch(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str | None] = mapped_column(String(500))
-    source: Mapped[str] = mapped_column(String(20))  # "upload", "batch-upload", "ingest"
+    source: Mapped[str] = mapped_column(String(20))  # upload, batch-upload, ingest, batch-api
     document_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A client's key for "create this batch": a retried request gets the same batch back.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
 
 
 class Extraction(Base):
@@ -98,6 +100,8 @@ class Document(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     filename: Mapped[str] = mapped_column(String(1000))
+    # A client's key for one file (see the batch upload client): sent twice, stored once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str | None] = mapped_column(String(40))

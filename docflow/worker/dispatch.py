@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from celery import Celery
+from sqlalchemy.orm import Session
 
 from docflow.config import Settings
 from docflow.store import DocumentStatus, Store
-from docflow.store.batches import create_batch
+from docflow.store.batches import Appended, append_to_batch, create_batch, write_with_retry
 from docflow.store.documents import NewDocument, register_documents
 from docflow.worker.celery_app import DEFAULT_QUEUE, QUEUES, TASK_PROCESS_DOCUMENT, create_celery
 from docflow.worker.routing import queue_for_name
@@ -117,3 +118,40 @@ def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDo
     dispatcher.send(TaskRef(doc_id, task_id, queue_for_name(name))
                     for doc_id, task_id, status, name in rows if status == DocumentStatus.QUEUED)
     return Submitted(batch_id=batch_id, documents=rows)
+
+
+@dataclass(frozen=True)
+class AppendedDocument:
+    document_id: str
+    task_id: str
+    status: str
+    filename: str
+    batch_id: str | None
+    idempotency_key: str | None
+    created: bool  # False: the key was seen before and this is that document
+
+
+@dataclass(frozen=True)
+class AppendedBatch:
+    batch_id: str
+    document_count: int
+    documents: list[AppendedDocument]
+
+
+def append_documents(store: Store, dispatcher: Dispatcher, batch_id: str,
+                     items: Sequence[NewDocument], *, max_batch_files: int) -> AppendedBatch:
+    """Add documents to an existing batch (rows first), then send tasks for the new ones only.
+
+    Raises BatchNotFound or BatchFull (docflow.store.batches) before anything is written.
+    """
+    def work(session: Session) -> tuple[Appended, list[AppendedDocument]]:
+        appended = append_to_batch(session, batch_id, items, max_batch_files)
+        return appended, [AppendedDocument(d.id, d.task_id, d.status, d.filename, d.batch_id,
+                                           d.idempotency_key, created)
+                          for d, created in appended.documents]
+
+    appended, docs = write_with_retry(store.db, work)
+    dispatcher.send(TaskRef(d.document_id, d.task_id, queue_for_name(d.filename)) for d in docs
+                    if d.created and d.status == DocumentStatus.QUEUED)
+    return AppendedBatch(batch_id=appended.batch_id, document_count=appended.document_count,
+                         documents=docs)

@@ -11,7 +11,7 @@ from celery import signals
 
 from docflow.logs import configure_logging
 from docflow.store import workers
-from docflow.worker.runtime import HOSTNAME, runtime
+from docflow.worker.runtime import HOSTNAME, fork_guard, runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         rt = runtime()
-        with rt.store.db.write() as session:
+        with fork_guard, rt.store.db.write() as session:
             workers.heartbeat(session, name=self.name, hostname=HOSTNAME, pid=os.getpid(),
                               concurrency=self.concurrency, queues=self.queues)
 
@@ -46,7 +46,7 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=5)
         try:
-            with runtime().store.db.write() as session:
+            with fork_guard, runtime().store.db.write() as session:
                 workers.mark_stopped(session, self.name)
         except Exception:
             log.warning("could not record the worker as stopped", exc_info=True)

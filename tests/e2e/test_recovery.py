@@ -109,3 +109,20 @@ def test_a_document_over_the_time_limit_fails_alone_as_timeout(tmp_path: Path) -
         assert long_doc["error"]["code"] == "timeout" and long_doc["attempts"] == 1
     finally:
         assert stack.stop() == 0, stack.output()
+
+
+def test_pool_processes_recycled_while_heartbeats_write_never_lock_the_database(
+        tmp_path: Path) -> None:
+    # Celery forks a replacement every 5 tasks while the heartbeat thread writes constantly:
+    # a fork in the middle of a SQLite transaction used to leave the new process locked out.
+    env = {"DOCFLOW_WORKER_MAX_TASKS_PER_CHILD": "5", "DOCFLOW_HEARTBEAT_SECONDS": "0.02"}
+    stack = Stack(tmp_path / "data", concurrency=2, env=env)
+    try:
+        stack.wait_healthy()
+        files = [("files", (f"n{i}.txt", f"Dear Bo, note {i}. Sincerely, Ann".encode()))
+                 for i in range(150)]
+        batch = stack.client.post("/api/batch-upload", files=files).json()
+        status = stack.wait_batch(batch["batch_id"], timeout=120)
+        assert (status["completed"], status["failed"]) == (150, 0), status
+    finally:
+        assert stack.stop() == 0, stack.output()

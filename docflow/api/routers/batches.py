@@ -1,15 +1,59 @@
-"""GET /api/batch-status/{batch_id}."""
+"""Batches: create one empty (to fill with POST /api/batches/{id}/files), read it, its progress."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends, Header, Response
+from sqlalchemy.orm import Session
 
 from docflow.api.errors import ERROR_RESPONSES, not_found
-from docflow.api.schemas import BatchStatus
+from docflow.api.multipart import IDEMPOTENCY_KEY
+from docflow.api.schemas import BatchCreate, BatchOut, BatchStatus
 from docflow.api.state import ApiState, get_state
-from docflow.store.batches import batch_progress
+from docflow.store import Batch
+from docflow.store.batches import batch_progress, open_batch, write_with_retry
 
 router = APIRouter(tags=["progress"])
+
+BATCH_SOURCE = "batch-api"
+
+
+def _out(batch: Batch) -> BatchOut:
+    return BatchOut(batch_id=batch.id, name=batch.name, source=batch.source,
+                    document_count=batch.document_count, created_at=batch.created_at)
+
+
+@router.post("/api/batches", status_code=201, response_model=BatchOut, tags=["upload"],
+             responses={**ERROR_RESPONSES, 200: {"model": BatchOut, "description":
+                        "The batch created earlier with the same Idempotency-Key"}},
+             summary="Create an empty batch")
+def create_batch(response: Response, body: BatchCreate | None = Body(None),
+                 idempotency_key: str | None = Header(
+                     None, alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY.pattern,
+                     description="Send the same key again (a retry after a lost response) to "
+                     "get the same batch instead of a second one."),
+                 state: ApiState = Depends(get_state)) -> BatchOut:
+    """Create a batch to fill with `POST /api/batches/{batch_id}/files`, in as many requests
+    as suit the client. Follow it with `GET /api/batch-status/{batch_id}`."""
+    name = body.name if body else None
+
+    def work(session: Session) -> tuple[BatchOut, bool]:
+        batch, created = open_batch(session, BATCH_SOURCE, name, idempotency_key)
+        return _out(batch), created
+
+    out, created = write_with_retry(state.store.db, work)
+    if not created:
+        response.status_code = 200
+    return out
+
+
+@router.get("/api/batches/{batch_id}", response_model=BatchOut, responses=ERROR_RESPONSES,
+            summary="One batch")
+def get_batch(batch_id: str, state: ApiState = Depends(get_state)) -> BatchOut:
+    with state.store.db.read() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise not_found("batch", batch_id)
+        return _out(batch)
 
 
 @router.get("/api/batch-status/{batch_id}", response_model=BatchStatus,

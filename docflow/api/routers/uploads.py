@@ -1,4 +1,5 @@
-"""POST /api/upload and POST /api/batch-upload: streamed to disk, rows written, tasks sent."""
+"""Uploads, streamed to disk, rows written, tasks sent: POST /api/upload, /api/batch-upload
+and /api/batches/{batch_id}/files (append to a batch, with per-file idempotency keys)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from docflow.api.errors import ERROR_RESPONSES, ErrorBody
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.multipart import receive_files
-from docflow.api.schemas import BatchUploadResponse, UploadResponse
+from docflow.api.schemas import (
+    AppendedDocumentOut,
+    BatchAppendResponse,
+    BatchUploadResponse,
+    UploadLimits,
+    UploadResponse,
+)
 from docflow.api.state import ApiState, get_state
-from docflow.worker.dispatch import submit_documents
+from docflow.store import Batch
+from docflow.store.batches import BatchFull, BatchNotFound
+from docflow.worker.dispatch import append_documents, submit_documents
 
 router = APIRouter(tags=["upload"])
 
@@ -19,14 +28,29 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES, 413: {"model": ErrorBody, "description": "A file is over the size limit"}}
 
 
-def _multipart_body(field: str, many: bool) -> dict[str, Any]:
+def _multipart_body(field: str, many: bool, batch_name: bool = True,
+                    keys: bool = False) -> dict[str, Any]:
     file_schema: dict[str, Any] = {"type": "string", "format": "binary"}
     props: dict[str, Any] = {field: {"type": "array", "items": file_schema} if many
                              else file_schema}
-    if many:
+    if many and batch_name:
         props["batch_name"] = {"type": "string", "description": "Optional name for the batch."}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "properties": props, "required": [field]}}}}}
+    media: dict[str, Any] = {"schema": {"type": "object", "properties": props,
+                                        "required": [field]}}
+    if keys:
+        media["encoding"] = {field: {"headers": {"Idempotency-Key": {
+            "description": "Per file part: the client's key for this file (1-200 of "
+            "A-Z a-z 0-9 . _ : -). A key seen before returns that document instead of a new "
+            "one, so a request retried after a lost response creates nothing twice.",
+            "schema": {"type": "string", "maxLength": 200}}}}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": media}}}
+
+
+@router.get("/api/limits", response_model=UploadLimits, summary="Upload limits")
+def limits(state: ApiState = Depends(get_state)) -> UploadLimits:
+    """What a client must respect: files per batch (and per request) and bytes per file."""
+    return UploadLimits(max_files_per_batch=state.settings.max_batch_files,
+                        max_file_bytes=state.settings.max_file_bytes)
 
 
 @router.post("/api/upload", status_code=202, response_model=UploadResponse,
@@ -61,3 +85,38 @@ async def batch_upload(request: Request,
     status = "completed" if all(d.status == "completed" for d in docs) else "queued"
     return BatchUploadResponse(batch_id=submitted.batch_id, document_count=len(docs),
                                status=status, documents=docs)
+
+
+def _batch_exists(state: ApiState, batch_id: str) -> bool:
+    with state.store.db.read() as session:
+        return session.get(Batch, batch_id) is not None
+
+
+@router.post("/api/batches/{batch_id}/files", status_code=202,
+             response_model=BatchAppendResponse, responses=_RESPONSES,
+             openapi_extra=_multipart_body("files", many=True, batch_name=False, keys=True),
+             summary="Add documents to a batch")
+async def append_files(batch_id: str, request: Request,
+                       state: ApiState = Depends(get_state)) -> BatchAppendResponse:
+    """Add files (repeated field `files`) to a batch made with `POST /api/batches`; a batch
+    can arrive in many requests, up to `max_files_per_batch` documents in all (see
+    `/api/limits`). Give each file part an `Idempotency-Key` header to make retries safe."""
+    s = state.settings
+    # Refuse before reading the body: the files would be streamed to disk for nothing.
+    if not await run_in_threadpool(_batch_exists, state, batch_id):
+        raise not_found("batch", batch_id)
+    form = await receive_files(request, state.store.blobs, file_field="files",
+                               max_files=s.max_batch_files, max_file_bytes=s.max_file_bytes,
+                               keys=True)
+    try:
+        appended = await run_in_threadpool(append_documents, state.store, state.dispatcher,
+                                           batch_id, form.files,
+                                           max_batch_files=s.max_batch_files)
+    except BatchNotFound as exc:
+        raise not_found("batch", exc.batch_id) from exc
+    except BatchFull as exc:
+        raise ApiError(422, exc.code, str(exc)) from exc
+    docs = [AppendedDocumentOut(**vars(d)) for d in appended.documents]
+    created = sum(d.created for d in docs)
+    return BatchAppendResponse(batch_id=batch_id, document_count=appended.document_count,
+                               created=created, existing=len(docs) - created, documents=docs)

@@ -1,0 +1,132 @@
+"""The docflow HTTP API as the upload client uses it: limits, batches, appends, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+import docflow
+from docflow.client.errors import RequestFailed, UnreadableFile
+from docflow.client.retry import RetryHook, RetryPolicy, send_with_retries
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_files_per_batch: int
+    max_file_bytes: int
+
+
+@dataclass(frozen=True)
+class Part:
+    """One local file of a request: read from `path`, named `rel` on the server."""
+
+    rel: str
+    path: str
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where the server put one file."""
+
+    key: str
+    document_id: str
+    batch_id: str | None
+    created: bool  # False: an earlier request (or run) already delivered it
+
+
+@dataclass(frozen=True)
+class BatchState:
+    batch_id: str
+    total: int
+    completed: int
+    processing: int
+    queued: int
+    failed: int
+    progress_percent: float
+
+    @property
+    def done(self) -> bool:
+        return self.completed + self.failed >= self.total
+
+
+class DocflowApi:
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 120.0,
+                 policy: RetryPolicy | None = None, connections: int = 8,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 on_retry: RetryHook | None = None) -> None:
+        headers = {"User-Agent": f"docflow-upload/{docflow.__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.url = url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.on_retry = on_retry
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=connections + 2,
+                                max_keepalive_connections=connections + 2))
+
+    async def _send(self, send: Callable[[], Awaitable[httpx.Response]],
+                    policy: RetryPolicy | None = None) -> httpx.Response:
+        return await send_with_retries(send, policy or self.policy, on_retry=self.on_retry)
+
+    async def limits(self) -> Limits:
+        response = await self._send(lambda: self._http.get("/api/limits"))
+        body = _json_or_raise(response)
+        return Limits(int(body["max_files_per_batch"]), int(body["max_file_bytes"]))
+
+    async def create_batch(self, name: str | None, key: str) -> str:
+        response = await self._send(lambda: self._http.post(
+            "/api/batches", json={"name": name}, headers={"Idempotency-Key": key}))
+        return str(_json_or_raise(response)["batch_id"])
+
+    async def append(self, batch_id: str, parts: Sequence[Part]) -> list[Placed]:
+        """Send files to a batch; retries resend the same keys, so nothing arrives twice."""
+
+        async def send() -> httpx.Response:
+            with ExitStack() as opened:
+                files: list[tuple[str, Any]] = []
+                for part in parts:
+                    try:
+                        handle = opened.enter_context(open(part.path, "rb"))  # noqa: SIM115
+                    except OSError as exc:
+                        raise UnreadableFile(part.rel, exc) from exc
+                    files.append(("files", (part.rel, handle, None,
+                                            {"Idempotency-Key": part.key})))
+                return await self._http.post(f"/api/batches/{batch_id}/files", files=files)
+
+        body = _json_or_raise(await self._send(send))
+        return [Placed(d["idempotency_key"], d["document_id"], d.get("batch_id"),
+                       bool(d["created"])) for d in body["documents"]]
+
+    async def batch_status(self, batch_id: str,
+                           policy: RetryPolicy | None = None) -> BatchState | None:
+        """The batch's progress; None when the server does not know it."""
+        response = await self._send(lambda: self._http.get(f"/api/batch-status/{batch_id}"),
+                                    policy)
+        if response.status_code == 404:
+            return None
+        body = _json_or_raise(response)
+        return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
+    if response.is_success:
+        return response.json()  # type: ignore[no-any-return]
+    try:
+        body = response.json()
+        code, message = str(body["code"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        code = f"http_{response.status_code}"
+        message = f"The server answered {response.status_code} {response.reason_phrase}: " \
+                  f"{response.text[:200]}"
+    raise RequestFailed(response.status_code, code, message)

@@ -1,0 +1,174 @@
+"""The upload client against the real API over real HTTP: every file once, whatever happens
+between the two (reruns, a lost checkpoint, dropped connections, a server that is down)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+
+from docflow.client import (
+    Checkpoint,
+    DocflowApi,
+    RetryPolicy,
+    Uploader,
+    UploadOptions,
+    UploadSummary,
+    run_upload,
+)
+from tests.client.conftest import ApiServer, make_tree
+from tests.client.flaky_proxy import FlakyProxy
+
+FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.1)
+
+
+def _upload(options: UploadOptions, url: str | None = None,
+            policy: RetryPolicy = FAST_RETRIES) -> UploadSummary:
+    assert options.checkpoint is not None
+
+    async def go() -> UploadSummary:
+        api = DocflowApi(url or options.url, policy=policy, timeout=10)
+        checkpoint = Checkpoint(options.checkpoint, options.directory, options.url)
+        try:
+            return await Uploader(options, checkpoint, api).run()
+        finally:
+            checkpoint.close()
+            await api.aclose()
+
+    return asyncio.run(go())
+
+
+def _options(tmp_path: Path, url: str, **kw: object) -> UploadOptions:
+    base: dict[str, object] = dict(directory=tmp_path / "corpus", url=url, batch_size=40,
+                                   concurrency=4, request_files=7,
+                                   checkpoint=tmp_path / "upload.sqlite",
+                                   batch_ids_out=tmp_path / "batch_ids.json")
+    base.update(kw)
+    return UploadOptions(**base)  # type: ignore[arg-type]
+
+
+def _documents(url: str) -> list[dict]:
+    docs, offset = [], 0
+    while True:
+        page = httpx.get(f"{url}/api/documents", params={"limit": 1000, "offset": offset}).json()
+        docs += page["documents"]
+        offset += 1000
+        if offset >= page["total"]:
+            return docs
+
+
+def _assert_each_file_once(url: str, files: list[Path]) -> None:
+    names = Counter(d["filename"] for d in _documents(url))
+    assert sum(names.values()) == len(files)
+    assert names == Counter(p.name for p in files)
+
+
+def test_a_folder_arrives_in_batches_each_file_once(tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 100)
+    summary = _upload(_options(tmp_path, api.url))
+    assert (summary.found, summary.uploaded, summary.already_uploaded, summary.failed) == \
+        (100, 100, 0, 0)
+    assert summary.stopped is None and summary.sent_bytes == sum(p.stat().st_size
+                                                                 for p in files)
+    _assert_each_file_once(api.url, files)
+    counts = [httpx.get(f"{api.url}/api/batches/{b}").json()["document_count"]
+              for b in summary.batch_ids]
+    assert counts == [40, 40, 20]
+    totals = [httpx.get(f"{api.url}/api/batch-status/{b}").json()["total"]
+              for b in summary.batch_ids]
+    assert totals == counts
+
+
+def test_a_rerun_sends_nothing_and_a_lost_checkpoint_creates_nothing(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 60)
+    first = _upload(_options(tmp_path, api.url))
+    again = _upload(_options(tmp_path, api.url))
+    assert (again.uploaded, again.already_uploaded, again.sent_files) == (0, 60, 0)
+    assert again.batch_ids == first.batch_ids
+    # Without its checkpoint the client sends every file again; the server knows each key.
+    (tmp_path / "upload.sqlite").unlink()
+    fresh = _upload(_options(tmp_path, api.url))
+    assert (fresh.uploaded, fresh.already_uploaded, fresh.sent_files) == (0, 60, 60)
+    _assert_each_file_once(api.url, files)
+
+
+def test_a_changed_file_is_sent_again_and_a_touched_one_is_not(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 10)
+    _upload(_options(tmp_path, api.url))
+    files[0].write_text("a new version")
+    os.utime(files[1], ns=(files[1].stat().st_atime_ns, files[1].stat().st_mtime_ns + 10**9))
+    summary = _upload(_options(tmp_path, api.url))
+    assert (summary.uploaded, summary.already_uploaded) == (1, 9)
+    assert len(_documents(api.url)) == 11
+
+
+def test_include_and_exclude_choose_the_files(tmp_path: Path, api: ApiServer) -> None:
+    make_tree(tmp_path / "corpus", 20)
+    (tmp_path / "corpus" / "scan.pdf").write_bytes(b"%PDF-1.4 not really")
+    (tmp_path / "corpus" / ".git").mkdir()
+    (tmp_path / "corpus" / ".git" / "config.pdf").write_bytes(b"%PDF-1.4 no")
+    summary = _upload(_options(tmp_path, api.url, include=("*.pdf",), exclude=(".git",)))
+    assert summary.found == 1 and summary.uploaded == 1
+    assert [d["filename"] for d in _documents(api.url)] == ["scan.pdf"]
+
+
+def test_a_file_over_the_limit_fails_alone_with_its_reason(tmp_path: Path,
+                                                           api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 12)
+    big = tmp_path / "corpus" / "big.bin"
+    big.write_bytes(b"x" * 60_000)  # the server takes 50,000 bytes
+    summary = _upload(_options(tmp_path, api.url))
+    assert (summary.uploaded, summary.failed) == (12, 1)
+    (failure,) = summary.failures
+    assert failure.path == "big.bin" and failure.code == "too_large"
+    assert "50,000" in failure.message
+    _assert_each_file_once(api.url, files)
+
+
+def test_dropped_connections_and_lost_answers_still_give_each_file_once(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 300)
+    proxy = FlakyProxy(api.port, drop_rate=0.05, seed=11).start()
+    try:
+        summary = _upload(_options(tmp_path, proxy.url, request_files=3), url=proxy.url)
+    finally:
+        proxy.stop()
+    assert proxy.dropped_before > 0 and proxy.dropped_after > 0, vars(proxy)
+    assert summary.failed == 0 and summary.retries >= proxy.dropped_before
+    assert summary.uploaded + summary.already_uploaded == 300
+    _assert_each_file_once(api.url, files)
+    counts = sum(httpx.get(f"{api.url}/api/batches/{b}").json()["document_count"]
+                 for b in summary.batch_ids)
+    assert counts == 300
+
+
+def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:
+    make_tree(tmp_path / "corpus", 5)
+    summary = _upload(_options(tmp_path, "http://127.0.0.1:9"),
+                      policy=RetryPolicy(attempts=2, base_delay=0.01))
+    assert summary.stopped and "Cannot reach docflow at http://127.0.0.1:9" in summary.stopped
+    assert summary.uploaded == 0
+
+
+def test_the_command_prints_a_summary_and_writes_the_batch_ids(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(tmp_path / "corpus", 30)
+    (tmp_path / "corpus" / "big.bin").write_bytes(b"x" * 60_000)
+    options = _options(tmp_path, api.url, token="s3cret")
+    code = run_upload(options, Console(width=120, force_terminal=False), monitor=False)
+    out = capsys.readouterr().out
+    assert code == 1  # one file failed
+    for words in ("total files", "31", "uploaded", "30", "failed", "too_large", "files/s",
+                  "MB/s", "time elapsed"):
+        assert words in out, out
+    saved = json.loads((tmp_path / "batch_ids.json").read_text())
+    assert saved["url"] == api.url and len(saved["batch_ids"]) == 1
+    assert saved["summary"]["uploaded"] == 30 and saved["failed"][0]["path"] == "big.bin"
