@@ -20,12 +20,6 @@ from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-# Worker processes are not recycled here: a pool process forked while the worker's heartbeat
-# thread is inside a SQLite transaction can wait on that lock forever (seen after the 100th
-# task; reported to the lead). These tests are about uploads, not about that.
-STACK_ENV = {"DOCFLOW_WORKER_MAX_TASKS_PER_CHILD": "100000"}
-
-
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
     env["COLUMNS"] = "200"
@@ -62,7 +56,7 @@ def _batch_ids(tmp_path: Path) -> list[str]:
 
 def test_an_upload_killed_halfway_resumes_and_each_file_arrives_once(tmp_path: Path) -> None:
     files = make_tree(tmp_path / "corpus", 2000, per_dir=150, size=300)
-    stack = Stack(tmp_path / "data", concurrency=2, env=STACK_ENV)
+    stack = Stack(tmp_path / "data", concurrency=2)
     log = (tmp_path / "first-run.out").open("wb")
     try:
         stack.wait_healthy()
@@ -107,7 +101,7 @@ def test_an_upload_killed_halfway_resumes_and_each_file_arrives_once(tmp_path: P
 def test_through_a_proxy_dropping_5_percent_each_file_arrives_once_and_monitor_hits_100(
         tmp_path: Path) -> None:
     files = make_tree(tmp_path / "corpus", 600, per_dir=100, size=300)
-    stack = Stack(tmp_path / "data", concurrency=2, env=STACK_ENV)
+    stack = Stack(tmp_path / "data", concurrency=2)
     proxy: FlakyProxy | None = None
     try:
         stack.wait_healthy()
