@@ -11,11 +11,14 @@ import io
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import PurePath
 
 from .encoding import bom_encoding, looks_like_text
 from .errors import DocumentTooLarge, EmptyDocument, UnsupportedFormat
+from .image_size import image_dimensions
 from .types import DetectedType, Limits
+from .zip_directory import central_directory
 
 MIME_TYPES = {
     "pdf": "application/pdf",
@@ -25,12 +28,14 @@ MIME_TYPES = {
     "odt": "application/vnd.oasis.opendocument.text",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
     "odp": "application/vnd.oasis.opendocument.presentation",
+    "odg": "application/vnd.oasis.opendocument.graphics",
     "epub": "application/epub+zip",
     "zip": "application/zip",
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
     "ppt": "application/vnd.ms-powerpoint",
     "msg": "application/vnd.ms-outlook",
+    "eml": "message/rfc822",
     "ole2": "application/x-ole-storage",
     "rtf": "application/rtf",
     "html": "text/html",
@@ -57,14 +62,19 @@ _TEXT_EXTENSIONS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
     ".json": "json", ".xml": "xml",
     ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".eml": "eml", ".mht": "eml", ".mhtml": "eml",
 }
 
 # Extensions that name a container format when its bytes are too broken to say so themselves.
 _CONTAINER_EXTENSIONS = {
     ".docx": "docx", ".docm": "docx", ".dotx": "docx", ".dotm": "docx",
-    ".xlsx": "xlsx", ".xlsm": "xlsx", ".pptx": "pptx",
-    ".odt": "odt", ".ods": "ods", ".odp": "odp", ".epub": "epub", ".zip": "zip",
+    ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx", ".xltm": "xlsx",
+    ".pptx": "pptx", ".pptm": "pptx", ".ppsx": "pptx", ".potx": "pptx",
+    ".odt": "odt", ".ods": "ods", ".odp": "odp", ".odg": "odg", ".ott": "odt", ".ots": "ods",
+    ".otp": "odp", ".epub": "epub", ".zip": "zip",
 }
+
+_OLE2_EXTENSIONS = {".msg": "msg", ".doc": "doc", ".xls": "xls", ".ppt": "ppt"}
 
 _ZIP_LAYOUTS = (  # (member that proves the layout, format)
     ("word/document.xml", "docx"),
@@ -75,16 +85,20 @@ _ODF_MIMETYPES = {
     b"application/vnd.oasis.opendocument.text": "odt",
     b"application/vnd.oasis.opendocument.spreadsheet": "ods",
     b"application/vnd.oasis.opendocument.presentation": "odp",
+    b"application/vnd.oasis.opendocument.graphics": "odg",
+    b"application/vnd.oasis.opendocument.text-template": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet-template": "ods",
+    b"application/vnd.oasis.opendocument.presentation-template": "odp",
     b"application/epub+zip": "epub",
 }
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OLE2_STREAMS = (  # (stream name, format); the first found wins
+    ("__properties_version1.0", "msg"),  # first: a message may carry Office files inside
     ("EncryptedPackage", "encrypted"),
     ("WordDocument", "doc"),
     ("Workbook", "xls"),
     ("Book", "xls"),
     ("PowerPoint Document", "ppt"),
-    ("__properties_version1.0", "msg"),
 )
 _HTML_START = re.compile(
     rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
@@ -92,6 +106,24 @@ _HTML_START = re.compile(
 _CLOSING_TAG = re.compile(rb"</[a-z][a-z0-9]*\s*>", re.I)
 _XML_START = re.compile(rb"\s*<\?xml\b")
 _SNIFF_BYTES = 4096
+_PACKAGE_PART_BYTES = 1024 * 1024  # manifests are a few KiB; never inflate more to sniff
+# The main part's content type names an OOXML package whatever its parts are called.
+_OOXML_MAIN_TYPES = (
+    (re.compile(rb"(wordprocessingml|ms-word)[\w.-]*\.main\+xml"), "docx"),
+    (re.compile(rb"(spreadsheetml|ms-excel)[\w.-]*\.main\+xml"), "xlsx"),
+    (re.compile(rb"(presentationml|ms-powerpoint)[\w.-]*\.main\+xml"), "pptx"),
+)
+# EPUB font obfuscation is listed in encryption.xml too, but leaves the text readable.
+_EPUB_ALGORITHM = re.compile(rb"EncryptionMethod[^>]*?Algorithm\s*=\s*[\"']([^\"']+)")
+_FONT_OBFUSCATION = {b"http://www.idpf.org/2008/embedding", b"http://ns.adobe.com/pdf/enc#RC"}
+# An e-mail starts with a block of "Name: value" lines (continuations indented).
+_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:[ \t]*\S?")
+_MAIL_HEADERS = frozenset({
+    b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"mime-version", b"received",
+    b"return-path", b"delivered-to", b"reply-to", b"sender", b"in-reply-to", b"references",
+    b"content-type", b"x-mailer", b"dkim-signature", b"x-originating-ip", b"thread-topic",
+})
+_MAIL_SIGNATURE = frozenset({b"from", b"date", b"subject", b"message-id", b"received"})
 
 
 def detect(data: bytes, filename: str, limits: Limits = Limits()) -> DetectedType:
@@ -111,9 +143,24 @@ def detect(data: bytes, filename: str, limits: Limits = Limits()) -> DetectedTyp
             f"The file's content is not a format docflow can read{named}; it may be damaged, "
             "or be a kind of file docflow does not support."
         )
-    if isinstance(fmt, DetectedType):
-        return fmt
-    return DetectedType(format=fmt, mime_type=MIME_TYPES.get(fmt, "application/octet-stream"))
+    detected = (
+        fmt if isinstance(fmt, DetectedType)
+        else DetectedType(format=fmt, mime_type=MIME_TYPES.get(fmt, "application/octet-stream"))
+    )
+    if detected.format in IMAGE_FORMATS:
+        _check_pixels(data, detected.format, limits)
+    return detected
+
+
+def _check_pixels(data: bytes, fmt: str, limits: Limits) -> None:
+    """Refuse an image whose header declares more pixels than Limits allow, before decoding."""
+    for width, height in image_dimensions(data, fmt, max_frames=limits.max_pages):
+        if width * height > limits.max_image_pixels:
+            raise DocumentTooLarge(
+                f"The {fmt.upper()} image is {width:,} × {height:,} pixels "
+                f"({width * height:,}), over the {limits.max_image_pixels:,}-pixel limit; "
+                "scale it down or split it before uploading."
+            )
 
 
 def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
@@ -142,7 +189,15 @@ def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
     return None
 
 
-def _sniff_zip(data: bytes, ext: str) -> str:
+def _sniff_zip(data: bytes, ext: str) -> str | DetectedType:
+    entries = central_directory(data)
+    if entries is not None:  # fast path: the names alone settle OOXML and plain archives
+        names = {entry.filename for entry in entries}
+        for member, fmt in _ZIP_LAYOUTS:
+            if member in names:
+                return fmt
+        if "mimetype" not in names and "[Content_Types].xml" not in names:
+            return "zip"  # a plain archive, whatever its name says
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
@@ -150,13 +205,40 @@ def _sniff_zip(data: bytes, ext: str) -> str:
                 if member in names:
                     return fmt
             if "mimetype" in names:
-                with archive.open("mimetype") as f:
-                    mimetype = f.read(100).strip()  # bounded read: never inflate a bomb
-                if mimetype in _ODF_MIMETYPES:
-                    return _ODF_MIMETYPES[mimetype]
-    except (zipfile.BadZipFile, RuntimeError, OSError, KeyError, ValueError, EOFError):
+                fmt = _ODF_MIMETYPES.get(_read_part(archive, "mimetype").strip())
+                if fmt is not None:
+                    if _package_encrypted(archive, names, fmt):
+                        return DetectedType(format=fmt, mime_type=MIME_TYPES[fmt], encrypted=True)
+                    return fmt
+            if "[Content_Types].xml" in names:
+                content_types = _read_part(archive, "[Content_Types].xml")
+                for pattern, fmt in _OOXML_MAIN_TYPES:
+                    if pattern.search(content_types):
+                        return fmt
+            if "[Content_Types].xml" in names or "mimetype" in names:
+                return _CONTAINER_EXTENSIONS.get(ext, "zip")  # a package we cannot name
+            return "zip"  # a plain archive, whatever its name says
+    except (zipfile.BadZipFile, RuntimeError, OSError, KeyError, ValueError, EOFError,
+            zlib.error, NotImplementedError):
         pass  # a broken archive: let the name say what it was meant to be, the reader reports it
     return _CONTAINER_EXTENSIONS.get(ext, "zip")
+
+
+def _read_part(archive: zipfile.ZipFile, name: str) -> bytes:
+    with archive.open(name) as part:
+        return part.read(_PACKAGE_PART_BYTES)  # bounded read: never inflate a bomb
+
+
+def _package_encrypted(archive: zipfile.ZipFile, names: set[str], fmt: str) -> bool:
+    """An ODF file saved with a password, or an EPUB whose text is locked by DRM."""
+    if fmt == "epub":
+        if "META-INF/encryption.xml" not in names:
+            return False
+        algorithms = _EPUB_ALGORITHM.findall(_read_part(archive, "META-INF/encryption.xml"))
+        return any(algorithm not in _FONT_OBFUSCATION for algorithm in algorithms)
+    if "META-INF/manifest.xml" not in names:
+        return False
+    return b"encryption-data" in _read_part(archive, "META-INF/manifest.xml")
 
 
 def _sniff_ole2(data: bytes, ext: str) -> str | DetectedType:
@@ -168,7 +250,7 @@ def _sniff_ole2(data: bytes, ext: str) -> str | DetectedType:
             inner = _CONTAINER_EXTENSIONS.get(ext, "docx")
             return DetectedType(format=inner, mime_type=MIME_TYPES[inner], encrypted=True)
         return fmt
-    return "ole2"
+    return _OLE2_EXTENSIONS.get(ext, "ole2")  # too damaged to tell: the name says what it was
 
 
 def _ole2_stream_names(data: bytes) -> set[str]:
@@ -214,9 +296,29 @@ def _sniff_text(data: bytes, ext: str) -> str | None:
     if not looks_like_text(data):
         return None
     flavour = _TEXT_EXTENSIONS.get(ext, "text")
+    if flavour != "eml" and _looks_like_email(_ascii_view(data[:_SNIFF_BYTES])):
+        return "eml"
     if flavour == "html" and not _CLOSING_TAG.search(_ascii_view(data[:_SNIFF_BYTES])):
         return "text"  # named .html but holds no markup: plain text is the honest answer
     return flavour
+
+
+def _looks_like_email(head: bytes) -> bool:
+    """A header block of "Name: value" lines, with the headers every e-mail carries."""
+    lines = head.lstrip(b"\r\n").split(b"\n")
+    if lines and lines[0].startswith(b"From "):  # an mbox separator line
+        lines = lines[1:]
+    known: set[bytes] = set()
+    for line in lines[:-1]:  # the last line may be cut off by the sniff window
+        line = line.rstrip(b"\r")
+        if not line:
+            break  # the blank line that ends the headers
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded header's continuation
+        if not _HEADER_LINE.match(line):
+            return False
+        known.add(line.split(b":", 1)[0].lower())
+    return len(known & _MAIL_HEADERS) >= 3 and bool(known & _MAIL_SIGNATURE)
 
 
 def _ascii_view(head: bytes) -> bytes:

@@ -43,3 +43,19 @@ class TooManyPages(DocumentError):
 
 class ProcessingTimeout(DocumentError):
     code = "timeout"
+
+
+class DecompressionBomb(DocumentError):
+    """An archive or package that would unpack far beyond its size, or nests archives too deep."""
+
+    code = "decompression_bomb"
+
+
+class OcrUnavailable(DocumentError):
+    """OCR was needed but cannot run here: a language model (or tesserocr) is not installed.
+
+    Not the document's fault: the message names the package to install, and the same document
+    reads once it is there.
+    """
+
+    code = "ocr_unavailable"

@@ -49,7 +49,7 @@ def test_a_pdf_with_a_blank_page_keeps_page_numbering() -> None:
     assert extracted.pages == ["one", "", "three"]
 
 
-def test_a_pdf_without_any_text_says_ocr_is_not_available_yet() -> None:
+def test_a_pdf_with_only_blank_pages_is_empty() -> None:
     with pytest.raises(EmptyDocument) as error:
         read(make_pdf(["", ""]), "scan.pdf")
     assert "no text layer" in error.value.message.lower()
@@ -185,7 +185,7 @@ def test_a_docx_with_a_broken_zip_is_corrupt() -> None:
 def test_a_docx_that_unpacks_past_the_size_limit_is_refused() -> None:
     docx = make_docx(["x" * 50_000])
     with pytest.raises(DocumentTooLarge):
-        read(docx, "bomb.docx", Limits(max_file_bytes=len(docx) + 1000))
+        read(docx, "bomb.docx", Limits(max_unpacked_bytes=len(docx) + 1000))
 
 
 def test_an_empty_docx_is_empty() -> None:
@@ -294,15 +294,14 @@ def test_text_longer_than_the_limit_is_cut_and_flagged() -> None:
 # --- formats without a reader --------------------------------------------------------------
 
 
-def test_an_image_is_unsupported_until_ocr_lands() -> None:
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    with pytest.raises(UnsupportedFormat) as error:
+def test_an_image_is_read_by_ocr_so_a_broken_one_is_corrupt_not_unsupported() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # tests/pipeline/test_image.py reads real ones
+    with pytest.raises(CorruptDocument):
         read(png, "scan.png")
-    assert "OCR" in error.value.message
 
 
 def test_a_recognised_but_unreadable_format_says_so() -> None:
-    detected = DetectedType(format="xlsx", mime_type="application/x")
+    detected = DetectedType(format="ole2", mime_type="application/x-ole-storage")
     with pytest.raises(UnsupportedFormat) as error:
-        extract(b"PK", detected, LIMITS)
-    assert "Excel" in error.value.message
+        extract(b"\xd0\xcf\x11\xe0", detected, LIMITS)
+    assert "Office 97-2003" in error.value.message

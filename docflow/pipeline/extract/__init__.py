@@ -17,10 +17,17 @@ from ..errors import (
     UnsupportedFormat,
 )
 from ..types import DetectedType, ExtractedText, Limits
+from .archive import extract_archive as extract_archive
 from .docx import extract_docx  # importing a reader registers it
+from .email import extract_email as extract_email
 from .html import extract_html
+from .image import extract_image as extract_image
+from .msg import extract_msg as extract_msg
+from .odf import extract_odf as extract_odf
+from .office import extract_office as extract_office
 from .pdf import extract_pdf
 from .registry import extractor_for, register, supported_formats
+from .spreadsheet import extract_spreadsheet as extract_spreadsheet
 from .text import extract_text
 
 __all__ = [

@@ -1,0 +1,166 @@
+"""E-mail (EML, MHT): the headers a person reads, the body, and the attachments as children.
+
+The parent's text is Subject/From/To/Cc/Date, the body (the plain-text alternative when it
+has words, otherwise the HTML one as text) and a line naming the attachments; each attachment,
+and each attached e-mail, becomes a ChildDocument that is processed on its own. Images that
+only illustrate the HTML body (multipart/related with a Content-ID) are not attachments.
+"""
+
+from __future__ import annotations
+
+import email
+import email.errors
+import email.header
+import email.policy
+import mimetypes
+from email.message import Message
+
+from ..encoding import bom_encoding, decode_text
+from ..errors import EncryptedDocument
+from ..types import DetectedType, ExtractedText, Limits
+from .children import ChildCollector, safe_filename
+from .html import declared_charset, html_to_text
+from .registry import register
+
+_HEADERS = ("Subject", "From", "To", "Cc", "Date")
+_ENCRYPTED_TYPES = ("multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime")
+_MAX_NESTING = 50  # MIME parts inside parts; real mail nests a handful deep
+
+
+@register("eml")
+def extract_email(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    if bom_encoding(data) not in (None, "utf-8") or b"\x00" in data[:1024]:
+        data = decode_text(data).encode("utf-8")  # a whole message saved as UTF-16
+    # compat32: the modern policy parses every header into objects, several times slower on
+    # real mail; headers are decoded here only for the few lines shown.
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    _refuse_encrypted(message)
+    reader = _MessageReader(limits)
+    reader.visit(message, depth=0)
+    lines = [f"{name}: {value}" for name in _HEADERS if (value := header(message, name))]
+    if reader.body:
+        lines += ["", *reader.body]
+    names = [child.filename for child in reader.children.found]
+    if names:
+        lines += ["", "Attachments: " + ", ".join(names)]
+    return ExtractedText(
+        text="\n".join(lines), warnings=reader.warnings, children=reader.children.found
+    )
+
+
+def header(message: Message, name: str) -> str:
+    """A header as text: encoded words decoded, unknown charsets and raw 8-bit bytes guessed."""
+    raw = message.get(name)
+    if raw is None:
+        return ""
+    raw = str(raw)
+    try:
+        parts = email.header.decode_header(raw)
+    except (ValueError, email.errors.HeaderParseError):
+        parts = [(raw, None)]
+    try:
+        value = str(email.header.make_header(parts))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+        value = "".join(
+            part if isinstance(part, str) else decode_text(part, declared=charset)
+            for part, charset in parts
+        )
+    if any("\udc80" <= char <= "\udcff" for char in value):  # undecoded 8-bit header bytes
+        value = decode_text(value.encode("utf-8", "surrogateescape"))
+    return " ".join(value.split())
+
+
+def _refuse_encrypted(message: Message) -> None:
+    content_type = message.get_content_type()
+    smime_type = str(message.get_param("smime-type") or "").lower()
+    if content_type in _ENCRYPTED_TYPES and smime_type != "signed-data":
+        scheme = "PGP" if content_type == "multipart/encrypted" else "S/MIME"
+        raise EncryptedDocument(
+            f"The e-mail is encrypted ({scheme}); decrypt it in your mail program and upload "
+            "the decrypted message."
+        )
+
+
+class _MessageReader:
+    def __init__(self, limits: Limits) -> None:
+        self.body: list[str] = []
+        self.warnings: list[str] = []
+        self.children = ChildCollector(limits, "e-mail")
+
+    def visit(self, part: Message, depth: int, related: bool = False) -> None:
+        if depth > _MAX_NESTING:
+            self.warnings.append("Parts nested more than 50 deep were skipped.")
+            return
+        content_type = part.get_content_type()
+        if content_type == "message/rfc822" or _is_attachment(part, related):
+            self._attach(part)
+        elif content_type == "multipart/alternative":
+            self._visit_alternative(part, depth)
+        elif part.is_multipart():
+            inner_related = content_type == "multipart/related"
+            for sub in _subparts(part):
+                self.visit(sub, depth + 1, inner_related)
+        elif content_type in ("text/plain", "text/html"):
+            text = _part_text(part)
+            if text.strip():
+                self.body.append(text.strip())
+
+    def _visit_alternative(self, part: Message, depth: int) -> None:
+        options = _subparts(part)
+        for option in options:
+            if option.get_content_type() == "text/plain" and _part_text(option).strip():
+                self.visit(option, depth + 1)
+                return
+        if options:  # the richest version comes last: HTML, or HTML with its images
+            self.visit(options[-1], depth + 1)
+
+    def _attach(self, part: Message) -> None:
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            message = inner[0] if isinstance(inner, list) and inner else None
+            if not isinstance(message, Message):
+                return
+            data = _message_bytes(message)
+            subject = header(message, "Subject") or "attached message"
+            name = safe_filename(f"{subject[:80]}.eml")
+        else:
+            data = part.get_payload(decode=True) or b""
+            name = part.get_filename() or ""
+            if not name:
+                extension = mimetypes.guess_extension(part.get_content_type()) or ".bin"
+                name = f"attachment-{len(self.children.found) + 1}{extension}"
+        if data:
+            self.children.add(name, data, path=name)
+
+
+def _is_attachment(part: Message, related: bool) -> bool:
+    if part.is_multipart():
+        return False
+    disposition = (part.get_content_disposition() or "").lower()
+    if disposition == "attachment":
+        return True
+    if related and part.get("Content-ID"):
+        return False  # an image the HTML body shows inline, not a file someone attached
+    body_type = part.get_content_type() in ("text/plain", "text/html")
+    return bool(part.get_filename()) and not (body_type and disposition == "inline")
+
+
+def _subparts(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset()
+    if part.get_content_type() == "text/html":
+        html = decode_text(payload, declared=charset or declared_charset(payload))
+        return html_to_text(html)
+    return decode_text(payload, declared=charset)
+
+
+def _message_bytes(message: Message) -> bytes:
+    try:
+        return message.as_bytes(policy=email.policy.compat32)
+    except (UnicodeError, LookupError, ValueError):  # 8-bit headers a generator will not write
+        return message.as_string(policy=email.policy.compat32).encode("utf-8", "surrogateescape")
