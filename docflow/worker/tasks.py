@@ -27,6 +27,7 @@ from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
 from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE, TASK_PROCESS_DOCUMENT, app
+from docflow.worker.children import register_children, store_children
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.routing import is_heavy
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
@@ -151,6 +152,8 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         return "moved"
     result = pipeline.process_document(data, filename, rt.settings.limits)
     extracted = result.extracted
+    children = store_children(rt.store.blobs, doc_id, result.children,
+                              rt.settings.max_file_bytes)
     with rt.store.db.write() as session:
         held = docs.held(session, doc_id, attempt)
         if held is None:
@@ -171,6 +174,10 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         held.finished_at = utcnow()
         held.lease_until = None
         held.indexed = False
+        child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
+    if child_tasks and not _dispatcher(rt).send(child_tasks):
+        log.warning("document %s: %d child documents stay queued for the reconciler", doc_id,
+                    len(child_tasks))
     return "processed"
 
 

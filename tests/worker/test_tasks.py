@@ -104,3 +104,34 @@ def _claim(store: Store, doc_id: str) -> int:
     with store.db.write() as session:
         return docs.claim(session, doc_id, worker="w", host="h", pid=1, lease_seconds=60,
                           max_attempts=4, holder_gone=lambda d: False).attempt
+
+
+def test_archive_members_become_child_documents_once(store: Store) -> None:
+    import io
+    import zipfile
+
+    from sqlalchemy import select
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("letters/a.txt", "Dear Ann, thank you. Sincerely, Bo")
+        z.writestr("b.txt", "Invoice number 7, total due $12.00")
+    parent_id = _register(store, buf.getvalue(), "bundle.zip")
+    process_document(parent_id)
+    with store.db.read() as session:
+        kids = session.scalars(select(Document).where(Document.parent_id == parent_id)).all()
+        assert sorted(k.filename for k in kids) == ["a.txt", "b.txt"]
+        assert {k.batch_id for k in kids} == {_get(store, parent_id).batch_id}
+        kid_ids = {k.id for k in kids}
+    for kid in kid_ids:
+        process_document(kid)
+    # The parent processed again (a redelivered message after a crash) makes no new children.
+    with store.db.write() as session:
+        parent = session.get(Document, parent_id)
+        parent.status, parent.attempts = DocumentStatus.QUEUED, 0
+    process_document(parent_id)
+    with store.db.read() as session:
+        kids = session.scalars(select(Document).where(Document.parent_id == parent_id)).all()
+    assert {k.id for k in kids} == kid_ids
+    assert {k.status for k in kids} == {DocumentStatus.COMPLETED}
+    assert _get(store, parent_id).status == DocumentStatus.COMPLETED

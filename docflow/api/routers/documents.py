@@ -22,11 +22,14 @@ def documents(batch_id: str | None = None,
               status: str | None = Query(None, description="queued, processing, completed "
                                          "or failed.", pattern="^(queued|processing|completed|"
                                          "failed)$"),
-              doc_type: str | None = None, limit: int = Query(50, ge=1, le=1000),
+              doc_type: str | None = None,
+              parent_id: str | None = Query(None, description="Only the attachments or archive "
+                                            "members of this document."),
+              limit: int = Query(50, ge=1, le=1000),
               offset: int = Query(0, ge=0),
               state: ApiState = Depends(get_state)) -> DocumentList:
     with state.store.db.read() as session:
-        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type),
+        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type, parent_id),
                                      limit, offset)
         return DocumentList(total=total, limit=limit, offset=offset,
                             documents=[summary_of(d) for d in rows])

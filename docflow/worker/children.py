@@ -1,0 +1,67 @@
+"""E-mail attachments and archive members become documents of their own (`parent_id` set).
+
+Each child gets an idempotency key made of its parent's id and its path inside the parent, so
+processing the parent twice finds the children it already made instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from docflow.pipeline.types import ChildDocument
+from docflow.store import BlobStore, BlobTooLarge, Document, DocumentStatus
+from docflow.store.blobs import StoredBlob
+from docflow.store.documents import (
+    NewDocument,
+    find_by_idempotency_keys,
+    mark_failed,
+    register_documents,
+)
+from docflow.worker.dispatch import TaskRef
+from docflow.worker.routing import queue_for_name
+
+
+def child_key(parent_id: str, path: str) -> str:
+    return f"child:{parent_id}:{hashlib.sha256(path.encode()).hexdigest()}"
+
+
+def store_children(blobs: BlobStore, parent_id: str, children: Sequence[ChildDocument],
+                   max_file_bytes: int) -> list[tuple[NewDocument, bool]]:
+    """Store each child's bytes (before the transaction: this is I/O); True marks one too big."""
+    stored = []
+    for child in children:
+        key = child_key(parent_id, child.path or child.filename)
+        try:
+            blob = blobs.put_stream(io.BytesIO(child.data), max_file_bytes)
+            too_big = False
+        except BlobTooLarge:
+            blob = StoredBlob(sha256=hashlib.sha256(child.data).hexdigest(), size=len(child.data))
+            too_big = True
+        stored.append((NewDocument(filename=child.filename, blob=blob, idempotency_key=key),
+                       too_big))
+    return stored
+
+
+def register_children(session: Session, parent: Document,
+                      stored: Sequence[tuple[NewDocument, bool]],
+                      max_file_bytes: int) -> list[TaskRef]:
+    """Rows for the children not made before, in the parent's batch; returns tasks to send."""
+    existing = find_by_idempotency_keys(session, [item.idempotency_key or ""
+                                                  for item, _ in stored])
+    fresh = [(item, too_big) for item, too_big in stored if item.idempotency_key not in existing]
+    if not fresh:
+        return []
+    docs = register_documents(session, [item for item, _ in fresh], batch_id=parent.batch_id)
+    refs = []
+    for doc, (_, too_big) in zip(docs, fresh, strict=True):
+        doc.parent_id = parent.id
+        if too_big:
+            mark_failed(doc, "too_large", f"This attachment or archive member is larger than "
+                        f"the limit of {max_file_bytes} bytes.")
+        elif doc.status == DocumentStatus.QUEUED:
+            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
+    return refs
