@@ -29,7 +29,7 @@ from docflow.store.workers import stale_worker_names
 from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE, TASK_PROCESS_DOCUMENT, app
 from docflow.worker.children import register_children, store_children
 from docflow.worker.dispatch import Dispatcher, TaskRef
-from docflow.worker.routing import is_heavy
+from docflow.worker.routing import needs_ocr
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         return "reused"
 
     data = rt.store.blobs.read(sha)
-    if queue != OCR_QUEUE and is_heavy(pipeline.detect(data, filename, rt.settings.limits).format):
+    if queue != OCR_QUEUE and needs_ocr(data, filename, rt.settings.limits):
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
     result = pipeline.process_document(data, filename, rt.settings.limits)

@@ -135,3 +135,22 @@ def test_archive_members_become_child_documents_once(store: Store) -> None:
     assert {k.id for k in kids} == kid_ids
     assert {k.status for k in kids} == {DocumentStatus.COMPLETED}
     assert _get(store, parent_id).status == DocumentStatus.COMPLETED
+
+
+def test_a_scanned_pdf_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
+                                                                  monkeypatch) -> None:
+    from docflow.worker import tasks
+    from tests.scans import make_scanned_pdf, text_image
+
+    sent = []
+    monkeypatch.setattr(tasks.Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
+    doc_id = _register(store, make_scanned_pdf([text_image(["A scanned page of text"])]),
+                       "scan.pdf")
+    assert tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id),
+                          "default") == "moved"
+    assert [r.queue for r in sent] == ["ocr"]
+    # On the ocr queue it is read, by OCR.
+    assert tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id),
+                          "ocr") == "processed"
+    with store.db.read() as session:
+        assert "scanned" in docs.get_text(session, _get(store, doc_id).sha256).lower()
