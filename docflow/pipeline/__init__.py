@@ -8,7 +8,7 @@ so a worker, a test or a notebook can call `process_document` the same way.
 
 from __future__ import annotations
 
-from .classify import classify
+from .classify import DocumentClassifier, classify
 from .detect import detect
 from .errors import (
     CorruptDocument,
@@ -35,6 +35,7 @@ __all__ = [
     "Classification",
     "CorruptDocument",
     "DetectedType",
+    "DocumentClassifier",
     "DocumentError",
     "DocumentTooLarge",
     "EmptyDocument",
@@ -54,13 +55,28 @@ __all__ = [
 ]
 
 
-def process_document(data: bytes, filename: str, limits: Limits = Limits()) -> ProcessedDocument:
-    """Run every stage on one document; raises a DocumentError subclass if it cannot be read."""
+def process_document(
+    data: bytes,
+    filename: str,
+    limits: Limits = Limits(),
+    classifier: DocumentClassifier | None = None,
+) -> ProcessedDocument:
+    """Run every stage on one document; raises a DocumentError subclass if it cannot be read.
+
+    Without a `classifier`, types come from keywords alone (no model); a worker passes one built
+    from the user's types, trained model and embedding cache (see classify.DocumentClassifier).
+    """
     detected = detect(data, filename, limits)
     extracted = extract(data, detected, limits)
+    text = extracted.text
+    embedding = classifier.embed(text) if classifier is not None else None
+    classification = (
+        classifier.classify(text, embedding) if classifier is not None else classify(text)
+    )
     return ProcessedDocument(
         detected=detected,
         extracted=extracted,
-        classification=classify(extracted.text),
-        fields=extract_fields(extracted.text),
+        classification=classification,
+        fields=extract_fields(text, classification.doc_type),
+        embedding=embedding.tolist() if embedding is not None else None,
     )

@@ -167,7 +167,7 @@ FOR OFFICE USE ONLY: Card no. ________
 def test_clear_documents_get_their_type(text: str, expected: str) -> None:
     result = classify(text)
     assert result.doc_type == expected
-    assert result.decider == "rules"
+    assert result.decider == "keywords"
     assert 0.5 < result.confidence <= 1
 
 

@@ -1,19 +1,36 @@
 """The document types docflow knows out of the box, each with the phrases that give it away.
 
-Names and descriptions are shared by every classifier (the zero-shot one embeds descriptions);
-keyword weights are for the rules classifier: 3 = nearly decisive, 1 = supporting evidence.
+A type is data: a name, a description, keywords and optional user rules. Names and descriptions
+are shared by every classifier (the zero-shot one embeds name, description and keywords);
+keyword weights are for the keyword classifier: 3 = nearly decisive, 1 = supporting evidence.
+Keywords given as a plain list (as a user types them) weigh `DEFAULT_KEYWORD_WEIGHT` each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .matching import MatchRule
+
+DEFAULT_KEYWORD_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
 class DocType:
     name: str
-    description: str
-    keywords: dict[str, float]  # phrase -> weight; matched case-insensitively on word boundaries
+    description: str = ""
+    # phrase -> weight; a plain list of phrases is accepted too (each DEFAULT_KEYWORD_WEIGHT)
+    keywords: Mapping[str, float] = field(default_factory=dict)
+    rules: tuple[MatchRule, ...] = ()  # a user's rules: any match assigns this type
+
+    def __post_init__(self) -> None:
+        keywords = self.keywords
+        if not isinstance(keywords, Mapping):  # ["invoice", "bill to"] from a form or the API
+            keywords = dict.fromkeys(keywords, DEFAULT_KEYWORD_WEIGHT)
+        object.__setattr__(self, "keywords", MappingProxyType(dict(keywords)))
+        object.__setattr__(self, "rules", tuple(self.rules))
 
 
 OTHER = "other"

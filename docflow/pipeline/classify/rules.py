@@ -1,4 +1,4 @@
-"""Keyword rules: weighted phrase hits per document type, normalised into a confidence.
+"""Keywords: weighted phrase hits per document type, normalised into a confidence.
 
 All phrases of all types are compiled into one trie-shaped regex, so a document is scanned once
 and each position tries only the phrases that can start with its character.
@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from ..types import Classification
 from .doc_types import DEFAULT_DOC_TYPES, OTHER, DocType
 
-SCAN_CHARS = 50_000  # the type of a document shows in its first pages; keeps huge texts fast
+SCAN_CHARS = 8_000  # the type of a document shows in its first pages; keeps long texts fast
 HEAD_CHARS = 400  # documents often name their own type in the title: count those hits twice
 TITLE_WEIGHT = 1.5  # ...but only strong phrases: "Change" in a first sentence is no title
+DECIDER = "keywords"
 MIN_SCORE = 3.5  # below this the best type is a guess, and "other" is the honest answer
 _EVIDENCE_SCALE = 6.0  # score at which evidence reaches 1 - 1/e
 _MAX_OTHER_CONFIDENCE = 0.9
@@ -53,16 +54,20 @@ class RulesClassifier:
         return dict(zip(names, totals, strict=True))
 
     def classify(self, text: str) -> Classification:
-        ranked = sorted(self.scores(text).items(), key=lambda item: item[1], reverse=True)
+        scores = self.scores(text)
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         best_name, best = ranked[0] if ranked else (OTHER, 0.0)
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         evidence = 1 - math.exp(-best / _EVIDENCE_SCALE)
+        total = sum(scores.values()) or 1.0
+        top = tuple((name, round(evidence * score / total, 3)) for name, score in ranked[:3]
+                    if score > 0)
         if best < MIN_SCORE:
             confidence = min(_MAX_OTHER_CONFIDENCE, 1 - evidence)
-            return Classification(doc_type=OTHER, confidence=round(confidence, 3), decider="rules")
+            return Classification(OTHER, round(confidence, 3), DECIDER, scores=top)
         margin = (best - runner_up) / best  # a near tie halves the confidence
         confidence = evidence * (0.5 + 0.5 * margin)
-        return Classification(doc_type=best_name, confidence=round(confidence, 3), decider="rules")
+        return Classification(best_name, round(confidence, 3), DECIDER, scores=top)
 
 
 _SINGLE_CHARS = re.compile(r"(?<!\S)\S(?!\S)")
@@ -83,6 +88,8 @@ def _canonical(phrase: str) -> str:
 
 def _phrase_pattern(phrases: dict[str, object]) -> re.Pattern[str]:
     """One regex matching any phrase, longest first, whole words only, any whitespace between."""
+    if not phrases:
+        return re.compile(r"(?!)")  # types without keywords: nothing to find
     trie: dict = {}
     for phrase in phrases:
         node = trie

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from ..types import Field
+from .lines import windows
 
 # The lookbehind anchors each try at the start of a run of address characters, so a long run
 # without "@" (base64, hashes) is scanned once instead of once per starting position.
@@ -16,8 +17,16 @@ _EMAIL = re.compile(
 )
 
 
+_AT = (re.compile("@"),)
+
+
 def find_emails(text: str) -> Iterator[Field]:
-    for match in _EMAIL.finditer(text):
+    for low, high in windows(text, _AT, before=70, after=260):
+        yield from _emails_in(text, low, high)
+
+
+def _emails_in(text: str, low: int, high: int) -> Iterator[Field]:
+    for match in _EMAIL.finditer(text, low, high):
         value = match.group()
         yield Field(
             name="email",

@@ -9,6 +9,7 @@ from decimal import Decimal
 from price_parser import Price
 
 from ..types import Field
+from .lines import windows
 
 # Local symbols and the ISO code each stands for.
 SYMBOLS = {
@@ -44,9 +45,21 @@ _MONEY = re.compile(
 )
 
 
+# No currency, no money: the number pattern runs only near a sign or a code.
+_ANCHORS = (
+    re.compile("[" + "".join(sign for sign in _SIGNS if len(sign) == 1) + "]"),
+    re.compile(_alternatives([sign for sign in _SIGNS if len(sign) > 1] + _LETTERED)),
+)
+
+
 def find_money(text: str) -> Iterator[Field]:
     """Amounts normalised as "1234.50 EUR"."""
-    for match in _MONEY.finditer(text):
+    for low, high in windows(text, _ANCHORS, before=24, after=24):
+        yield from _money_in(text, low, high)
+
+
+def _money_in(text: str, low: int, high: int) -> Iterator[Field]:
+    for match in _MONEY.finditer(text, low, high):
         currency = match.group("before") or match.group("after")
         number = match.group("number") or match.group("number_first")
         amount = Price.fromstring(number).amount

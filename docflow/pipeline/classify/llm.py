@@ -1,0 +1,115 @@
+"""Ask a language model for the type, when the user has configured one.
+
+Two wire formats cover the common servers: Ollama's `/api/chat` (with `format: "json"`) and the
+OpenAI-compatible `/v1/chat/completions` (llama.cpp, vLLM, LM Studio, hosted APIs). The prompt
+lists every type with its description; the model answers `{"doc_type": ..., "confidence": ...}`.
+A failed call or an answer naming no known type gives None, so the next decider takes over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+from ..types import Classification
+from .doc_types import OTHER, DocType
+
+DECIDER = "llm"
+PROMPT_CHARS = 6_000  # the head of the document says what it is; keeps prompts small and fast
+
+
+class LlmApi(StrEnum):
+    OLLAMA = "ollama"
+    OPENAI = "openai"
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    base_url: str  # "http://localhost:11434" (Ollama) or "https://host/v1" (OpenAI-compatible)
+    model: str
+    api: LlmApi = LlmApi.OLLAMA
+    api_key: str | None = None
+    timeout_s: float = 60.0
+    default_confidence: float = 0.8  # when the model gives no usable confidence of its own
+
+
+class LlmClassifier:
+    """One HTTP client per process; `classify` returns None whenever the model cannot help."""
+
+    def __init__(
+        self,
+        doc_types: Sequence[DocType],
+        settings: LlmSettings,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.doc_types = tuple(doc_types)
+        self.settings = settings
+        self.version = f"{settings.api}:{settings.model}"
+        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        self._client = httpx.Client(
+            base_url=settings.base_url.rstrip("/"),
+            headers=headers,
+            timeout=settings.timeout_s,
+            transport=transport,
+        )
+        self.last_error: str | None = None  # why the last call gave no answer, for logs
+
+    def close(self) -> None:
+        self._client.close()
+
+    def classify(self, text: str) -> Classification | None:
+        messages = [
+            {"role": "system", "content": _system_prompt(self.doc_types)},
+            {"role": "user", "content": text[:PROMPT_CHARS]},
+        ]
+        try:
+            content = self._chat(messages)
+            answer = json.loads(content)
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
+            self.last_error = f"{type(error).__name__}: {error}"
+            return None
+        return self._read(answer)
+
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        if self.settings.api is LlmApi.OLLAMA:
+            body = {"model": self.settings.model, "messages": messages, "format": "json",
+                    "stream": False, "options": {"temperature": 0}}
+            response = self._client.post("/api/chat", json=body)
+            response.raise_for_status()
+            return response.json()["message"]["content"]
+        body = {"model": self.settings.model, "messages": messages, "temperature": 0,
+                "response_format": {"type": "json_object"}}
+        response = self._client.post("/chat/completions", json=body)
+        response.raise_for_status()
+        return response.json()["choices"][0]["message"]["content"]
+
+    def _read(self, answer: object) -> Classification | None:
+        if not isinstance(answer, dict):
+            self.last_error = "the answer is not a JSON object"
+            return None
+        named = str(answer.get("doc_type", "")).strip().lower().replace(" ", "_")
+        known = {doc_type.name.lower(): doc_type.name for doc_type in self.doc_types}
+        known[OTHER] = OTHER
+        if named not in known:
+            self.last_error = f"the model named an unknown type {named!r}"
+            return None
+        confidence = answer.get("confidence")
+        if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+            confidence = self.settings.default_confidence
+        return Classification(known[named], round(float(confidence), 3), DECIDER,
+                              model_version=self.version)
+
+
+def _system_prompt(doc_types: Sequence[DocType]) -> str:
+    lines = [f"- {doc_type.name}: {doc_type.description}" for doc_type in doc_types]
+    return (
+        "You classify documents. The possible types are:\n"
+        + "\n".join(lines)
+        + f"\n- {OTHER}: none of the above.\n"
+        "Read the document the user sends and answer with JSON only, in the form "
+        '{"doc_type": "<one type name from the list>", "confidence": <0 to 1>}.'
+    )

@@ -1,0 +1,107 @@
+"""A user's own rules decide a document's type before any model does."""
+
+from __future__ import annotations
+
+import pytest
+
+from docflow.pipeline.classify import (
+    DEFAULT_DOC_TYPES,
+    DocType,
+    DocumentClassifier,
+    InvalidRule,
+    MatchKind,
+    MatchRule,
+)
+
+UTILITY_BILL = """Northern Power & Light
+Your electricity bill for March 2024
+Account 55-1234   Meter reading: 45123 kWh
+Amount to pay: £84.20 by direct debit on 2 April 2024."""
+
+
+@pytest.mark.parametrize(
+    ("rule", "matches"),
+    [
+        (MatchRule(MatchKind.ANY, "gas electricity water"), True),
+        (MatchRule(MatchKind.ANY, "gas water"), False),
+        (MatchRule(MatchKind.ALL, "electricity meter kwh"), True),
+        (MatchRule(MatchKind.ALL, "electricity gas"), False),
+        (MatchRule(MatchKind.ANY, '"direct debit" cheque'), True),  # a quoted phrase is one term
+        (MatchRule(MatchKind.PHRASE, "electricity bill"), True),
+        (MatchRule(MatchKind.PHRASE, "bill electricity"), False),
+        (MatchRule(MatchKind.PHRASE, "power & light"), True),
+        (MatchRule(MatchKind.REGEX, r"Account \d\d-\d{4}"), True),
+        (MatchRule(MatchKind.REGEX, r"Account \d{6}"), False),
+        (MatchRule(MatchKind.FUZZY, "Nothern Power and Light"), True),  # typos forgiven
+        (MatchRule(MatchKind.FUZZY, "Southern Water Services"), False),
+    ],
+)
+def test_each_kind_of_rule(rule: MatchRule, matches: bool) -> None:
+    assert rule.matches(UTILITY_BILL) is matches
+
+
+def test_words_match_whole_words_and_ignore_case_unless_asked() -> None:
+    assert not MatchRule(MatchKind.ANY, "meter").matches("the parameters were set")
+    assert MatchRule(MatchKind.ANY, "METER").matches("a meter reading")
+    assert not MatchRule(MatchKind.ANY, "METER", case_sensitive=True).matches("a meter reading")
+
+
+def test_a_phrase_broken_across_lines_still_matches() -> None:
+    assert MatchRule(MatchKind.PHRASE, "electricity bill").matches("your electricity\n  bill")
+
+
+def test_rules_that_can_never_run_are_refused_when_saved() -> None:
+    with pytest.raises(InvalidRule) as error:
+        MatchRule(MatchKind.REGEX, "Account (\\d+")
+    assert error.value.code == "invalid_rule"
+    assert error.value.message.endswith(".")
+    with pytest.raises(InvalidRule):
+        MatchRule(MatchKind.ANY, "   ")
+    with pytest.raises(ValueError):
+        MatchRule("sometimes", "x")  # type: ignore[arg-type]
+
+
+def test_a_users_type_with_a_rule_wins_over_keywords() -> None:
+    utility = DocType(
+        "utility_bill",
+        "A bill for electricity, gas or water.",
+        ["kwh", "meter reading"],
+        rules=(MatchRule(MatchKind.ANY, "electricity gas water"),),
+    )
+    classifier = DocumentClassifier([*DEFAULT_DOC_TYPES, utility])
+    result = classifier.classify(UTILITY_BILL)
+    assert (result.doc_type, result.decider, result.confidence) == ("utility_bill", "user_rules", 1)
+
+
+def test_when_rules_of_two_types_match_the_other_deciders_choose_between_them() -> None:
+    invoice_rule = MatchRule(MatchKind.ANY, "pay")
+    letter_rule = MatchRule(MatchKind.ANY, "pay")
+    types = [
+        DocType("invoice", "A bill.", {"invoice": 3, "amount due": 3}, rules=(invoice_rule,)),
+        DocType("letter", "A letter.", {"dear": 3, "sincerely": 3}, rules=(letter_rule,)),
+    ]
+    result = DocumentClassifier(types).classify("INVOICE 7. Amount due: please pay £10.")
+    assert result.doc_type == "invoice"
+    assert result.decider.startswith("user_rules+")
+    assert result.confidence >= 0.9
+
+
+def test_types_are_plain_data_with_keywords_as_a_list_or_weights() -> None:
+    from_form = DocType("recipe", "Cooking instructions.", ["preheat", "tablespoon"])
+    assert dict(from_form.keywords) == {"preheat": 2.0, "tablespoon": 2.0}
+    weighted = DocType("recipe", "Cooking instructions.", {"preheat": 3})
+    assert weighted.keywords["preheat"] == 3
+
+
+def test_unsure_answers_are_flagged_for_review_and_rules_never_are() -> None:
+    classifier = DocumentClassifier()
+    sure = classifier.classify(
+        "INVOICE\nInvoice number: 7\nBill to: Contoso\nAmount due: $40.00\nPayment terms: net 30"
+    )
+    unsure = classifier.classify("The quick brown fox jumps over the lazy dog.")
+    assert not classifier.needs_review(sure)
+    assert unsure.doc_type == "other" or classifier.needs_review(unsure)
+    ruled = DocumentClassifier(
+        [DocType("memo", "", rules=(MatchRule(MatchKind.ANY, "fox"),))]
+    ).classify("The quick brown fox.")
+    assert ruled.decider == "user_rules" and not classifier.needs_review(ruled)
