@@ -115,10 +115,11 @@ def test_a_message_redelivered_after_the_visibility_timeout_is_harmless(
     # Each document takes longer than the visibility timeout, so Redis hands its message to
     # the other worker while the first is still at work.
     scale = ScaleOut(tmp_path, fresh_postgres, redis_server.url,
-                     extra_env={"DOCFLOW_VISIBILITY_TIMEOUT_SECONDS": "2"})
+                     extra_env={"DOCFLOW_VISIBILITY_TIMEOUT_SECONDS": "1"})
     try:
+        # About 4 s each on a quiet machine: several sweeps for unacknowledged messages pass.
         files = [("files", (f"long{i}.pdf", make_pdf(
-            [f"Long report {i} page {p}. " * 12 for p in range(3000)]))) for i in range(6)]
+            [f"Long report {i} page {p}. " * 80 for p in range(4000)]))) for i in range(6)]
         batch_id = _upload(scale, files)
         _assert_each_once(scale, batch_id, 6)
         docs = scale.stack.client.get("/api/documents", params={"batch_id": batch_id}).json()
