@@ -23,6 +23,11 @@ pulls out key fields and indexes it for search, on Celery workers.
 Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`), follow them with
 `/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
 and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
+
+Large uploads arrive in pieces: create a batch (`POST /api/batches`), append files to it
+(`POST /api/batches/{batch_id}/files`, each part with an `Idempotency-Key` so a retried request
+never makes a second document), and read the server's limits at `/api/limits`. The
+`docflow upload` command does all of this, resumably.
 """
 
 TAGS = [
