@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(300, description="Resolution PDF pages are rendered at for OCR.")
     ocr_page_timeout: float = Field(60.0, description="Seconds one page's OCR may take.")
 
+    review_below: float = Field(0.6, description="A document type chosen with less confidence "
+                                "than this is flagged for review (?needs_review=true).")
+
     # Task policy (see DESIGN.md: the database is the truth, the broker is transport).
     task_soft_time_limit: int = Field(600, description="Seconds before a task is asked to stop.")
     task_time_limit: int = Field(660, description="Seconds before a task's process is killed.")

@@ -19,6 +19,7 @@ class DocType(BaseModel):
     name: str
     confidence: float = Field(description="0 to 1.")
     decider: str | None = Field(None, description="Which classifier chose it.")
+    model_version: str | None = Field(None, description="The model that chose it, if any.")
 
 
 class ExtractedField(BaseModel):
@@ -156,6 +157,7 @@ class DocumentSummary(BaseModel):
     doc_type: str | None
     batch_id: str | None
     parent_id: str | None = Field(None, description="The e-mail or archive it came from.")
+    needs_review: bool = Field(False, description="Its type was chosen with low confidence.")
     created_at: datetime
 
 
@@ -183,6 +185,7 @@ class DocumentDetail(BaseModel):
     mime_type: str | None
     page_count: int | None
     attempts: int
+    needs_review: bool = Field(False, description="Its type was chosen with low confidence.")
     worker: str | None = Field(description="The worker that processed it last.")
     worker_pid: int | None = Field(description="Its process id on that worker's host.")
     reused_from: str | None = Field(description="Document whose identical bytes gave this result.")
@@ -200,20 +203,22 @@ def error_of(doc: Document) -> DocumentError | None:
 def summary_of(doc: Document) -> DocumentSummary:
     return DocumentSummary(id=doc.id, filename=doc.filename, status=doc.status,
                            error=error_of(doc), doc_type=doc.doc_type, batch_id=doc.batch_id,
-                           parent_id=doc.parent_id, created_at=doc.created_at)
+                           parent_id=doc.parent_id, needs_review=doc.needs_review,
+                           created_at=doc.created_at)
 
 
 def detail_of(doc: Document, text: str | None) -> DocumentDetail:
     doc_type = None
     if doc.doc_type is not None:
         doc_type = DocType(name=doc.doc_type, confidence=doc.doc_type_confidence or 0.0,
-                           decider=doc.classifier)
+                           decider=doc.classifier, model_version=doc.model_version)
     fields: list[dict[str, Any]] = doc.fields or []
     return DocumentDetail(
         id=doc.id, filename=doc.filename, status=doc.status, error=error_of(doc),
         doc_type=doc_type, fields=[ExtractedField(**f) for f in fields], text=text,
         batch_id=doc.batch_id, parent_id=doc.parent_id, task_id=doc.task_id, sha256=doc.sha256,
         size=doc.size, format=doc.format, mime_type=doc.mime_type, page_count=doc.page_count,
-        attempts=doc.attempts, worker=doc.worker, worker_pid=doc.worker_pid,
+        attempts=doc.attempts, needs_review=doc.needs_review, worker=doc.worker,
+        worker_pid=doc.worker_pid,
         reused_from=doc.reused_from, created_at=doc.created_at,
         started_at=doc.started_at, finished_at=doc.finished_at)

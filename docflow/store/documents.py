@@ -100,6 +100,8 @@ def copy_result(donor: Document, doc: Document, now: datetime) -> None:
     doc.doc_type = donor.doc_type
     doc.doc_type_confidence = donor.doc_type_confidence
     doc.classifier = donor.classifier
+    doc.model_version = donor.model_version
+    doc.needs_review = donor.needs_review
     doc.fields = donor.fields
     doc.reused_from = donor.reused_from or donor.id
     doc.error_code = doc.error_message = None
@@ -201,6 +203,7 @@ class DocumentFilter:
     status: str | None = None
     doc_type: str | None = None
     parent_id: str | None = None
+    needs_review: bool | None = None
 
 
 def list_documents(session: Session, flt: DocumentFilter, limit: int,
@@ -214,6 +217,8 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
         conditions.append(Document.doc_type == flt.doc_type)
     if flt.parent_id:
         conditions.append(Document.parent_id == flt.parent_id)
+    if flt.needs_review is not None:
+        conditions.append(Document.needs_review.is_(flt.needs_review))
     total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
     rows = session.scalars(select(Document).where(*conditions)
                            .order_by(Document.created_at, Document.id)

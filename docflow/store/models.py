@@ -93,6 +93,7 @@ class Document(Base):
         Index("ix_documents_status_indexed", "status", "indexed"),
         Index("ix_documents_status_lease", "status", "lease_until"),
         Index("ix_documents_created_at", "created_at"),
+        Index("ix_documents_needs_review", "needs_review"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -115,6 +116,9 @@ class Document(Base):
     doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
     doc_type_confidence: Mapped[float | None] = mapped_column(Float)
     classifier: Mapped[str | None] = mapped_column(String(40))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    # Low-confidence types wait for a person: GET /api/documents?needs_review=true.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     fields: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     reused_from: Mapped[str | None] = mapped_column(String(32))
 

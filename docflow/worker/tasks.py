@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.orm import Session
 
 from docflow import pipeline
+from docflow.pipeline.classify.classifier import needs_review
 from docflow.pipeline.errors import DocumentError
 from docflow.store import Document
 from docflow.store import documents as docs
@@ -168,6 +169,8 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         held.doc_type = result.classification.doc_type
         held.doc_type_confidence = result.classification.confidence
         held.classifier = result.classification.decider
+        held.model_version = result.classification.model_version
+        held.needs_review = needs_review(result.classification, rt.settings.review_below)
         held.fields = [vars(f) for f in result.fields]
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None

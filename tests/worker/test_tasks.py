@@ -154,3 +154,23 @@ def test_a_scanned_pdf_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
                           "ocr") == "processed"
     with store.db.read() as session:
         assert "scanned" in docs.get_text(session, _get(store, doc_id).sha256).lower()
+
+
+def test_a_type_chosen_with_low_confidence_is_flagged_for_review(store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from docflow.api.app import create_app
+    from docflow.config import Settings
+
+    sure = _register(store, b"INVOICE\nInvoice number 42\nBill to: Acme\nAmount due: $10.00\n"
+                     b"VAT 20%\nPayment terms: 30 days\nInvoice date 2024-01-02", "inv.txt")
+    unsure = _register(store, b"Please sign the form and the agreement", "note.txt")
+    for doc_id in (sure, unsure):
+        process_document(doc_id)
+    assert not _get(store, sure).needs_review and _get(store, unsure).needs_review
+    with TestClient(create_app(Settings(), configure_logs=False)) as client:
+        listed = client.get("/api/documents", params={"needs_review": "true"}).json()
+        detail = client.get(f"/api/documents/{sure}").json()
+    assert [d["id"] for d in listed["documents"]] == [unsure]
+    assert listed["documents"][0]["needs_review"] is True
+    assert detail["needs_review"] is False and detail["doc_type"]["decider"]

@@ -25,11 +25,14 @@ def documents(batch_id: str | None = None,
               doc_type: str | None = None,
               parent_id: str | None = Query(None, description="Only the attachments or archive "
                                             "members of this document."),
+              needs_review: bool | None = Query(None, description="true: only documents whose "
+                                                "type was chosen with low confidence."),
               limit: int = Query(50, ge=1, le=1000),
               offset: int = Query(0, ge=0),
               state: ApiState = Depends(get_state)) -> DocumentList:
     with state.store.db.read() as session:
-        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type, parent_id),
+        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type, parent_id,
+                                                    needs_review),
                                      limit, offset)
         return DocumentList(total=total, limit=limit, offset=offset,
                             documents=[summary_of(d) for d in rows])

@@ -47,6 +47,11 @@ class Thresholds:
     review_below: float = 0.6  # answers less sure than this are flagged for a person to check
 
 
+def needs_review(result: Classification, below: float = Thresholds.review_below) -> bool:
+    """Whether a person should confirm this answer (a user's rule never needs it)."""
+    return result.decider != USER_RULES and result.confidence < below
+
+
 class DocumentClassifier:
     """Build once per process (and again when the types or the trained model change)."""
 
@@ -70,7 +75,7 @@ class DocumentClassifier:
 
     def needs_review(self, result: Classification) -> bool:
         """Whether a person should confirm this answer (a user's rule never needs it)."""
-        return result.decider != USER_RULES and result.confidence < self.thresholds.review_below
+        return needs_review(result, self.thresholds.review_below)
 
     def embed(self, text: str) -> np.ndarray | None:
         """The document's embedding (None without an encoder); pass it to `classify`."""
