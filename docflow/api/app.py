@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 import docflow
 from docflow.api.errors import install_error_handlers
-from docflow.api.routers import batches, documents, health, search, tasks, uploads, workers
+from docflow.api.routers import (
+    batches,
+    document_types,
+    documents,
+    health,
+    search,
+    tasks,
+    uploads,
+    workers,
+)
 from docflow.api.state import ApiState
 from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
@@ -35,6 +44,7 @@ TAGS = [
     {"name": "progress", "description": "Follow documents, batches and workers."},
     {"name": "documents", "description": "Read results and originals."},
     {"name": "search", "description": "Full-text search with filters."},
+    {"name": "document types", "description": "The kinds of document to sort into."},
     {"name": "health", "description": "Is the service working?"},
 ]
 
@@ -57,6 +67,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     install_error_handlers(app)
-    for module in (uploads, tasks, batches, workers, search, documents, health):
+    for module in (uploads, tasks, batches, workers, search, documents, document_types,
+                   health):
         app.include_router(module.router)
     return app

@@ -25,6 +25,10 @@ def open_store(settings: Settings, migrate: bool = False) -> Store:
                   max_overflow=settings.db_max_overflow)
     if migrate:
         upgrade_database(db)
+        from docflow.store.document_types import ensure_defaults
+
+        with db.write() as session:
+            ensure_defaults(session)
     return Store(db=db, blobs=open_blobs(settings))
 
 

@@ -119,6 +119,9 @@ class Document(Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     # Low-confidence types wait for a person: GET /api/documents?needs_review=true.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The type a person set or confirmed (PATCH /api/documents/{id}): a label to learn from.
+    labeled_type: Mapped[str | None] = mapped_column(String(100))
+    labeled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fields: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     reused_from: Mapped[str | None] = mapped_column(String(32))
 
@@ -149,3 +152,17 @@ class Worker(Base):
     active_tasks: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DocumentType(Base):
+    """A kind of document users sort by: the built-in set at first, then theirs."""
+
+    __tablename__ = "document_types"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)  # phrase -> weight
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,12 +6,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
 from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
 from docflow.store.documents import DocumentFilter, get_text, list_documents
+from docflow.store.models import DocumentType, utcnow
 
 router = APIRouter(tags=["documents"])
 
@@ -75,3 +77,43 @@ def document_file(document_id: str,
     headers["Content-Length"] = str(doc.size)
     return StreamingResponse(iter(lambda: body.read(1 << 20), b""), media_type=media_type,
                              headers=headers)
+
+
+class FieldCorrection(BaseModel):
+    name: str
+    value: str
+    normalized: str | None = None
+
+
+class Correction(BaseModel):
+    doc_type: str | None = Field(None, description="The right type (must exist); kept as a "
+                                 "label the trained classifier learns from.")
+    fields: list[FieldCorrection] | None = Field(None, description="Fields to set; each "
+                                                 "replaces the fields of the same name.")
+
+
+@router.patch("/api/documents/{document_id}", response_model=DocumentDetail,
+              responses=ERROR_RESPONSES, summary="Correct a document's type or fields")
+def correct(document_id: str, body: Correction,
+            state: ApiState = Depends(get_state)) -> DocumentDetail:
+    with state.store.db.write() as session:
+        doc = session.get(Document, document_id, with_for_update=True)
+        if doc is None:
+            raise not_found("document", document_id)
+        if body.doc_type is not None:
+            if session.get(DocumentType, body.doc_type) is None:
+                raise ApiError(422, "unknown_type", f"There is no document type "
+                               f"{body.doc_type!r}; create it at /api/document-types first.")
+            now = utcnow()
+            doc.doc_type, doc.doc_type_confidence, doc.classifier = body.doc_type, 1.0, "user"
+            doc.labeled_type, doc.labeled_at, doc.needs_review = body.doc_type, now, False
+            doc.model_version = None
+            doc.indexed = False  # the index filters by type: refresh it
+        if body.fields is not None:
+            names = {f.name for f in body.fields}
+            kept = [f for f in (doc.fields or []) if f["name"] not in names]
+            doc.fields = kept + [{"name": f.name, "value": f.value,
+                                  "normalized": f.normalized or f.value, "start": -1,
+                                  "end": -1, "confidence": 1.0} for f in body.fields]
+        text = get_text(session, doc.sha256) if doc.status == DocumentStatus.COMPLETED else None
+        return detail_of(doc, text)

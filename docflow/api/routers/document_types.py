@@ -1,0 +1,113 @@
+"""/api/document-types: the kinds of document docflow sorts into, as data users can change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.state import ApiState, get_state
+from docflow.pipeline.classify.matching import InvalidRule
+from docflow.store.document_types import list_types, save_type
+from docflow.store.models import DocumentType
+
+router = APIRouter(tags=["document types"])
+
+
+class Rule(BaseModel):
+    kind: str = Field(description="any, all, phrase, regex or fuzzy.")
+    pattern: str = Field(description="Words (any/all), a phrase, a regex, or text to match "
+                         "fuzzily.")
+    case_sensitive: bool = False
+    threshold: float = Field(85.0, description="Fuzzy only: similarity 0-100.")
+
+
+class DocumentTypeIn(BaseModel):
+    description: str = Field("", description="What the type is, in a sentence (zero-shot "
+                             "classification reads it).")
+    keywords: dict[str, float] | list[str] = Field(default_factory=dict, description="Phrases "
+                                                   "that give the type away, with weights 1-3, "
+                                                   "or a plain list.")
+    rules: list[Rule] = Field(default_factory=list, description="A document matching any rule "
+                              "gets this type, whatever the classifiers say.")
+
+
+class DocumentTypeCreate(DocumentTypeIn):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class DocumentTypeOut(BaseModel):
+    name: str
+    description: str
+    keywords: dict[str, float]
+    rules: list[Rule]
+    builtin: bool
+
+
+def _out(row: DocumentType) -> DocumentTypeOut:
+    return DocumentTypeOut(name=row.name, description=row.description, keywords=row.keywords,
+                           rules=[Rule(**r) for r in row.rules], builtin=row.builtin)
+
+
+@router.get("/api/document-types", response_model=list[DocumentTypeOut],
+            summary="List document types")
+def all_types(state: ApiState = Depends(get_state)) -> list[DocumentTypeOut]:
+    with state.store.db.read() as session:
+        return [_out(row) for row in list_types(session)]
+
+
+@router.get("/api/document-types/{name}", response_model=DocumentTypeOut,
+            responses=ERROR_RESPONSES, summary="One document type")
+def one_type(name: str, state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    with state.store.db.read() as session:
+        row = session.get(DocumentType, name)
+        if row is None:
+            raise not_found("document type", name)
+        return _out(row)
+
+
+@router.put("/api/document-types/{name}", response_model=DocumentTypeOut,
+            responses=ERROR_RESPONSES, summary="Create or replace a document type")
+def put_type(name: str, body: DocumentTypeIn, response: Response,
+             state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    if not name.strip() or len(name) > 100:
+        raise ApiError(422, "invalid_request", "A type name is 1 to 100 characters.")
+    rules: list[dict[str, Any]] = [r.model_dump() for r in body.rules]
+    try:
+        with state.store.db.write() as session:
+            existed = session.get(DocumentType, name) is not None
+            row = save_type(session, name, body.description, body.keywords, rules)
+            out = _out(row)
+    except InvalidRule as exc:
+        raise ApiError(422, exc.code, str(exc)) from exc
+    except ValueError as exc:  # an unknown rule kind
+        raise ApiError(422, "invalid_rule", f"The rule is not valid: {exc}") from exc
+    response.status_code = 200 if existed else 201
+    return out
+
+
+@router.post("/api/document-types", response_model=DocumentTypeOut, status_code=201,
+             responses=ERROR_RESPONSES, summary="Create a document type")
+def post_type(body: DocumentTypeCreate, response: Response,
+              state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    with state.store.db.read() as session:
+        if session.get(DocumentType, body.name) is not None:
+            raise ApiError(409, "exists", f"A document type named {body.name!r} exists; use "
+                           "PUT to change it.")
+    return put_type(body.name, body, response, state)
+
+
+@router.delete("/api/document-types/{name}", status_code=204, responses=ERROR_RESPONSES,
+               summary="Delete a document type")
+def delete_type(name: str, state: ApiState = Depends(get_state)) -> Response:
+    if name == "other":
+        raise ApiError(409, "required_type", "The type 'other' cannot be deleted: documents "
+                       "that match no type get it.")
+    with state.store.db.write() as session:
+        row = session.get(DocumentType, name)
+        if row is None:
+            raise not_found("document type", name)
+        session.delete(row)
+    return Response(status_code=204)

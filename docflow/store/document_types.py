@@ -1,0 +1,52 @@
+"""Document types as rows: the built-in set until users change it, validated on save."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docflow.pipeline.classify.doc_types import DEFAULT_DOC_TYPES, OTHER, DocType
+from docflow.pipeline.classify.matching import MatchRule
+from docflow.store.models import DocumentType, utcnow
+
+
+def ensure_defaults(session: Session) -> None:
+    """Give a new database the built-in types (once; later edits are the users')."""
+    if session.scalar(select(DocumentType.name).limit(1)) is not None:
+        return
+    for t in DEFAULT_DOC_TYPES:
+        session.add(DocumentType(name=t.name, description=t.description,
+                                 keywords=dict(t.keywords), rules=[], builtin=True))
+    if all(t.name != OTHER for t in DEFAULT_DOC_TYPES):
+        session.add(DocumentType(name=OTHER, description="Anything else.", keywords={},
+                                 rules=[], builtin=True))
+
+
+def to_pipeline(row: DocumentType) -> DocType:
+    """The pipeline's view of a stored type; raises InvalidRule for a rule that cannot run."""
+    return DocType(name=row.name, description=row.description, keywords=row.keywords,
+                   rules=tuple(MatchRule(**rule) for rule in row.rules))
+
+
+def save_type(session: Session, name: str, description: str,
+              keywords: Mapping[str, float] | Sequence[str],
+              rules: Sequence[Mapping[str, Any]]) -> DocumentType:
+    """Create or replace a type, after checking that it and its rules are valid."""
+    checked = DocType(name=name, description=description, keywords=keywords,
+                      rules=tuple(MatchRule(**dict(rule)) for rule in rules))
+    row = session.get(DocumentType, name)
+    if row is None:
+        row = DocumentType(name=name, builtin=False, created_at=utcnow())
+        session.add(row)
+    row.description = description
+    row.keywords = dict(checked.keywords)
+    row.rules = [dict(rule) for rule in rules]
+    row.updated_at = utcnow()
+    return row
+
+
+def list_types(session: Session) -> list[DocumentType]:
+    return list(session.scalars(select(DocumentType).order_by(DocumentType.name)))
