@@ -29,6 +29,7 @@ from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
 from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE, TASK_PROCESS_DOCUMENT, app
 from docflow.worker.children import register_children, store_children
+from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.routing import needs_ocr
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
@@ -151,7 +152,8 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
     if queue != OCR_QUEUE and needs_ocr(data, filename, rt.settings.limits):
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
-    result = pipeline.process_document(data, filename, rt.settings.limits)
+    result = pipeline.process_document(data, filename, rt.settings.limits,
+                                       classifier=_classifiers.get(rt.store))
     extracted = result.extracted
     children = store_children(rt.store.blobs, doc_id, result.children,
                               rt.settings.max_file_bytes)
@@ -198,6 +200,7 @@ def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
 
 
 _dispatchers: dict[int, Dispatcher] = {}
+_classifiers = ClassifierCache()
 
 
 def _dispatcher(rt: Runtime) -> Dispatcher:

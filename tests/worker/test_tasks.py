@@ -174,3 +174,18 @@ def test_a_type_chosen_with_low_confidence_is_flagged_for_review(store: Store) -
     assert [d["id"] for d in listed["documents"]] == [unsure]
     assert listed["documents"][0]["needs_review"] is True
     assert detail["needs_review"] is False and detail["doc_type"]["decider"]
+
+
+def test_a_users_type_and_rule_decide_over_the_keywords(store: Store) -> None:
+    from docflow.store.document_types import save_type
+    from docflow.worker import tasks
+
+    tasks._classifiers.refresh_seconds = 0  # see the new type at once
+    with store.db.write() as session:
+        save_type(session, "purchase_order", "An order to buy goods.", ["purchase order"],
+                  [{"kind": "regex", "pattern": r"PO-\d{6}"}])
+    doc_id = _register(store, b"INVOICE number 7. Amount due $5. Our ref PO-123456.", "po.txt")
+    process_document(doc_id)
+    doc = _get(store, doc_id)
+    assert (doc.doc_type, doc.classifier, doc.needs_review) == ("purchase_order", "user_rules",
+                                                                False)

@@ -1,0 +1,51 @@
+"""The classifier each worker process uses: built from the document types in the database
+(users' rules and keywords), and rebuilt when someone changes a type."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docflow.pipeline.classify.classifier import DocumentClassifier
+from docflow.pipeline.classify.doc_types import DocType
+from docflow.pipeline.classify.matching import InvalidRule
+from docflow.store import Store
+from docflow.store.document_types import list_types, to_pipeline
+from docflow.store.models import DocumentType
+
+log = logging.getLogger(__name__)
+
+
+class ClassifierCache:
+    def __init__(self, refresh_seconds: float = 15.0) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._classifier: DocumentClassifier | None = None
+        self._stamp: tuple[object, ...] | None = None
+        self._checked = 0.0
+
+    def get(self, store: Store) -> DocumentClassifier:
+        now = time.monotonic()
+        if self._classifier is not None and now - self._checked < self.refresh_seconds:
+            return self._classifier
+        self._checked = now
+        with store.db.read() as session:
+            stamp = tuple(session.execute(select(func.count(), func.max(
+                DocumentType.updated_at))).one())
+            if self._classifier is None or stamp != self._stamp:
+                self._classifier = DocumentClassifier(_types(session))
+                self._stamp = stamp
+        return self._classifier
+
+
+def _types(session: Session) -> list[DocType]:
+    types = []
+    for row in list_types(session):
+        try:
+            types.append(to_pipeline(row))
+        except InvalidRule as exc:  # saved before a stricter check: skip it, loudly
+            log.warning("document type %s has a rule that cannot run (%s); skipped", row.name,
+                        exc)
+    return types
