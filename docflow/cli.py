@@ -135,6 +135,24 @@ def migrate(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def train(data_dir: DataDir = None) -> None:
+    """Train the document-type classifier on every type a person set or confirmed."""
+    from docflow.pipeline.classify.trained import NotEnoughLabels
+    from docflow.store import open_store
+    from docflow.worker.training import train_classifier
+
+    settings = _settings(data_dir)
+    try:
+        result = train_classifier(open_store(settings, migrate=True), settings)
+    except NotEnoughLabels as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    counts = ", ".join(f"{k} {v}" for k, v in result.label_counts.items())
+    console.print(f"classifier {result.version}: trained on {result.trained_on} documents "
+                  f"({counts})")
+
+
+@app.command()
 def housekeeper(data_dir: DataDir = None) -> None:
     """Run the search indexer and the reconciler (`docflow serve` starts one for you)."""
     from docflow.logs import configure_logging

@@ -11,6 +11,7 @@ import docflow
 from docflow.api.errors import install_error_handlers
 from docflow.api.routers import (
     batches,
+    classifier,
     document_types,
     documents,
     health,
@@ -68,6 +69,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                   openapi_tags=TAGS, lifespan=lifespan)
     install_error_handlers(app)
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   health):
+                   classifier, health):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from celery import Celery
 from docflow.config import Settings, get_settings
 
 TASK_PROCESS_DOCUMENT = "docflow.process_document"
+TASK_TRAIN_CLASSIFIER = "docflow.train_classifier"
 # Light work (text layers, office files) and heavy work (OCR) wait in separate queues, so a
 # batch of scans cannot starve small documents; `docflow worker -Q` picks which to consume.
 DEFAULT_QUEUE = "default"

@@ -1,5 +1,5 @@
 """The classifier each worker process uses: built from the document types in the database
-(users' rules and keywords), and rebuilt when someone changes a type."""
+(users' rules and keywords) and the current trained model, rebuilt when either changes."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from docflow.config import Settings
 from docflow.pipeline.classify.classifier import DocumentClassifier
-from docflow.pipeline.classify.doc_types import DocType
+from docflow.pipeline.classify.doc_types import OTHER, DocType
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store import Store
 from docflow.store.document_types import list_types, to_pipeline
 from docflow.store.models import DocumentType
+from docflow.worker.training import current_version, load_current
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +28,17 @@ class ClassifierCache:
         self._stamp: tuple[object, ...] | None = None
         self._checked = 0.0
 
-    def get(self, store: Store) -> DocumentClassifier:
+    def get(self, store: Store, settings: Settings) -> DocumentClassifier:
         now = time.monotonic()
         if self._classifier is not None and now - self._checked < self.refresh_seconds:
             return self._classifier
         self._checked = now
         with store.db.read() as session:
-            stamp = tuple(session.execute(select(func.count(), func.max(
-                DocumentType.updated_at))).one())
+            stamp = (*session.execute(select(func.count(), func.max(
+                DocumentType.updated_at))).one(), current_version(settings))
             if self._classifier is None or stamp != self._stamp:
-                self._classifier = DocumentClassifier(_types(session))
+                self._classifier = DocumentClassifier(_types(session),
+                                                      trained=load_current(settings))
                 self._stamp = stamp
         return self._classifier
 
@@ -43,6 +46,8 @@ class ClassifierCache:
 def _types(session: Session) -> list[DocType]:
     types = []
     for row in list_types(session):
+        if row.name == OTHER:  # the pipeline's fallback, not a type a decider should name
+            continue
         try:
             types.append(to_pipeline(row))
         except InvalidRule as exc:  # saved before a stricter check: skip it, loudly

@@ -13,7 +13,13 @@ from docflow.config import Settings
 from docflow.store import DocumentStatus, Store
 from docflow.store.batches import Appended, append_to_batch, create_batch, write_with_retry
 from docflow.store.documents import NewDocument, register_documents
-from docflow.worker.celery_app import DEFAULT_QUEUE, QUEUES, TASK_PROCESS_DOCUMENT, create_celery
+from docflow.worker.celery_app import (
+    DEFAULT_QUEUE,
+    QUEUES,
+    TASK_PROCESS_DOCUMENT,
+    TASK_TRAIN_CLASSIFIER,
+    create_celery,
+)
 from docflow.worker.routing import queue_for_name
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,18 @@ class Dispatcher:
             log.warning("broker unavailable (%s); %d documents stay queued for the reconciler",
                         exc, len(refs) - sent)
         return sent
+
+    def send_training(self) -> bool:
+        """Ask a worker to train the classifier again; False when no broker took it."""
+        app = self._celery()
+        if app is None:
+            return False
+        try:
+            app.send_task(TASK_TRAIN_CLASSIFIER, queue=DEFAULT_QUEUE)
+            return True
+        except Exception as exc:
+            log.warning("could not send the training task: %s", exc)
+            return False
 
     def ping(self) -> bool:
         app = self._celery()

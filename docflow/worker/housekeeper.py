@@ -1,4 +1,5 @@
-"""The housekeeper process: runs the indexer every second and the reconciler every few.
+"""The housekeeper process: runs the indexer every second and the reconciler every few, and
+asks for the classifier to be trained again once enough new labels came in.
 
 `docflow serve` starts one; in scale-out mode run exactly one per search index.
 """
@@ -17,8 +18,10 @@ from docflow.store import open_store
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.indexer import index_pending
 from docflow.worker.reconciler import reconcile
+from docflow.worker.training import labels_since
 
 log = logging.getLogger(__name__)
+TRAINING_GAP_SECONDS = 300.0
 
 
 def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -38,6 +41,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
              settings.index_interval_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
+    next_training = 0.0
     try:
         while not stop.is_set():
             try:
@@ -46,6 +50,10 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
                     next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
+                    if (time.monotonic() >= next_training and labels_since(store, settings)
+                            >= settings.retrain_after_labels and dispatcher.send_training()):
+                        # One request at a time: the new model resets the count when it lands.
+                        next_training = time.monotonic() + TRAINING_GAP_SECONDS
             except Exception:
                 log.exception("housekeeping round failed; trying again")
             stop.wait(settings.index_interval_seconds)

@@ -22,17 +22,25 @@ from sqlalchemy.orm import Session
 
 from docflow import pipeline
 from docflow.pipeline.classify.classifier import needs_review
+from docflow.pipeline.classify.trained import NotEnoughLabels
 from docflow.pipeline.errors import DocumentError
 from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
-from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE, TASK_PROCESS_DOCUMENT, app
+from docflow.worker.celery_app import (
+    DEFAULT_QUEUE,
+    OCR_QUEUE,
+    TASK_PROCESS_DOCUMENT,
+    TASK_TRAIN_CLASSIFIER,
+    app,
+)
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.routing import needs_ocr
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
+from docflow.worker.training import train_classifier
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +161,7 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
     result = pipeline.process_document(data, filename, rt.settings.limits,
-                                       classifier=_classifiers.get(rt.store))
+                                       classifier=_classifiers.get(rt.store, rt.settings))
     extracted = result.extracted
     children = store_children(rt.store.blobs, doc_id, result.children,
                               rt.settings.max_file_bytes)
@@ -249,3 +257,16 @@ def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
     raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 
+
+
+@app.task(name=TASK_TRAIN_CLASSIFIER, acks_late=True)
+def train() -> str:
+    """Train the classifier on every label; the housekeeper sends this after enough new ones."""
+    rt = runtime()
+    try:
+        result = train_classifier(rt.store, rt.settings)
+    except NotEnoughLabels as exc:
+        log.info("classifier not trained: %s", exc)
+        return "not enough labels"
+    log.info("classifier %s trained on %d documents", result.version, result.trained_on)
+    return result.version

@@ -189,3 +189,38 @@ def test_a_users_type_and_rule_decide_over_the_keywords(store: Store) -> None:
     doc = _get(store, doc_id)
     assert (doc.doc_type, doc.classifier, doc.needs_review) == ("purchase_order", "user_rules",
                                                                 False)
+
+
+def test_labels_train_a_model_whose_version_each_prediction_keeps(store: Store,
+                                                                  settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from docflow.api.app import create_app
+    from docflow.worker import tasks
+
+    tasks._classifiers.refresh_seconds = 0
+    recipes = [f"Recipe {i}: whisk the eggs, fold in flour, bake the sponge cake at 180C."
+               for i in range(6)]
+    poems = [f"Poem {i}: the moonlit river sings of longing, verses of silver night."
+             for i in range(6)]
+    ids = [_register(store, t.encode(), f"{n}.txt") for n, t in enumerate(recipes + poems)]
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        for doc_id in ids:
+            process_document(doc_id)
+        assert client.post("/api/classifier/train").json()["code"] == "not_enough_labels"
+        client.put("/api/document-types/recipe", json={"description": "Cooking steps."})
+        client.put("/api/document-types/poem", json={"description": "Verse."})
+        for n, doc_id in enumerate(ids):
+            reply = client.patch(f"/api/documents/{doc_id}",
+                                 json={"doc_type": "recipe" if n < 6 else "poem"})
+            assert reply.status_code == 200, reply.text
+        assert client.get("/api/classifier").json()["new_labels"] == 12
+        trained = client.post("/api/classifier/train").json()
+        assert trained["trained_on"] == 12 and trained["label_counts"] == {"poem": 6,
+                                                                           "recipe": 6}
+        assert client.get("/api/classifier").json()["new_labels"] == 0
+    fresh = _register(store, b"Whisk the eggs and bake the sponge with flour.", "new.txt")
+    process_document(fresh)
+    doc = _get(store, fresh)
+    assert (doc.doc_type, doc.classifier, doc.model_version) == (
+        "recipe", "trained", trained["version"])

@@ -1,0 +1,43 @@
+"""/api/classifier: the trained document-type classifier and its training."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from docflow.api.errors import ERROR_RESPONSES, ApiError
+from docflow.api.state import ApiState, get_state
+from docflow.pipeline.classify.trained import NotEnoughLabels
+from docflow.worker.training import labels_since, load_current, train_classifier
+
+router = APIRouter(tags=["document types"])
+
+
+class ClassifierOut(BaseModel):
+    version: str | None = Field(description="The model workers use now; null before training.")
+    trained_on: int = Field(0, description="Labelled documents it learned from.")
+    label_counts: dict[str, int] = Field(default_factory=dict)
+    new_labels: int = Field(description="Labels set since it was trained.")
+
+
+@router.get("/api/classifier", response_model=ClassifierOut, summary="The trained classifier")
+def classifier(state: ApiState = Depends(get_state)) -> ClassifierOut:
+    model = load_current(state.settings)
+    return ClassifierOut(version=model.version if model else None,
+                         trained_on=model.trained_on if model else 0,
+                         label_counts=model.label_counts if model else {},
+                         new_labels=labels_since(state.store, state.settings))
+
+
+@router.post("/api/classifier/train", response_model=ClassifierOut, responses=ERROR_RESPONSES,
+             summary="Train the classifier now")
+async def train(state: ApiState = Depends(get_state)) -> ClassifierOut:
+    """Learn from every document whose type a person set or confirmed; workers switch to the
+    new version within seconds and store it with each prediction."""
+    try:
+        result = await run_in_threadpool(train_classifier, state.store, state.settings)
+    except NotEnoughLabels as exc:
+        raise ApiError(422, exc.code, str(exc)) from exc
+    return ClassifierOut(version=result.version, trained_on=result.trained_on,
+                         label_counts=result.label_counts, new_labels=0)
