@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(300, description="Resolution PDF pages are rendered at for OCR.")
     ocr_page_timeout: float = Field(60.0, description="Seconds one page's OCR may take.")
 
+    zero_shot: bool = Field(False, description="Also classify by sentence embeddings "
+                            "(all-MiniLM-L6-v2 on onnxruntime): understands types from their "
+                            "description, but costs ~0.1 CPU-s per document.")
     retrain_after_labels: int = Field(20, description="New labels (corrected or confirmed "
                                       "types) after which the classifier is trained again.")
     review_below: float = Field(0.6, description="A document type chosen with less confidence "

