@@ -59,3 +59,9 @@ class OcrUnavailable(DocumentError):
     """
 
     code = "ocr_unavailable"
+
+
+class OcrDeferred(BaseException):
+    """Not an error: a signal that this document needs OCR while OCR is turned off here
+    (`OcrOptions.enabled=False`), so the caller can send it where OCR runs. A BaseException,
+    so that readers catching every error on a damaged page or frame let it through."""

@@ -18,6 +18,9 @@ class OcrOptions:
     min_text_chars: int = 20
     page_timeout_s: float = 60.0  # one page's OCR stops here; the page is then skipped
     low_confidence: float = 0.5  # pages read below this mean confidence get a warning
+    # False: a page that needs OCR raises OcrDeferred instead (a worker of the light queue
+    # hands such documents to the OCR queue without reading anything twice).
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

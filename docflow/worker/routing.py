@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from docflow.pipeline.detect import IMAGE_FORMATS, detect
-from docflow.pipeline.extract.pdf import scan_pdf
-from docflow.pipeline.types import Limits
 from docflow.worker.celery_app import DEFAULT_QUEUE, OCR_QUEUE
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp",
@@ -21,10 +18,3 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", 
 def queue_for_name(filename: str) -> str:
     return OCR_QUEUE if PurePath(filename).suffix.lower() in IMAGE_EXTENSIONS else DEFAULT_QUEUE
 
-
-def needs_ocr(data: bytes, filename: str, limits: Limits) -> bool:
-    """Whether reading this document means OCR: an image, or a PDF with pages of no text."""
-    fmt = detect(data, filename, limits).format
-    if fmt in IMAGE_FORMATS:
-        return True
-    return fmt == "pdf" and bool(scan_pdf(data, limits).ocr_page_numbers)

@@ -11,6 +11,7 @@ import os
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import psutil
 import redis.exceptions
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from docflow import pipeline
 from docflow.pipeline.classify.classifier import needs_review
 from docflow.pipeline.classify.trained import NotEnoughLabels
-from docflow.pipeline.errors import DocumentError
+from docflow.pipeline.errors import DocumentError, OcrDeferred
 from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
@@ -38,7 +39,6 @@ from docflow.worker.celery_app import (
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
-from docflow.worker.routing import needs_ocr
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
 from docflow.worker.training import train_classifier
 
@@ -157,11 +157,15 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         return "reused"
 
     data = rt.store.blobs.read(sha)
-    if queue != OCR_QUEUE and needs_ocr(data, filename, rt.settings.limits):
+    limits = rt.settings.limits
+    if queue != OCR_QUEUE:  # light queue: a document that needs OCR goes to the ocr queue
+        limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
+    try:
+        result = pipeline.process_document(data, filename, limits,
+                                           classifier=_classifiers.get(rt.store, rt.settings))
+    except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
-    result = pipeline.process_document(data, filename, rt.settings.limits,
-                                       classifier=_classifiers.get(rt.store, rt.settings))
     extracted = result.extracted
     children = store_children(rt.store.blobs, doc_id, result.children,
                               rt.settings.max_file_bytes)

@@ -194,3 +194,22 @@ def _fake_ocr(image, options, dpi=None) -> OcrResult:
 
 def _must_not_run(image, options, dpi=None) -> OcrResult:
     raise AssertionError("OCR ran on a page that has no image")
+
+
+def test_with_ocr_turned_off_a_scan_signals_instead_of_being_read() -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    from docflow.pipeline import process_document
+    from docflow.pipeline.errors import OcrDeferred
+    from docflow.pipeline.types import Limits
+    from tests.fixtures import make_pdf
+    from tests.scans import make_scanned_pdf, text_image
+
+    no_ocr = replace(Limits(), ocr=replace(Limits().ocr, enabled=False))
+    with pytest.raises(OcrDeferred):
+        process_document(make_scanned_pdf([text_image(["A scanned page"])]), "s.pdf", no_ocr)
+    # A born-digital PDF never needed OCR and reads as always.
+    text = process_document(make_pdf(["A text layer page"]), "t.pdf", no_ocr).extracted.text
+    assert "A text layer page" in text

@@ -91,7 +91,9 @@ def test_an_image_found_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
 
     sent = []
     monkeypatch.setattr(tasks.Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    from tests.scans import image_bytes, text_image
+
+    png = image_bytes(text_image(["A photographed note"]), "PNG")
     doc_id = _register(store, png, "scan.txt")  # the name says text; the content says image
     assert tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id),
                           "default") == "moved"

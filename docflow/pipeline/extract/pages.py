@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..errors import CorruptDocument, EmptyDocument, ProcessingTimeout
+from ..errors import CorruptDocument, EmptyDocument, OcrDeferred, ProcessingTimeout
 from ..ocr import ocr_image
 from ..types import ExtractedText, OcrOptions, PageText
 
@@ -17,6 +17,8 @@ def ocr_page(
     image: Image, number: int, options: OcrOptions, dpi: int, fallback: str = ""
 ) -> PageText:
     """Page `number` as OCR reads it in `image`; `fallback` stands if OCR finds nothing."""
+    if not options.enabled:
+        raise OcrDeferred(f"page {number} needs OCR")
     try:
         result = ocr_image(image, options, dpi=dpi)
     except ProcessingTimeout:
