@@ -55,7 +55,10 @@ def create_celery(settings: Settings) -> Celery:
                                    "interval_step": 0.5, "interval_max": 1.0},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A lost broker connection must not interrupt running tasks: a task stopped with
+        # SIGTERM mid-write leaves its database connection half-way through a statement. The
+        # unacknowledged message comes back after the reconnect and its claim says it is done.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     return app
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 import psutil
 import redis.exceptions
 import sqlalchemy.exc
+from billiard.exceptions import Terminated
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
@@ -137,6 +138,13 @@ def process_document(self: Task, document_id: str) -> str:
         except TRANSIENT_ERRORS as exc:
             _retry_or_fail(self, rt, document_id, claim.attempt, exc)
         except Exception as exc:
+            if _caused_by(exc, Terminated):
+                # Someone stopped this task (a revoke with terminate, a pool shutting down); the
+                # document did nothing wrong: give it back for the reconciler to send again.
+                log.warning("document %s: task terminated; the document goes back to the queue",
+                            document_id)
+                _release(rt, document_id, claim.attempt)
+                return "terminated"
             log.exception("document %s failed unexpectedly", document_id)
             _fail(rt, document_id, claim.attempt, "internal_error",
                   f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
@@ -226,6 +234,13 @@ def _fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> No
             docs.mark_failed(held, code, message)
 
 
+def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is not None:
+            docs.release(held)
+
+
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -252,10 +267,7 @@ def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
               f"{type(exc).__name__}: {exc}")
         return
     log.warning("document %s: transient %s, retrying", doc_id, type(exc).__name__)
-    with rt.store.db.write() as session:
-        held = docs.held(session, doc_id, attempt)
-        if held is not None:
-            docs.release(held)
+    _release(rt, doc_id, attempt)
     # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
     countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
     raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)

@@ -85,6 +85,33 @@ def test_an_unknown_document_is_ignored(store: Store) -> None:
     assert process_document("no-such-document") == "missing"
 
 
+def test_a_terminated_task_gives_its_document_back_instead_of_failing_it(
+        store: Store, monkeypatch) -> None:
+    # SIGTERM from the pool (a revoke with terminate) raises Terminated wherever the task is,
+    # often inside a database call that then fails with an error of its own.
+    from billiard.exceptions import Terminated
+    from sqlalchemy.exc import ProgrammingError
+
+    from docflow.worker import tasks
+
+    def stopped(*_args: object, **_kwargs: object) -> None:
+        try:
+            raise Terminated(15)
+        except Terminated as exc:
+            raise ProgrammingError("COMMIT", {}, Exception("connection ACTIVE")) from exc
+
+    real = tasks.pipeline.process_document
+    monkeypatch.setattr(tasks.pipeline, "process_document", stopped)
+    doc_id = _register(store, b"Dear Ann, a letter. Sincerely, Bob", "letter.txt")
+    assert process_document(doc_id) == "terminated"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.QUEUED and doc.error_code is None
+    assert doc.lease_until is None
+    monkeypatch.setattr(tasks.pipeline, "process_document", real)
+    assert process_document(doc_id) == "processed"
+    assert _get(store, doc_id).status == DocumentStatus.COMPLETED
+
+
 def test_an_image_found_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
                                                                     monkeypatch) -> None:
     from docflow.worker import tasks
