@@ -43,9 +43,12 @@ class NewDocument:
 
 def register_documents(session: Session, items: Sequence[NewDocument],
                        batch_id: str | None = None) -> list[Document]:
-    """Create one row per item. Bytes already processed reuse that result instead of a task."""
+    """Create one row per item. Bytes already processed reuse that result instead of a task,
+    unless they had attachments or members: a worker then copies the result and the children."""
     now = utcnow()
     donors = _completed_by_sha(session, {item.blob.sha256 for item in items})
+    with_children = _having_children(session, [d.id for d in donors.values()])
+    donors = {sha: d for sha, d in donors.items() if d.id not in with_children}
     docs = []
     for item in items:
         doc = Document(batch_id=batch_id, filename=clean_filename(item.filename),
@@ -72,6 +75,15 @@ def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
         for row in rows:
             donors.setdefault(row.sha256, row)
     return donors
+
+
+def _having_children(session: Session, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(p for p in session.scalars(select(Document.parent_id).where(
+            Document.parent_id.in_(chunk)).distinct()) if p is not None)
+    return found
 
 
 def find_by_idempotency_keys(session: Session, keys: Sequence[str]) -> dict[str, Document]:

@@ -10,6 +10,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docflow.pipeline.types import ChildDocument
@@ -65,3 +66,19 @@ def register_children(session: Session, parent: Document,
         elif doc.status == DocumentStatus.QUEUED:
             refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
     return refs
+
+
+def copy_children(session: Session, donor: Document, parent: Document,
+                  max_file_bytes: int) -> list[TaskRef]:
+    """Give a document that reuses a twin's result children of its own, one per child of the
+    twin (same bytes, same path inside the parent); returns tasks to send."""
+    rows = session.scalars(select(Document).where(Document.parent_id == donor.id)
+                           .order_by(Document.created_at, Document.id)).all()
+    stored = []
+    for row in rows:
+        path_hash = (row.idempotency_key or row.id).rsplit(":", 1)[-1]
+        item = NewDocument(filename=row.filename,
+                           blob=StoredBlob(sha256=row.sha256, size=row.size),
+                           idempotency_key=f"child:{parent.id}:{path_hash}")
+        stored.append((item, row.error_code == "too_large"))
+    return register_children(session, parent, stored, max_file_bytes)

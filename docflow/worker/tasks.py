@@ -37,7 +37,7 @@ from docflow.worker.celery_app import (
     TASK_TRAIN_CLASSIFIER,
     app,
 )
-from docflow.worker.children import register_children, store_children
+from docflow.worker.children import copy_children, register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
@@ -158,10 +158,13 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         sha, filename = doc.sha256, doc.filename
         twin = docs.find_completed_twin(session, sha, doc_id)
     if twin is not None:
+        child_tasks: list[TaskRef] = []
         with rt.store.db.write() as session:
             held = docs.held(session, doc_id, attempt)
             if held is not None:
                 docs.copy_result(twin, held, utcnow())
+                child_tasks = copy_children(session, twin, held, rt.settings.max_file_bytes)
+        _send_children(rt, doc_id, child_tasks)
         return "reused"
 
     data = rt.store.blobs.read(sha)
@@ -200,10 +203,14 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         held.lease_until = None
         held.indexed = False
         child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
+    _send_children(rt, doc_id, child_tasks)
+    return "processed"
+
+
+def _send_children(rt: Runtime, doc_id: str, child_tasks: list[TaskRef]) -> None:
     if child_tasks and not _dispatcher(rt).send(child_tasks):
         log.warning("document %s: %d child documents stay queued for the reconciler", doc_id,
                     len(child_tasks))
-    return "processed"
 
 
 def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:

@@ -166,6 +166,43 @@ def test_archive_members_become_child_documents_once(store: Store) -> None:
     assert _get(store, parent_id).status == DocumentStatus.COMPLETED
 
 
+def test_a_second_copy_of_an_archive_gets_children_of_its_own(store: Store) -> None:
+    import io
+    import zipfile
+
+    from sqlalchemy import select
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("letters/a.txt", "Dear Ann, thank you. Sincerely, Bo")
+        z.writestr("b.txt", "Invoice number 7, total due $12.00")
+        z.writestr("c.txt", "Minutes of the meeting")
+    first = _register(store, buf.getvalue(), "bundle.zip")
+    assert process_document(first) == "processed"
+    second = _register(store, buf.getvalue(), "copy-of-bundle.zip")
+    assert process_document(second) == "processed"  # the result of the first, reused
+    assert _get(store, second).reused_from == first
+
+    def children(parent_id: str) -> dict[str, Document]:
+        with store.db.read() as session:
+            return {k.filename: k for k in session.scalars(
+                select(Document).where(Document.parent_id == parent_id)).all()}
+
+    mine, theirs = children(second), children(first)
+    assert sorted(mine) == sorted(theirs) == ["a.txt", "b.txt", "c.txt"]
+    assert {k.id for k in mine.values()}.isdisjoint(k.id for k in theirs.values())
+    assert all(mine[n].sha256 == theirs[n].sha256 for n in mine)
+    for kid in [*theirs.values(), *mine.values()]:
+        process_document(kid.id)
+    assert {k.status for k in children(second).values()} == {DocumentStatus.COMPLETED}
+    # Processing the copy again (a redelivered message) makes no new children.
+    with store.db.write() as session:
+        row = session.get(Document, second)
+        row.status, row.attempts = DocumentStatus.QUEUED, 0
+    process_document(second)
+    assert {k.id for k in children(second).values()} == {k.id for k in mine.values()}
+
+
 def test_a_scanned_pdf_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
                                                                   monkeypatch) -> None:
     from docflow.worker import tasks
