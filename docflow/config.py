@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(15.0, description="How often the reconciler runs.")
     resend_after_seconds: float = Field(30.0, description="A queued document with no message in "
                                         "the broker for this long is sent again.")
+    orphan_grace_hours: float = Field(24.0, description="Originals no document refers to (from "
+                                      "uploads refused part-way) are deleted once untouched "
+                                      "this long; 0 keeps them.")
+    orphan_sweep_hours: float = Field(6.0, description="How often the orphan sweep runs.")
 
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")

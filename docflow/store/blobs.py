@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -42,8 +43,16 @@ class BlobStore(Protocol):
         ...
     def exists(self, sha256: str) -> bool: ...
     def adopt(self, tmp: Path, sha256: str) -> None:
-        """Take a fully written temp file as the original with this digest."""
+        """Take a fully written temp file as the original with this digest. An original that
+        is already there is touched: the orphan sweep spares what was stored lately."""
         ...
+    def listing(self) -> Iterator[tuple[str, float]]:
+        """Every stored original: its digest and when it was last stored (epoch seconds)."""
+        ...
+    def stored_at(self, sha256: str) -> float | None:
+        """When the original was last stored, or None when it is not there."""
+        ...
+    def delete(self, sha256: str) -> None: ...
 
 
 class BlobWriter:
@@ -130,6 +139,34 @@ class LocalBlobStore(_Puts):
         target = self.path(sha256)
         if target.is_file():
             tmp.unlink(missing_ok=True)
-            return
+            try:
+                os.utime(target)
+            except FileNotFoundError:  # swept a moment ago: store these bytes again
+                pass
+            else:
+                return
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
+
+    def listing(self) -> Iterator[tuple[str, float]]:
+        for first in _subdirs(self.root):
+            for second in _subdirs(Path(first.path)):
+                with os.scandir(second.path) as entries:
+                    for entry in entries:
+                        if entry.is_file() and len(entry.name) == 64:
+                            yield entry.name, entry.stat().st_mtime
+
+    def stored_at(self, sha256: str) -> float | None:
+        try:
+            return self.path(sha256).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+
+def _subdirs(path: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(path) as entries:
+        return sorted((e for e in entries if e.is_dir() and len(e.name) == 2),
+                      key=lambda e: e.name)

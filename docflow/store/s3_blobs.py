@@ -6,6 +6,7 @@ the end), then sent with boto3's managed multipart transfer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,22 +30,47 @@ class S3BlobStore(_Puts):
         return f"{self.prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
+        return self.stored_at(sha256) is not None
+
+    def stored_at(self, sha256: str) -> float | None:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
-            return True
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
+        return float(head["LastModified"].timestamp())
 
     def adopt(self, tmp: Path, sha256: str) -> None:
+        from botocore.exceptions import ClientError
+
+        key = self.key(sha256)
         try:
-            if not self.exists(sha256):
-                self.client.upload_file(str(tmp), self.bucket, self.key(sha256))
+            if self.exists(sha256):
+                try:  # touch it (a copy onto itself renews LastModified) for the orphan sweep
+                    self.client.copy_object(Bucket=self.bucket, Key=key,
+                                            CopySource={"Bucket": self.bucket, "Key": key},
+                                            MetadataDirective="REPLACE")
+                    return
+                except ClientError:  # swept a moment ago: store these bytes again
+                    pass
+            self.client.upload_file(str(tmp), self.bucket, key)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def listing(self) -> Iterator[tuple[str, float]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                       Prefix=self.prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if len(name) == 64:
+                    yield name, float(item["LastModified"].timestamp())
+
+    def delete(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
 
     def open(self, sha256: str) -> BinaryIO:
         from botocore.exceptions import ClientError

@@ -1,5 +1,6 @@
-"""The housekeeper process: runs the indexer every second and the reconciler every few, and
-asks for the classifier to be trained again once enough new labels came in.
+"""The housekeeper process: runs the indexer every second and the reconciler every few, asks
+for the classifier to be trained again once enough new labels came in, and now and then
+deletes originals no document refers to.
 
 `docflow serve` starts one; in scale-out mode run exactly one per search index.
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 from docflow.config import Settings
 from docflow.search import open_index
-from docflow.store import open_store
+from docflow.store import Store, open_store
+from docflow.store.orphans import sweep_orphans
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.indexer import index_pending
 from docflow.worker.reconciler import reconcile
@@ -42,6 +44,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
              settings.index_interval_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
     next_training = 0.0
+    next_sweep = time.monotonic() + 60.0
     try:
         while not stop.is_set():
             try:
@@ -54,6 +57,11 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
                             >= settings.retrain_after_labels and dispatcher.send_training()):
                         # One request at a time: the new model resets the count when it lands.
                         next_training = time.monotonic() + TRAINING_GAP_SECONDS
+                if settings.orphan_grace_hours > 0 and time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + settings.orphan_sweep_hours * 3600
+                    # In a thread: walking every original must not hold up indexing.
+                    threading.Thread(target=_sweep, args=(store, settings), name="orphan-sweep",
+                                     daemon=True).start()
             except Exception:
                 log.exception("housekeeping round failed; trying again")
             stop.wait(settings.index_interval_seconds)
@@ -62,3 +70,12 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
         dispatcher.close()
         store.db.dispose()
         log.info("housekeeper stopped")
+
+
+def _sweep(store: Store, settings: Settings) -> None:
+    try:
+        with store.db.exclusive("docflow-orphan-sweep") as mine:
+            if mine:  # one host sweeps at a time
+                sweep_orphans(store.db, store.blobs, settings.orphan_grace_hours * 3600)
+    except Exception:
+        log.exception("orphan sweep failed; it runs again later")
