@@ -16,6 +16,7 @@ from pathlib import PurePath
 
 from .encoding import bom_encoding, looks_like_text
 from .errors import DocumentTooLarge, EmptyDocument, UnsupportedFormat
+from .extract.tar import compression_of, is_tar
 from .image_size import image_dimensions
 from .types import DetectedType, Limits
 from .zip_directory import central_directory
@@ -31,6 +32,10 @@ MIME_TYPES = {
     "odg": "application/vnd.oasis.opendocument.graphics",
     "epub": "application/epub+zip",
     "zip": "application/zip",
+    "tar": "application/x-tar",
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
     "ppt": "application/vnd.ms-powerpoint",
@@ -186,6 +191,11 @@ def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
         return "bmp"
     if head.startswith(b"{\\rtf"):
         return "rtf"
+    compressed = compression_of(data)
+    if compressed is not None:
+        return compressed
+    if is_tar(data):
+        return "tar"
     return None
 
 

@@ -1,4 +1,5 @@
 """ZIP archives: every member becomes a child document; the archive's own text lists them.
+(TAR, gzip, bzip2 and xz files: extract/tar.py.)
 
 Before any member is handed on, the whole archive is checked, nested archives included: the
 declared sizes and expansion ratio of every level, the bytes really inflated (one budget for
@@ -16,6 +17,7 @@ from ..types import DetectedType, ExtractedText, Limits
 from .children import ChildCollector, safe_filename
 from .registry import register
 from .safe_zip import UnpackBudget, check_members, open_zip, read_member
+from .tar import check_nested
 
 _LABEL = "ZIP archive"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -46,8 +48,7 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
         if member.flag_bits & _ENCRYPTED:
             continue
         payload = read_member(archive, member, limits, budget, _LABEL)
-        if payload.startswith(_ZIP_MAGIC):
-            _check_nested(payload, limits, budget, depth=1)
+        check_nested(payload, limits, budget, depth=1)
         children.add(member.filename, payload, path=member.filename)
     listing = [child.path for child in children.found]
     count = f"{len(listing):,} file" + ("" if len(listing) == 1 else "s")
@@ -58,8 +59,10 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
     )
 
 
-def _check_nested(data: bytes, limits: Limits, budget: UnpackBudget, depth: int) -> None:
-    """Walk an archive inside the archive, counting its bytes against the same budget."""
+def check_nested_zip(data: bytes, limits: Limits, budget: UnpackBudget, depth: int) -> None:
+    """Walk a ZIP inside an archive, counting its bytes against the same budget."""
+    if not data.startswith(_ZIP_MAGIC):
+        return
     try:
         inner = zipfile.ZipFile(io.BytesIO(data))
         members = inner.infolist()
@@ -77,8 +80,7 @@ def _check_nested(data: bytes, limits: Limits, budget: UnpackBudget, depth: int)
     for member in members:
         if _is_file(member) and not member.flag_bits & _ENCRYPTED:
             payload = read_member(inner, member, limits, budget, _LABEL)
-            if payload.startswith(_ZIP_MAGIC):
-                _check_nested(payload, limits, budget, depth + 1)
+            check_nested(payload, limits, budget, depth + 1)
 
 
 def _is_file(member: zipfile.ZipInfo) -> bool:
