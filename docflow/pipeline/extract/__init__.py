@@ -20,6 +20,7 @@ from ..types import DetectedType, ExtractedText, Limits
 from .archive import extract_archive as extract_archive
 from .docx import extract_docx  # importing a reader registers it
 from .email import extract_email as extract_email
+from .embedded import EMBEDDINGS, embedded_children
 from .html import extract_html
 from .image import extract_image as extract_image
 from .msg import extract_msg as extract_msg
@@ -67,6 +68,8 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
         raise UnsupportedFormat(_unsupported_message(detected.format, label))
     try:
         raw = reader(data, detected, limits)
+        if detected.format in EMBEDDINGS:
+            raw = _with_embedded(raw, data, detected.format, limits)
     except DocumentError:
         raise
     except Exception as exc:  # a parser bug must never escape as a bare library error
@@ -75,6 +78,17 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
             "Try saving or exporting it again."
         ) from exc
     return _finish(raw, detected, limits, label)
+
+
+def _with_embedded(raw: ExtractedText, data: bytes, fmt: str, limits: Limits) -> ExtractedText:
+    """Add the files embedded in an Office document as children; they never fail the host."""
+    try:
+        children, warnings = embedded_children(data, fmt, limits)
+    except DocumentError as exc:
+        children, warnings = [], [f"The embedded objects were skipped: {exc.message}"]
+    if not children and not warnings:
+        return raw
+    return replace(raw, children=[*raw.children, *children], warnings=[*raw.warnings, *warnings])
 
 
 def clean_text(text: str) -> str:
