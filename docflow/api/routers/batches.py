@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Response
 from sqlalchemy.orm import Session
 
 from docflow.api.errors import ERROR_RESPONSES, not_found
@@ -48,7 +48,9 @@ def create_batch(response: Response, body: BatchCreate | None = Body(None),
 
 @router.get("/api/batches/{batch_id}", response_model=BatchOut, responses=ERROR_RESPONSES,
             summary="One batch")
-def get_batch(batch_id: str, state: ApiState = Depends(get_state)) -> BatchOut:
+def get_batch(batch_id: str = Path(description="The batch's id."),
+              state: ApiState = Depends(get_state)) -> BatchOut:
+    """The batch's name, where it came from, how many documents it holds and when it was made."""
     with state.store.db.read() as session:
         batch = session.get(Batch, batch_id)
         if batch is None:
@@ -58,7 +60,11 @@ def get_batch(batch_id: str, state: ApiState = Depends(get_state)) -> BatchOut:
 
 @router.get("/api/batch-status/{batch_id}", response_model=BatchStatus,
             responses=ERROR_RESPONSES, summary="Progress of a batch")
-def batch_status(batch_id: str, state: ApiState = Depends(get_state)) -> BatchStatus:
+def batch_status(batch_id: str = Path(description="The batch's id."),
+                 state: ApiState = Depends(get_state)) -> BatchStatus:
+    """How many of the batch's documents (attachments and archive members included) are
+    queued, processing, completed and failed, and the share finished. Poll it for a progress
+    bar; `GET /api/documents?batch_id=...&status=failed` lists the failures with reasons."""
     with state.store.db.read() as session:
         progress = batch_progress(session, batch_id)
     if progress is None:

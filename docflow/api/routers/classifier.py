@@ -23,6 +23,8 @@ class ClassifierOut(BaseModel):
 
 @router.get("/api/classifier", response_model=ClassifierOut, summary="The trained classifier")
 def classifier(state: ApiState = Depends(get_state)) -> ClassifierOut:
+    """The version of the trained classifier in use, when it was trained and on how many
+    labelled documents, and how many labels came in since."""
     model = load_current(state.settings)
     return ClassifierOut(version=model.version if model else None,
                          trained_on=model.trained_on if model else 0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from docflow.api.errors import ERROR_RESPONSES, not_found
 from docflow.api.schemas import TaskStatus, error_of
@@ -14,7 +14,11 @@ router = APIRouter(tags=["progress"])
 
 @router.get("/api/task-status/{task_id}", response_model=TaskStatus, responses=ERROR_RESPONSES,
             summary="Status of one document's task")
-def task_status(task_id: str, state: ApiState = Depends(get_state)) -> TaskStatus:
+def task_status(task_id: str = Path(description="The task id an upload returned for the "
+                                   "document."),
+                state: ApiState = Depends(get_state)) -> TaskStatus:
+    """Where one document stands: `queued`, `processing`, `completed` or `failed` (then with
+    the reason's code and a sentence), and how many times a worker took it up."""
     with state.store.db.read() as session:
         doc = get_by_task(session, task_id)
         if doc is None:

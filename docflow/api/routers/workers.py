@@ -13,6 +13,9 @@ router = APIRouter(tags=["progress"])
 
 @router.get("/api/workers", response_model=WorkersResponse, summary="Workers and their tasks")
 def workers(state: ApiState = Depends(get_state)) -> WorkersResponse:
+    """Every worker that reported lately, read from the heartbeats workers write to the
+    database (so it works on any broker): its node name, host, queues, concurrency, active
+    tasks, last heartbeat and state (`online`, `lost` once silent too long, or `stopped`)."""
     with state.store.db.read() as session:
         rows = list_workers(session, state.settings.worker_stale_seconds)
     online = [w for w in rows if w.online]
