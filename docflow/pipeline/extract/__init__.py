@@ -37,6 +37,7 @@ __all__ = [
     "extract_html",
     "extract_pdf",
     "extract_text",
+    "finish_extracted",
     "register",
     "supported_formats",
 ]
@@ -74,6 +75,14 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
             "Try saving or exporting it again."
         ) from exc
     return _finish(raw, detected, limits, label)
+
+
+def finish_extracted(
+    raw: ExtractedText, detected: DetectedType, limits: Limits = Limits()
+) -> ExtractedText:
+    """What `extract` makes of a reader's raw output (cleaning, the text limit, the empty check),
+    for text put together elsewhere: the pages of a PDF OCR'd in parts, joined in order."""
+    return _finish(raw, detected, limits, _LABELS.get(detected.format, detected.format.upper()))
 
 
 def clean_text(text: str) -> str:
