@@ -4,7 +4,9 @@ SQLite store, in any order: the document comes out as if it had been read whole,
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -21,6 +23,7 @@ from docflow.pipeline.extract import pages as pages_module
 from docflow.pipeline.ocr import OcrResult
 from docflow.store import Document, DocumentStatus, Store
 from docflow.store import documents as docs
+from docflow.store import ocr_parts as store_parts
 from docflow.store.models import OcrPart, OcrPartStatus, utcnow
 from docflow.worker import ocr_parts as worker_parts
 from docflow.worker import results, tasks
@@ -285,3 +288,33 @@ def test_a_document_whose_finishing_worker_died_is_finished_by_a_resent_part(
     assert _get(store, doc_id).status == DocumentStatus.PROCESSING  # not OCR'd all over again
     assert ocr_part(sent[0].part_id) == "processed"
     assert _get(store, doc_id).status == DocumentStatus.COMPLETED
+
+
+def test_of_two_parts_ending_together_exactly_one_finishes_the_document(
+        any_store: Store, sent: list[TaskRef], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_DATABASE_URL", any_store.db.url)
+    monkeypatch.setenv("DOCFLOW_OCR_PAGES_PER_TASK", "3")
+    runtime_module._current = None
+    doc_id = _split(any_store, make_scanned_pdf(LAYOUT))
+    part_ids = [r.part_id for r in sent]
+    assert len(part_ids) == 2
+    count = store_parts.remaining
+    together = threading.Barrier(2)
+
+    def count_when_both_stored(session: object, *args: object) -> int:
+        # Without the document's row lock both parts would count here before either commits,
+        # each see the other's part missing, and neither finish. With it the second waits.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait(timeout=3)
+        return count(session, *args)
+
+    monkeypatch.setattr(store_parts, "remaining", count_when_both_stored)
+    outcomes: list[str] = []
+    threads = [threading.Thread(target=lambda p=p: outcomes.append(ocr_part(p)))
+               for p in part_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["processed", "stored"]
+    assert _get(any_store, doc_id).status == DocumentStatus.COMPLETED
