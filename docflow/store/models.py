@@ -1,4 +1,4 @@
-"""The tables: documents, batches, workers, and the extracted text of each stored original."""
+"""The tables: documents, batches, workers, OCR parts, and the text of each stored original."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -132,7 +133,53 @@ class Document(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     indexed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set while the attempt's OCR runs as page-range parts (see OcrPart): no worker holds the
+    # document then, so it has no lease; the parts have theirs.
+    ocr_parts: Mapped[int | None] = mapped_column(Integer)
 
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OcrPartStatus:
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # its document failed, or a later attempt split it again
+    OPEN = (QUEUED, PROCESSING)
+
+
+class OcrPart(Base):
+    """Pages first..last of a long scanned PDF, OCR'd by a task of its own.
+
+    A part belongs to one attempt at its document: a document processed again is split again,
+    and parts of an earlier attempt can no longer write anything (the attempt is the fence).
+    """
+
+    __tablename__ = "ocr_parts"
+    __table_args__ = (
+        UniqueConstraint("document_id", "attempt", "first_page"),
+        Index("ix_ocr_parts_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    first_page: Mapped[int] = mapped_column(Integer)
+    last_page: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    status: Mapped[str] = mapped_column(String(20), default=OcrPartStatus.QUEUED)
+    # One dict per page (pipeline PageText: number, text, ocr, confidence, warning, failed).
+    pages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    worker_host: Mapped[str | None] = mapped_column(String(200))
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

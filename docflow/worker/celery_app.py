@@ -12,6 +12,8 @@ from docflow.config import Settings, get_settings
 
 TASK_PROCESS_DOCUMENT = "docflow.process_document"
 TASK_TRAIN_CLASSIFIER = "docflow.train_classifier"
+# Pages first..last of a long scanned PDF (docflow.store.ocr_parts); always on the ocr queue.
+TASK_OCR_PART = "docflow.ocr_part"
 # Light work (text layers, office files) and heavy work (OCR) wait in separate queues, so a
 # batch of scans cannot starve small documents; `docflow worker -Q` picks which to consume.
 DEFAULT_QUEUE = "default"
@@ -32,7 +34,8 @@ def _transport_options(visibility_timeout: int) -> dict[str, int]:
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("docflow", broker=settings.effective_broker_url() or NO_BROKER,
-                 include=["docflow.worker.tasks", "docflow.worker.heartbeat"])
+                 include=["docflow.worker.tasks", "docflow.worker.ocr_parts",
+                          "docflow.worker.heartbeat"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -44,6 +47,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
         task_default_queue=DEFAULT_QUEUE,
+        task_routes={TASK_OCR_PART: {"queue": OCR_QUEUE}},
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,

@@ -16,6 +16,7 @@ from docflow.store.documents import NewDocument, register_documents
 from docflow.worker.celery_app import (
     DEFAULT_QUEUE,
     QUEUES,
+    TASK_OCR_PART,
     TASK_PROCESS_DOCUMENT,
     TASK_TRAIN_CLASSIFIER,
     create_celery,
@@ -27,9 +28,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TaskRef:
+    """A task to send: a document's, or with `part_id` one OCR part of that document's."""
+
     document_id: str
     task_id: str
     queue: str = DEFAULT_QUEUE
+    part_id: str | None = None
 
 
 class Dispatcher:
@@ -63,8 +67,10 @@ class Dispatcher:
         try:
             with app.producer_or_acquire() as producer:
                 for ref in refs:
-                    app.send_task(TASK_PROCESS_DOCUMENT, args=[ref.document_id],
-                                  task_id=ref.task_id, queue=ref.queue, producer=producer)
+                    name, arg = ((TASK_PROCESS_DOCUMENT, ref.document_id) if ref.part_id is None
+                                 else (TASK_OCR_PART, ref.part_id))
+                    app.send_task(name, args=[arg], task_id=ref.task_id, queue=ref.queue,
+                                  producer=producer)
                     sent += 1
         except Exception as exc:
             log.warning("broker unavailable (%s); %d documents stay queued for the reconciler",

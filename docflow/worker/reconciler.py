@@ -1,4 +1,5 @@
-"""The reconciler: documents whose lease ran out or whose message was lost are sent again.
+"""The reconciler: documents whose lease ran out or whose message was lost are sent again, and
+so are the OCR parts of split documents (store.ocr_parts), by the same two rules.
 
 Resending is always safe: a task that finds its document finished, or held by a live worker,
 does nothing, so a duplicate message costs one cheap claim and never a second result.
@@ -14,9 +15,11 @@ from sqlalchemy import func, select
 
 from docflow.config import Settings
 from docflow.store import Document, DocumentStatus, Store
+from docflow.store import ocr_parts as parts
 from docflow.store.documents import release
-from docflow.store.models import utcnow
+from docflow.store.models import OcrPart, utcnow
 from docflow.store.workers import stale_worker_names
+from docflow.worker.celery_app import OCR_QUEUE
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.routing import queue_for_name
 
@@ -61,31 +64,47 @@ def _release_expired(store: Store, settings: Settings) -> list[TaskRef]:
         if stale:
             gone = gone | Document.worker.in_(stale)
         rows = session.scalars(select(Document).where(
-            Document.status == DocumentStatus.PROCESSING, gone).limit(CHUNK))
+            Document.status == DocumentStatus.PROCESSING, Document.ocr_parts.is_(None),
+            gone).limit(CHUNK))
         for doc in rows:
             release(doc)
             refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
+        # A split document is not sent again (that would OCR it all again): its parts are.
+        refs += [_part_ref(part) for part in parts.release_expired(session, sorted(stale), CHUNK)]
+        refs += [_part_ref(part)
+                 for part in parts.unfinished_documents(session, sorted(stale), CHUNK)]
     return refs
 
 
+def _part_ref(part: OcrPart) -> TaskRef:
+    return TaskRef(part.document_id, part.task_id, OCR_QUEUE, part_id=part.id)
+
+
 def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list[TaskRef]:
-    """Queued documents with fewer messages in the broker than documents waiting."""
+    """Queued documents and OCR parts with fewer messages in the broker than there are waiting.
+
+    The oldest are sent first, documents and parts alike.
+    """
     pending = dispatcher.pending_messages()
     if pending is None:
         return []
     cutoff = utcnow() - timedelta(seconds=settings.resend_after_seconds)
     with store.db.write() as session:
-        waiting = session.scalar(select(func.count()).select_from(Document).where(
-            Document.status == DocumentStatus.QUEUED)) or 0
+        waiting = (session.scalar(select(func.count()).select_from(Document).where(
+            Document.status == DocumentStatus.QUEUED)) or 0) + parts.count_queued(session)
         missing = waiting - pending
         if missing <= 0:
             return []
-        rows = session.scalars(select(Document).where(
+        limit = min(missing, CHUNK)
+        docs = session.scalars(select(Document).where(
             Document.status == DocumentStatus.QUEUED, Document.enqueued_at < cutoff)
-            .order_by(Document.enqueued_at).limit(min(missing, CHUNK)))
+            .order_by(Document.enqueued_at).limit(limit))
+        oldest = sorted([*docs, *parts.queued_before(session, cutoff, limit)],
+                        key=lambda row: row.enqueued_at or cutoff)[:limit]
         refs = []
         now = utcnow()
-        for doc in rows:
-            doc.enqueued_at = now
-            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
+        for row in oldest:
+            row.enqueued_at = now
+            refs.append(_part_ref(row) if isinstance(row, OcrPart)
+                        else TaskRef(row.id, row.task_id, queue_for_name(row.filename)))
     return refs

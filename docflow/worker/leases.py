@@ -1,0 +1,64 @@
+"""Leases while a task works: renewed from a background thread, and a dead holder recognised."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+import psutil
+from sqlalchemy.orm import Session
+
+from docflow.store.ocr_parts import Holder
+from docflow.store.workers import stale_worker_names
+from docflow.worker.runtime import HOSTNAME, Runtime
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    """Renews a lease (a document's or an OCR part's) from a background thread.
+
+    `renew` runs in a write transaction and says False once the lease is no longer ours.
+    """
+
+    def __init__(self, rt: Runtime, renew: Callable[[Session, float], bool], what: str) -> None:
+        self._rt, self._renew, self._what = rt, renew, what
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        seconds = self._rt.settings.lease_seconds
+        while not self._stop.wait(seconds / 3):
+            try:
+                with self._rt.store.db.write() as session:
+                    if not self._renew(session, seconds):
+                        return
+            except Exception:  # a missed renewal is retried; the lease has slack for two
+                log.warning("could not renew the lease of %s", self._what, exc_info=True)
+
+
+def holder_gone(rt: Runtime, session: Session) -> Callable[[Holder], bool]:
+    """Tell whether the worker holding a lease is dead, so its work need not wait."""
+    stale: set[str] | None = None
+
+    def check(holder: Holder) -> bool:
+        nonlocal stale
+        # This process is free to run a task, so an earlier claim of ours is over.
+        if holder.worker_host == HOSTNAME and holder.worker_pid and (
+                holder.worker_pid == os.getpid() or not psutil.pid_exists(holder.worker_pid)):
+            return True
+        if stale is None:
+            stale = stale_worker_names(session, rt.settings.worker_stale_seconds)
+        return holder.worker in stale
+
+    return check

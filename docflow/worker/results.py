@@ -1,0 +1,106 @@
+"""How a task ends a document: every result written in one transaction, or a reason to fail.
+
+Shared by the document task and the OCR part that finishes a split document, so a document
+read whole and one read in parts end in exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.exceptions
+import sqlalchemy.exc
+from kombu.exceptions import OperationalError as BrokerError
+
+from docflow.pipeline.classify.classifier import needs_review
+from docflow.pipeline.types import ProcessedDocument
+from docflow.store import documents as docs
+from docflow.store import ocr_parts as parts
+from docflow.store.models import utcnow
+from docflow.worker.children import register_children, store_children
+from docflow.worker.classifier import ClassifierCache
+from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    BrokerError,
+)
+
+classifiers = ClassifierCache()
+_dispatchers: dict[int, Dispatcher] = {}
+
+
+def dispatcher(rt: Runtime) -> Dispatcher:
+    return _dispatchers.setdefault(rt.pid, Dispatcher(rt.settings))
+
+
+def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
+                result: ProcessedDocument) -> str:
+    """Write the document's results and mark it completed, if this attempt still holds it."""
+    extracted = result.extracted
+    children = store_children(rt.store.blobs, doc_id, result.children,
+                              rt.settings.max_file_bytes)
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is None:
+            log.warning("document %s: claim %d was taken over; result dropped", doc_id, attempt)
+            return "dropped"
+        docs.save_extraction(session, sha256, format=result.detected.format,
+                             mime_type=result.detected.mime_type, text=extracted.text,
+                             pages=extracted.pages, page_count=extracted.page_count)
+        held.format = result.detected.format
+        held.mime_type = result.detected.mime_type
+        held.page_count = extracted.page_count
+        held.doc_type = result.classification.doc_type
+        held.doc_type_confidence = result.classification.confidence
+        held.classifier = result.classification.decider
+        held.model_version = result.classification.model_version
+        held.needs_review = needs_review(result.classification, rt.settings.review_below)
+        held.fields = [vars(f) for f in result.fields]
+        held.status = docs.DocumentStatus.COMPLETED
+        held.error_code = held.error_message = None
+        held.finished_at = utcnow()
+        held.lease_until = None
+        held.ocr_parts = None
+        held.indexed = False
+        child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
+    send_children(rt, doc_id, child_tasks)
+    return "processed"
+
+
+def send_children(rt: Runtime, doc_id: str, child_tasks: list[TaskRef]) -> None:
+    if child_tasks and not dispatcher(rt).send(child_tasks):
+        log.warning("document %s: %d child documents stay queued for the reconciler", doc_id,
+                    len(child_tasks))
+
+
+def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> None:
+    """Fail the document with its reason, once: a later attempt or a second failure is a no-op."""
+    with rt.store.db.write() as session:
+        held = docs.held(session, doc_id, attempt)
+        if held is not None:
+            parts.fail_document(session, held, code, message)
+
+
+def fail_timeout(rt: Runtime, doc_id: str, attempt: int) -> None:
+    fail(rt, doc_id, attempt, "timeout", f"Processing took longer than the limit of "
+         f"{rt.settings.task_soft_time_limit} seconds; the document may be too long or "
+         "malformed.")
+
+
+def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
