@@ -22,6 +22,7 @@ from .errors import (
 )
 from .extract import extract
 from .fields import extract_fields
+from .fields.learned import LearnedFields
 from .types import (
     Classification,
     DetectedType,
@@ -42,6 +43,7 @@ __all__ = [
     "EncryptedDocument",
     "ExtractedText",
     "Field",
+    "LearnedFields",
     "Limits",
     "ProcessedDocument",
     "ProcessingTimeout",
@@ -60,11 +62,13 @@ def process_document(
     filename: str,
     limits: Limits = Limits(),
     classifier: DocumentClassifier | None = None,
+    learned: LearnedFields | None = None,
 ) -> ProcessedDocument:
     """Run every stage on one document; raises a DocumentError subclass if it cannot be read.
 
     Without a `classifier`, types come from keywords alone (no model); a worker passes one built
     from the user's types, trained model and embedding cache (see classify.DocumentClassifier).
+    `learned` holds what people's field corrections taught (see fields/learned.py).
     """
     detected = detect(data, filename, limits)
     extracted = extract(data, detected, limits)
@@ -73,10 +77,13 @@ def process_document(
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
+    fields = extract_fields(text, classification.doc_type)
+    if learned:
+        fields = learned.apply(text, classification.doc_type, fields)
     return ProcessedDocument(
         detected=detected,
         extracted=extracted,
         classification=classification,
-        fields=extract_fields(text, classification.doc_type),
+        fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
     )

@@ -39,6 +39,7 @@ from docflow.worker.celery_app import (
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.learned_fields import LearnedFieldsCache
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
 from docflow.worker.training import train_classifier
 
@@ -162,7 +163,8 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
     try:
         result = pipeline.process_document(data, filename, limits,
-                                           classifier=_classifiers.get(rt.store, rt.settings))
+                                           classifier=_classifiers.get(rt.store, rt.settings),
+                                           learned=_learned_fields.get(rt.store))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
@@ -213,6 +215,7 @@ def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
 
 _dispatchers: dict[int, Dispatcher] = {}
 _classifiers = ClassifierCache()
+_learned_fields = LearnedFieldsCache()
 
 
 def _dispatcher(rt: Runtime) -> Dispatcher:
