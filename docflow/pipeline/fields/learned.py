@@ -5,8 +5,7 @@ printed and the label words before it ("Balance to remit", "Rechnungsnummer"); t
 them as a hint for the document's type and issuer. `LearnedFields.apply` then reads the value
 printed after a learned label in later documents of that type, and takes it over the regex
 reading when it is surer: a label learned from the same issuer always is; one learned from
-other issuers counts for more the more issuers taught it, and otherwise only fills a gap or
-replaces a weak guess. Hints are plain data, so this module needs no database.
+other issuers only fills a field the rules did not find. Hints are plain data: no database.
 """
 
 from __future__ import annotations
@@ -202,7 +201,7 @@ def _read(text: str, kind: str, low: int, high: int,
             if match.start() - low > _VALUE_REACH:
                 return None
             amount = _amount_of(match)
-            if amount is not None:
+            if amount is not None and amount > 0:  # a total, tax or price is never nothing
                 symbol = match.group("cur") or match.group("cur_after")
                 code = SYMBOLS.get(symbol, symbol) if symbol else currency
                 return match.start(), match.end(), f"{amount:.2f} {code}" if code else \
@@ -268,9 +267,10 @@ class LearnedFields:
         for name in sorted(names):
             ranked = [(min(0.95, 0.9 + 0.01 * hint.count), hint)
                       for hint in issuer_hints.get(name, [])]
-            ranked += [(0.45 + 0.1 * min(issuers, 3), hint)
-                       for issuers, hint in self._general.get(doc_type, {}).get(name, [])[:5]]
             current = next((f for f in out if f.name == name), None)
+            if current is None:
+                ranked += [(_general_confidence(issuers), hint) for issuers, hint
+                           in self._general.get(doc_type, {}).get(name, [])[:5]]
             for confidence, hint in ranked:
                 if current is not None and current.confidence >= confidence:
                     break  # the rest are no surer
@@ -291,6 +291,12 @@ class LearnedFields:
             if key == vendor or (len(key) >= _MIN_ISSUER_KEY and key in header):
                 return by_field
         return {}
+
+
+def _general_confidence(issuers: int) -> float:
+    """A label taught by other issuers only fills a gap: on sroie, readings after labels that
+    other shops taught lost to the rules' own, even to their weakest guesses."""
+    return 0.3 + 0.05 * (min(issuers, 3) - 1)
 
 
 def _read_after_anchor(text: str, hint: FieldHint, confidence: float,
