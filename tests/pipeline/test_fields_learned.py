@@ -33,6 +33,11 @@ def test_a_label_on_the_line_above_is_learned_too() -> None:
     text = "ACME GmbH\nRechnungsnummer\nRE-2024-118\nBetrag\n40,00 EUR\n"
     label = label_field(text, "invoice_number", "RE-2024-118")
     assert label is not None and label.anchor == "rechnungsnummer"
+    amount = label_field(text, "total", "", "40.00 EUR")  # "40,00" is the same amount
+    assert amount is not None and (text[amount.start:amount.end], amount.anchor) == (
+        "40,00 EUR", "betrag")
+    # words before the value on its own line are its label, not the line above
+    assert label_field("Widgets\n2 x 3.00", "total", "3.00").anchor is None
 
 
 def test_a_learned_label_reads_the_value_in_the_next_document_of_that_issuer() -> None:

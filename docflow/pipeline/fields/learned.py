@@ -34,7 +34,7 @@ _MIN_ISSUER_KEY = 5  # shorter names ("OYO") would match inside any header
 
 
 @dataclass(frozen=True)
-class FieldLabel:
+class Evidence:
     """Where a corrected value is printed, and the label words just before it."""
 
     start: int
@@ -75,7 +75,7 @@ def issuer_key(name: str) -> str:
 # --- finding a corrected value and its label -------------------------------------------------
 
 
-def label_field(text: str, name: str, value: str, normalized: str = "") -> FieldLabel | None:
+def label_field(text: str, name: str, value: str, normalized: str = "") -> Evidence | None:
     """Where `value` (or `normalized`) is printed in `text`, preferring a place with a label
     before it; None when the value is not printed (the person typed something else)."""
     scanned = text[:SCAN_CHARS]
@@ -83,8 +83,8 @@ def label_field(text: str, name: str, value: str, normalized: str = "") -> Field
     for start, end in spans:
         anchor = anchor_before(scanned, start)
         if anchor is not None:
-            return FieldLabel(start, end, anchor)
-    return FieldLabel(spans[0][0], spans[0][1], None) if spans else None
+            return Evidence(start, end, anchor)
+    return Evidence(spans[0][0], spans[0][1], None) if spans else None
 
 
 def _occurrences(
@@ -120,9 +120,11 @@ _WORD = re.compile(r"[^\W\d_]+")
 def anchor_before(text: str, start: int) -> str | None:
     """The label before position `start`: on its line, else on the line above (tables)."""
     line_start = text.rfind("\n", 0, start) + 1
-    anchor = _label_words(text[line_start:start])
-    if anchor is not None or line_start == 0:
-        return anchor
+    before = text[line_start:start]
+    anchor = _label_words(before)
+    if anchor is not None or line_start == 0 or re.search(r"\d", before) or any(
+            word not in _CURRENCY_WORDS for word in _WORD.findall(before.lower())):
+        return anchor  # the line above labels a value only when nothing else precedes it
     above = text[:line_start - 1].rstrip().rsplit("\n", 1)[-1]
     return _label_words(above)
 
