@@ -3,6 +3,7 @@
     .venv/bin/python bench/eval_fields.py                  # sroie, kleister_nda, invoice2data
     .venv/bin/python bench/eval_fields.py --limit 100      # the first 100 documents of each set
     .venv/bin/python bench/eval_fields.py --show-errors 5  # a few misses per field, to look at
+    .venv/bin/python bench/eval_fields.py --learn 100      # and what corrections teach
 
 Scoring
 - sroie (company, date, address, total): the official SROIE task-3 rule: a field is right when
@@ -14,6 +15,11 @@ Scoring
 - invoice2data: amounts equal as numbers, dates as ISO dates, identifiers (invoice number, VAT,
   IBAN) equal compact and upper-cased, the issuer when one name contains the other (lower-cased,
   letters and digits only), since the gold issuer is a template's label, not the printed text.
+
+Learning (--learn N): a person corrects the wrong key fields of the first N documents of sroie
+and invoice2data from the gold labels (the gold company/issuer as the document's vendor), as
+PATCH /api/documents/{id} would; the hints those labels teach (docflow.pipeline.fields.learned)
+then apply to the other documents, which are scored without and with them.
 
 Speed: classification (keywords, plus a TF-IDF model when doctype_composite is there to fit one)
 and field extraction together, per CPU-second of this process, on every document read.
@@ -37,6 +43,12 @@ sys.path.insert(0, str(ROOT))
 from docflow.pipeline import Limits, detect, extract  # noqa: E402
 from docflow.pipeline.classify import DocumentClassifier, TrainedClassifier  # noqa: E402
 from docflow.pipeline.fields import extract_fields  # noqa: E402
+from docflow.pipeline.fields.learned import (  # noqa: E402
+    FieldHint,
+    LearnedFields,
+    field_kind,
+    label_field,
+)
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 
@@ -47,6 +59,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="documents per set (0: all)")
     parser.add_argument("--show-errors", type=int, default=0, metavar="N")
     parser.add_argument("--repeats", type=int, default=3, help="timing passes (best counts)")
+    parser.add_argument("--learn", type=int, default=0, metavar="N",
+                        help="also learn from corrections of the first N documents of sroie and "
+                        "invoice2data, and score the rest without and with what they taught")
     args = parser.parse_args()
     if not args.datasets.is_dir():
         print(f"skipped: {args.datasets} is absent")
@@ -63,6 +78,10 @@ def main() -> int:
     for table in results:
         print(table)
     print(timer.report())
+    if args.learn:
+        for name, learning in (("sroie", learn_sroie), ("invoice2data", learn_invoice2data)):
+            if (args.datasets / name).is_dir():
+                print(learning(args.datasets / name, args.limit, args.learn, args.show_errors))
     return 0
 
 
@@ -182,25 +201,35 @@ def eval_sroie(folder: Path, limit: int, show_errors: int, timer: Timer) -> str:
     scores = Scores()
     halves = {"even": Scores(), "odd": Scores()}
     for index, row in enumerate(rows):
-        fields = _by_name(timer.run(row["text"], "receipt"))
-        predicted = {
-            "company": [collapse(fields["vendor"][0].normalized)] if "vendor" in fields else [],
-            "date": [collapse(fields["document_date"][0].value)] if "document_date" in fields
-            else [],
-            "address": [collapse(fields["address"][0].normalized)] if "address" in fields
-            else [],
-            "total": [_printed_number(fields["total"][0].value)] if "total" in fields else [],
-        }
-        for key in ("company", "date", "address", "total"):
-            gold = [collapse(row["fields"][key])] if row["fields"].get(key) else []
+        predicted = _sroie_predicted(timer.run(row["text"], "receipt"))
+        for key in _SROIE_KEYS:
+            gold = _sroie_gold(row, key)
             scores.add(key, predicted[key], gold, row["id"])
             halves["even" if index % 2 == 0 else "odd"].add(key, predicted[key], gold)
-    keys = ["company", "date", "address", "total"]
+    keys = _SROIE_KEYS
     split = "  halves (even/odd rows) mean F1: " + " / ".join(
         f"{sum(h.prf(k)[2] for k in keys) / 4:.1f}" for h in halves.values()
     )
     return scores.table(f"sroie ({len(rows)} receipts, train gold OCR text)", keys, show_errors,
                         split)
+
+
+_SROIE_KEYS = ["company", "date", "address", "total"]
+
+
+def _sroie_predicted(found: list) -> dict[str, list[str]]:
+    fields = _by_name(found)
+    return {
+        "company": [collapse(fields["vendor"][0].normalized)] if "vendor" in fields else [],
+        "date": [collapse(fields["document_date"][0].value)] if "document_date" in fields
+        else [],
+        "address": [collapse(fields["address"][0].normalized)] if "address" in fields else [],
+        "total": [_printed_number(fields["total"][0].value)] if "total" in fields else [],
+    }
+
+
+def _sroie_gold(row: dict, key: str) -> list[str]:
+    return [collapse(row["fields"][key])] if row["fields"].get(key) else []
 
 
 def _printed_number(value: str) -> str:
@@ -283,25 +312,34 @@ def eval_invoice2data(folder: Path, limit: int, show_errors: int, timer: Timer) 
     scores = Scores()
     for row in rows:
         text = row.get("text") or _read_document(folder / row["path"])
-        fields = _by_name(timer.run(text, "invoice"))
-        for gold_key, (ours, how) in _INVOICE_KEYS.items():
-            gold = row["fields"].get(gold_key)
-            if gold_key == "vat" and gold is None:
-                gold = row["fields"].get("static_vat") or row["fields"].get("gstin")
-            found = fields.get(ours, [])
-            if how in ("identifier", "name") and ours in ("vat_id", "iban"):
-                candidates = [_compact(f.normalized) for f in found]
-                predicted = candidates[:1]
-                if gold is not None and _compact(str(gold)) in candidates:
-                    predicted = [_compact(str(gold))]  # any of the document's ids may be it
-            else:
-                predicted = [_comparable(how, f) for f in found[:1]]
-            expected = [] if gold is None else [_comparable_gold(how, gold)]
-            if how == "name" and predicted and expected and _same_name(predicted[0], expected[0]):
-                predicted = expected
-            scores.add(gold_key, predicted, expected, row["id"])
+        _score_invoice(scores, row, timer.run(text, "invoice"))
     return scores.table(f"invoice2data ({len(rows)} invoices, PDF text via docflow.pipeline)",
                         list(_INVOICE_KEYS), show_errors)
+
+
+def _score_invoice(scores: Scores, row: dict, found: list) -> None:
+    fields = _by_name(found)
+    for gold_key, (ours, how) in _INVOICE_KEYS.items():
+        gold = _invoice_gold(row, gold_key)
+        found = fields.get(ours, [])
+        if how in ("identifier", "name") and ours in ("vat_id", "iban"):
+            candidates = [_compact(f.normalized) for f in found]
+            predicted = candidates[:1]
+            if gold is not None and _compact(str(gold)) in candidates:
+                predicted = [_compact(str(gold))]  # any of the document's ids may be it
+        else:
+            predicted = [_comparable(how, f) for f in found[:1]]
+        expected = [] if gold is None else [_comparable_gold(how, gold)]
+        if how == "name" and predicted and expected and _same_name(predicted[0], expected[0]):
+            predicted = expected
+        scores.add(gold_key, predicted, expected, row["id"])
+
+
+def _invoice_gold(row: dict, gold_key: str) -> object:
+    gold = row["fields"].get(gold_key)
+    if gold_key == "vat" and gold is None:
+        gold = row["fields"].get("static_vat") or row["fields"].get("gstin")
+    return gold
 
 
 def _comparable(how: str, field) -> str:
@@ -345,6 +383,105 @@ def _compact(value: str) -> str:
 def _read_document(path: Path) -> str:
     data = path.read_bytes()
     return extract(data, detect(data, path.name, Limits()), Limits()).text
+
+
+# --- learning from corrections ---------------------------------------------------------------
+
+
+class Teacher:
+    """Corrections of the first documents, as the API keeps them: each wrong field a person
+    sets becomes a hint (type, field, label before the value, issuer) when it is printed."""
+
+    def __init__(self, doc_type: str) -> None:
+        self.doc_type = doc_type
+        self.taught: Counter[tuple[str, str, str, str | None]] = Counter()
+        self.corrections = 0
+
+    def correct(self, text: str, field: str, value: str, normalized: str,
+                issuer: str | None) -> None:
+        self.corrections += 1
+        kind = field_kind(field, value)
+        label = label_field(text, field, value, normalized)
+        if kind is not None and label is not None and label.anchor is not None:
+            self.taught[(field, kind.value, label.anchor, issuer)] += 1
+
+    def learned(self) -> LearnedFields:
+        return LearnedFields(FieldHint(self.doc_type, field, kind, anchor, issuer, count)
+                             for (field, kind, anchor, issuer), count in self.taught.items())
+
+
+def _learning_table(title: str, keys: list[str], before: Scores, after: Scores,
+                    teacher: Teacher, show_errors: int) -> str:
+    learned = teacher.learned()
+    rows = [f"\n{title}: {teacher.corrections} corrections taught {len(learned.hints)} hints",
+            f"{'field':<16}{'F1 before':>10}{'F1 after':>10}{'gold':>7}"]
+    for key in keys:
+        rows.append(f"{key:<16}{before.prf(key)[2]:10.1f}{after.prf(key)[2]:10.1f}"
+                    f"{before.gold[key]:7d}")
+    means = [sum(s.prf(key)[2] for key in keys) / len(keys) for s in (before, after)]
+    rows.append(f"{'mean F1':<16}{means[0]:10.1f}{means[1]:10.1f}")
+    for key in keys:
+        for line in after.errors[key][:show_errors]:
+            rows.append(f"  miss {key} {line}")
+    return "\n".join(rows)
+
+
+def learn_sroie(folder: Path, limit: int, learn: int, show_errors: int) -> str:
+    rows = _rows(folder / "train.jsonl", limit)
+    learn = min(learn, len(rows) // 2)
+    teacher = Teacher("receipt")
+    for row in rows[:learn]:
+        predicted = _sroie_predicted(extract_fields(row["text"], "receipt"))
+        issuer = row["fields"].get("company")
+        for key, field in (("total", "total"), ("date", "document_date")):
+            gold = _sroie_gold(row, key)
+            if gold and predicted[key] != gold:
+                teacher.correct(row["text"], field, gold[0], "", issuer)
+    learned = teacher.learned()
+    before, after = Scores(), Scores()
+    for row in rows[learn:]:
+        found = extract_fields(row["text"], "receipt")
+        for scores, fields in ((before, found),
+                               (after, learned.apply(row["text"], "receipt", found))):
+            predicted = _sroie_predicted(fields)
+            for key in _SROIE_KEYS:
+                scores.add(key, predicted[key], _sroie_gold(row, key), row["id"])
+    return _learning_table(f"sroie, learning from the first {learn} receipts, scored on the "
+                           f"other {len(rows) - learn}", _SROIE_KEYS, before, after, teacher,
+                           show_errors)
+
+
+_LEARNABLE_INVOICE_KEYS = {"amount": "total", "amount_untaxed": "subtotal",
+                           "amount_tax": "tax", "date": "document_date", "date_due": "due_date",
+                           "invoice_number": "invoice_number"}
+
+
+def learn_invoice2data(folder: Path, limit: int, learn: int, show_errors: int) -> str:
+    rows = _rows(folder / "extraction.jsonl", limit)
+    learn = min(learn, len(rows) // 2)  # 12 invoices: keep half to score
+    texts = [row.get("text") or _read_document(folder / row["path"]) for row in rows]
+    teacher = Teacher("invoice")
+    for row, text in zip(rows[:learn], texts, strict=False):
+        fields = _by_name(extract_fields(text, "invoice"))
+        for gold_key, field in _LEARNABLE_INVOICE_KEYS.items():
+            gold = _invoice_gold(row, gold_key)
+            how = _INVOICE_KEYS[gold_key][1]
+            if gold is None:
+                continue
+            expected = _comparable_gold(how, gold)
+            if [_comparable(how, f) for f in fields.get(field, [])[:1]] == [expected]:
+                continue  # right already: nothing to correct
+            normalized = expected if how in ("number", "date") else str(gold)
+            teacher.correct(text, field, str(gold), normalized, row["fields"].get("issuer"))
+    learned = teacher.learned()
+    before, after = Scores(), Scores()
+    for row, text in zip(rows[learn:], texts[learn:], strict=True):
+        found = extract_fields(text, "invoice")
+        _score_invoice(before, row, found)
+        _score_invoice(after, row, learned.apply(text, "invoice", found))
+    return _learning_table(f"invoice2data, learning from the first {learn} invoices, scored on "
+                           f"the other {len(rows) - learn}", list(_INVOICE_KEYS), before, after,
+                           teacher, show_errors)
 
 
 # --- helpers -------------------------------------------------------------------------------

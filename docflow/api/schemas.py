@@ -26,9 +26,15 @@ class ExtractedField(BaseModel):
     name: str
     value: str = Field(description="The text as it appears in the document.")
     normalized: str = Field(description="ISO date, '12.50 EUR', lower-case e-mail, E.164 phone.")
-    start: int = Field(description="Character offset of the evidence in the text.")
+    start: int = Field(description="Character offset of the evidence in the text; -1 for a "
+                       "value a person set that is not printed in it.")
     end: int
     confidence: float
+    source: str = Field("extracted", description="'extracted' by the rules; 'learned': read "
+                        "after the words people's corrections of this field taught (for this "
+                        "type, or this issuer); 'user': set by a person (a label).")
+    labeled_at: datetime | None = Field(None, description="When a person set it (source "
+                                        "'user').")
 
 
 class UploadResponse(BaseModel):

@@ -25,6 +25,7 @@ from .errors import (
 from .extract import extract, finish_extracted
 from .extract.pdf import join_pdf_pages
 from .fields import extract_fields
+from .fields.learned import LearnedFields
 from .types import (
     Classification,
     DetectedType,
@@ -46,6 +47,7 @@ __all__ = [
     "EncryptedDocument",
     "ExtractedText",
     "Field",
+    "LearnedFields",
     "Limits",
     "ProcessedDocument",
     "ProcessingTimeout",
@@ -65,14 +67,16 @@ def process_document(
     filename: str,
     limits: Limits = Limits(),
     classifier: DocumentClassifier | None = None,
+    learned: LearnedFields | None = None,
 ) -> ProcessedDocument:
     """Run every stage on one document; raises a DocumentError subclass if it cannot be read.
 
     Without a `classifier`, types come from keywords alone (no model); a worker passes one built
     from the user's types, trained model and embedding cache (see classify.DocumentClassifier).
+    `learned` holds what people's field corrections taught (see fields/learned.py).
     """
     detected = detect(data, filename, limits)
-    return _understand(detected, extract(data, detected, limits), classifier)
+    return _understand(detected, extract(data, detected, limits), classifier, learned)
 
 
 def process_pdf_pages(
@@ -81,26 +85,33 @@ def process_pdf_pages(
     pages: Iterable[PageText],
     limits: Limits = Limits(),
     classifier: DocumentClassifier | None = None,
+    learned: LearnedFields | None = None,
 ) -> ProcessedDocument:
     """`process_document` for a PDF whose pages were read in parts (`ocr_pdf_pages` per page
     range, in any order): the same result as reading it whole."""
     detected = detect(data, filename, limits)
     extracted = finish_extracted(join_pdf_pages(pages), detected, limits)
-    return _understand(detected, extracted, classifier)
+    return _understand(detected, extracted, classifier, learned)
 
 
 def _understand(
-    detected: DetectedType, extracted: ExtractedText, classifier: DocumentClassifier | None
+    detected: DetectedType,
+    extracted: ExtractedText,
+    classifier: DocumentClassifier | None,
+    learned: LearnedFields | None,
 ) -> ProcessedDocument:
     text = extracted.text
     embedding = classifier.embed(text) if classifier is not None else None
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
+    fields = extract_fields(text, classification.doc_type)
+    if learned:
+        fields = learned.apply(text, classification.doc_type, fields)
     return ProcessedDocument(
         detected=detected,
         extracted=extracted,
         classification=classification,
-        fields=extract_fields(text, classification.doc_type),
+        fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
     )

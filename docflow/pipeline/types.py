@@ -126,6 +126,9 @@ class Field:
     start: int  # character span of the evidence in the document text
     end: int
     confidence: float
+    # "extracted" (read by the rules), "learned" (read after a label people's corrections
+    # taught, see fields/learned.py) or "user" (set by a person: a label)
+    source: str = "extracted"
 
 
 @dataclass(frozen=True)

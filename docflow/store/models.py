@@ -213,3 +213,20 @@ class DocumentType(Base):
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FieldLabel(Base):
+    """A field a person set on a document (PATCH /api/documents/{id}), with what it teaches:
+    the label printed before the value and the document's issuer (see pipeline fields/learned)."""
+
+    __tablename__ = "field_labels"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
+    kind: Mapped[str | None] = mapped_column(String(20))  # money, date, identifier, ...
+    value: Mapped[str] = mapped_column(Text)
+    anchor: Mapped[str | None] = mapped_column(String(200))  # None: no label before the value
+    issuer: Mapped[str | None] = mapped_column(String(500))  # the document's vendor, if known
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

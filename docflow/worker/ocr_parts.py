@@ -32,6 +32,7 @@ from docflow.worker.results import (
     caused_by,
     classifiers,
     dispatcher,
+    learned_fields,
     save_result,
 )
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
@@ -146,7 +147,8 @@ def _read_and_finish(rt: Runtime, part_id: str, claim: parts.PartClaim, worker: 
             data = rt.store.blobs.read(claim.sha256)
         result = pipeline.process_pdf_pages(data, claim.filename, every_page,
                                             rt.settings.limits,
-                                            classifier=classifiers.get(rt.store, rt.settings))
+                                            classifier=classifiers.get(rt.store, rt.settings),
+                                            learned=learned_fields.get(rt.store))
         return save_result(rt, doc_id, attempt, claim.sha256, result)
 
 

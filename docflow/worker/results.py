@@ -20,6 +20,7 @@ from docflow.store.models import utcnow
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.learned_fields import LearnedFieldsCache
 from docflow.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 classifiers = ClassifierCache()
+learned_fields = LearnedFieldsCache()
 _dispatchers: dict[int, Dispatcher] = {}
 
 

@@ -39,6 +39,7 @@ from docflow.worker.results import (
     dispatcher,
     fail,
     fail_timeout,
+    learned_fields,
     save_result,
     send_children,
 )
@@ -129,7 +130,8 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
     try:
         result = pipeline.process_document(data, filename, limits,
-                                           classifier=classifiers.get(rt.store, rt.settings))
+                                           classifier=classifiers.get(rt.store, rt.settings),
+                                           learned=learned_fields.get(rt.store))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"

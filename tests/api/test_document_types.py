@@ -70,6 +70,9 @@ def test_a_correction_sets_the_type_as_a_label_and_fixes_fields(settings: Settin
                                 "model_version": None}
     assert not body["needs_review"]
     assert [(f["name"], f["normalized"]) for f in body["fields"]] == [("total", "12.50 USD")]
+    (total,) = body["fields"]
+    # a label: set by a person, when, and no evidence span since "hello" does not print it
+    assert total["source"] == "user" and total["labeled_at"] and total["start"] == -1
     with store.db.read() as session:
         doc = session.get(Document, doc_id)
         assert doc.labeled_type == "invoice" and doc.labeled_at and not doc.indexed

@@ -13,6 +13,7 @@ from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
 from docflow.store.documents import DocumentFilter, get_text, list_documents
+from docflow.store.field_labels import CorrectedField, correct_fields, refresh_labels
 from docflow.store.models import DocumentType, utcnow
 
 router = APIRouter(tags=["documents"])
@@ -80,16 +81,23 @@ def document_file(document_id: str,
 
 
 class FieldCorrection(BaseModel):
-    name: str
-    value: str
-    normalized: str | None = None
+    name: str = Field(description="The field: total, document_date, invoice_number, vendor, "
+                      "... or a name of your own.")
+    value: str = Field(description="The value as printed in the document, e.g. '1,234.50'.")
+    normalized: str | None = Field(None, description="Its normalised form, e.g. '1234.50 EUR' "
+                                   "or '2024-03-12'; the value itself when left out.")
 
 
 class Correction(BaseModel):
     doc_type: str | None = Field(None, description="The right type (must exist); kept as a "
                                  "label the trained classifier learns from.")
-    fields: list[FieldCorrection] | None = Field(None, description="Fields to set; each "
-                                                 "replaces the fields of the same name.")
+    fields: list[FieldCorrection] | None = Field(
+        None, description="Fields to set; each replaces the fields of the same name and is kept "
+        "as a label (source 'user', labeled_at). Where the value is printed in the text its "
+        "evidence span is found (start/end, else -1), and the words printed before it (e.g. "
+        "'Balance to remit') are learned: later documents of the same type, above all from the "
+        "same issuer (the document's vendor), read that field after the same words (source "
+        "'learned').")
 
 
 @router.patch("/api/documents/{document_id}", response_model=DocumentDetail,
@@ -109,11 +117,10 @@ def correct(document_id: str, body: Correction,
             doc.labeled_type, doc.labeled_at, doc.needs_review = body.doc_type, now, False
             doc.model_version = None
             doc.indexed = False  # the index filters by type: refresh it
-        if body.fields is not None:
-            names = {f.name for f in body.fields}
-            kept = [f for f in (doc.fields or []) if f["name"] not in names]
-            doc.fields = kept + [{"name": f.name, "value": f.value,
-                                  "normalized": f.normalized or f.value, "start": -1,
-                                  "end": -1, "confidence": 1.0} for f in body.fields]
         text = get_text(session, doc.sha256) if doc.status == DocumentStatus.COMPLETED else None
+        if body.fields is not None:
+            correct_fields(session, doc, [CorrectedField(f.name, f.value, f.normalized)
+                                          for f in body.fields], text)
+        elif body.doc_type is not None:
+            refresh_labels(session, doc, text)  # its labels now teach the new type
         return detail_of(doc, text)
