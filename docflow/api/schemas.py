@@ -143,6 +143,7 @@ class SearchHitOut(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    mode: str = Field("keyword", description="keyword, semantic or hybrid, as asked.")
     total: int
     limit: int
     offset: int

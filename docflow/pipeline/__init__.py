@@ -79,4 +79,5 @@ def process_document(
         classification=classification,
         fields=extract_fields(text, classification.doc_type),
         embedding=embedding.tolist() if embedding is not None else None,
+        embedding_model=classifier.encoder.version if embedding is not None else None,
     )

@@ -27,6 +27,7 @@ from docflow.pipeline.classify.trained import NotEnoughLabels
 from docflow.pipeline.errors import DocumentError, OcrDeferred
 from docflow.store import Document
 from docflow.store import documents as docs
+from docflow.store.embeddings import vector_bytes
 from docflow.store.models import utcnow
 from docflow.store.workers import stale_worker_names
 from docflow.worker.celery_app import (
@@ -186,6 +187,9 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         held.model_version = result.classification.model_version
         held.needs_review = needs_review(result.classification, rt.settings.review_below)
         held.fields = [vars(f) for f in result.fields]
+        held.embedding = (vector_bytes(result.embedding)
+                          if result.embedding is not None else None)
+        held.embedding_model = result.embedding_model
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None
         held.finished_at = utcnow()
