@@ -81,6 +81,9 @@ class Settings(BaseSettings):
                                           "never logged or shown.")
     llm_timeout: float = Field(30.0, description="Seconds one LLM call may take; past it the "
                                "next decider decides.")
+    llm_fields: bool = Field(False, description="Also ask the LLM for the key fields of a "
+                             "document's type the extractors missed (one more call per "
+                             "document); a value is kept only where the text shows it.")
     retrain_after_labels: int = Field(20, description="New labels (corrected or confirmed "
                                       "types) after which the classifier is trained again.")
     review_below: float = Field(0.6, description="A document type chosen with less confidence "

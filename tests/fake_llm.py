@@ -1,7 +1,8 @@
 """A language model server on a free local port: real HTTP, canned answers.
 
 Speaks Ollama's `/api/chat` and the OpenAI-compatible `/v1/chat/completions`, records every
-request, and can be told to fail (`status`) or to answer something unusable (`reply`).
+request, and can be told to fail (`status`) or what to answer (`reply`: an object, a string, or
+a function of the request body).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ class FakeModelServer:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append((self.path, body, dict(self.headers)))
-                content = server.reply if isinstance(server.reply, str) else json.dumps(
-                    server.reply)
+                reply = server.reply(body) if callable(server.reply) else server.reply
+                content = reply if isinstance(reply, str) else json.dumps(reply)
                 if self.path == "/api/chat":
                     payload = {"model": body["model"], "done": True,
                                "message": {"role": "assistant", "content": content}}

@@ -22,6 +22,7 @@ from .errors import (
 )
 from .extract import extract
 from .fields import extract_fields
+from .fields.llm import AskJson, read_fields
 from .types import (
     Classification,
     DetectedType,
@@ -60,11 +61,14 @@ def process_document(
     filename: str,
     limits: Limits = Limits(),
     classifier: DocumentClassifier | None = None,
+    ask_fields: AskJson | None = None,
 ) -> ProcessedDocument:
     """Run every stage on one document; raises a DocumentError subclass if it cannot be read.
 
     Without a `classifier`, types come from keywords alone (no model); a worker passes one built
     from the user's types, trained model and embedding cache (see classify.DocumentClassifier).
+    With `ask_fields` (a language model), key fields the extractors missed are asked of it and
+    kept where the text shows them (see fields.llm).
     """
     detected = detect(data, filename, limits)
     extracted = extract(data, detected, limits)
@@ -73,11 +77,14 @@ def process_document(
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
+    fields = extract_fields(text, classification.doc_type)
+    if ask_fields is not None:
+        fields += read_fields(text, classification.doc_type, fields, ask_fields)
     return ProcessedDocument(
         detected=detected,
         extracted=extracted,
         classification=classification,
-        fields=extract_fields(text, classification.doc_type),
+        fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
         embedding_model=classifier.encoder.version if embedding is not None else None,
     )

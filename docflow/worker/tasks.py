@@ -161,9 +161,11 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
     limits = rt.settings.limits
     if queue != OCR_QUEUE:  # light queue: a document that needs OCR goes to the ocr queue
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
+    classifier = _classifiers.get(rt.store, rt.settings)
+    ask_fields = classifier.llm.ask_json if classifier.llm and rt.settings.llm_fields else None
     try:
-        result = pipeline.process_document(data, filename, limits,
-                                           classifier=_classifiers.get(rt.store, rt.settings))
+        result = pipeline.process_document(data, filename, limits, classifier=classifier,
+                                           ask_fields=ask_fields)
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"

@@ -120,3 +120,25 @@ def test_without_a_url_or_model_no_model_is_asked(monkeypatch: pytest.MonkeyPatc
     assert settings.llm is not None and settings.llm.api_key == "sk-secret"
     assert settings.llm.api == "ollama" and settings.llm.timeout_s == 30.0
     assert "sk-secret" not in repr(settings) and "sk-secret" not in str(settings.model_dump())
+
+
+def test_with_llm_fields_on_the_model_also_fills_in_missing_key_fields(store: Store, server,
+                                                                      configure):
+    from tests.pipeline.test_fields_llm import INVOICE
+
+    def answer(body: dict) -> dict:
+        if body["messages"][0]["content"].startswith("You classify documents"):
+            return {"doc_type": "invoice", "confidence": 0.9}
+        return {"invoice_number": "NW/2024/0815", "total": "EUR 1,190.00"}
+
+    server.reply = answer
+    configure(llm_url=server.url, llm_model="llama3.2")
+    plain = _process(store, INVOICE.encode(), "inv.txt")
+    assert len(server.requests) == 1 and "invoice_number" not in {f["name"] for f in
+                                                                  plain.fields}
+    configure(llm_url=server.url, llm_model="llama3.2", llm_fields="true")
+    doc = _process(store, INVOICE.encode() + b"\n", "inv2.txt")
+    assert (doc.doc_type, doc.classifier) == ("invoice", "llm") and len(server.requests) == 3
+    fields = {f["name"]: f for f in doc.fields}
+    assert fields["invoice_number"]["normalized"] == "NW/2024/0815"
+    assert fields["total"]["normalized"] == "1190.00 EUR" and fields["total"]["confidence"] == 0.6

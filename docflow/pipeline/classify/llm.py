@@ -69,12 +69,15 @@ class LlmClassifier:
         self._client.close()
 
     def classify(self, text: str) -> Classification | None:
+        answer = self.ask_json(_system_prompt(self.doc_types), text[:PROMPT_CHARS])
+        return None if answer is None else self._read(answer)
+
+    def ask_json(self, instructions: str, text: str) -> object | None:
+        """The model's JSON answer to `instructions` about `text`; None when it gives none."""
         if time.monotonic() < self._paused_until:
             return None
-        messages = [
-            {"role": "system", "content": _system_prompt(self.doc_types)},
-            {"role": "user", "content": text[:PROMPT_CHARS]},
-        ]
+        messages = [{"role": "system", "content": instructions},
+                    {"role": "user", "content": text}]
         try:
             content = self._chat(messages)
         except httpx.HTTPError as error:
@@ -83,10 +86,9 @@ class LlmClassifier:
         except (ValueError, KeyError, IndexError, TypeError) as error:
             return self._failed(f"unreadable reply ({type(error).__name__}: {error})")
         try:
-            answer = json.loads(content)
+            return json.loads(content)
         except (ValueError, TypeError) as error:
             return self._failed(f"the answer is not JSON ({error})")
-        return self._read(answer)
 
     def _failed(self, why: str) -> None:
         self.last_error = why
