@@ -43,51 +43,60 @@ class Stack:
     embedded: list[str] = field(default_factory=list)  # every text the encoder was given
 
 
-@pytest.fixture(params=["tantivy", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stack(request: pytest.FixtureRequest, settings: Settings, minilm_dir,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        monkeypatch.setenv("DOCFLOW_DATABASE_URL", url)
-    monkeypatch.setenv("DOCFLOW_SEARCH", request.param)
-    monkeypatch.setenv("DOCFLOW_ZERO_SHOT", "true")
-    settings = Settings()
-    models = settings.resolved_data_dir / "models"
-    models.mkdir(parents=True)
-    (models / "embeddings").symlink_to(minilm_dir)  # converted once for the whole session
-    embedded: list[str] = []
-    real_embed = SentenceEncoder.embed
+@pytest.fixture(scope="module",
+                params=["tantivy", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          minilm_dir) -> Iterator[Stack]:
+    """Four documents processed by the worker task with zero-shot on, indexed, and the API;
+    built once per backend (the tests only read, or put back what they add)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in ("DOCFLOW_BROKER_URL", "DOCFLOW_DATABASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        if request.param == "postgres":
+            url = request.getfixturevalue("postgres_url")
+            engine = create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+            monkeypatch.setenv("DOCFLOW_DATABASE_URL", url)
+        monkeypatch.setenv("DOCFLOW_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        monkeypatch.setenv("DOCFLOW_SEARCH", request.param)
+        monkeypatch.setenv("DOCFLOW_ZERO_SHOT", "true")
+        settings = Settings()
+        models = settings.resolved_data_dir / "models"
+        models.mkdir(parents=True)
+        (models / "embeddings").symlink_to(minilm_dir)  # converted once for the session
+        embedded: list[str] = []
+        real_embed = SentenceEncoder.embed
 
-    def counting_embed(self: SentenceEncoder, texts: list[str]):
-        embedded.extend(texts)
-        return real_embed(self, texts)
+        def counting_embed(self: SentenceEncoder, texts: list[str]):
+            embedded.extend(texts)
+            return real_embed(self, texts)
 
-    monkeypatch.setattr(SentenceEncoder, "embed", counting_embed)
-    runtime_module._current = None
-    monkeypatch.setattr(tasks, "_classifiers", ClassifierCache(refresh_seconds=0))
-    store = open_store(settings, migrate=True)
-    with store.db.write() as session:
-        batches = {"cars": create_batch(session, "upload").id,
-                   "other": create_batch(session, "upload").id}
-        ids = {}
-        for name, body, batch in [("garage.txt", GARAGE, "cars"), ("lube.txt", LUBE, "cars"),
-                                  ("match.txt", MATCH, "other"), ("cake.txt", CAKE, "other")]:
-            (doc,) = docs.register_documents(session, [put(store, body.encode(), name)],
-                                             batch_id=batches[batch])
-            ids[name] = doc.id
-    for doc_id in ids.values():
-        assert tasks.process_document(doc_id) == "processed"
-    with open_index(settings.search, settings.index_dir, writer=True,
-                    database_url=settings.sqlalchemy_url) as index:
-        assert index_pending(store, index, 100) == 4
-    with TestClient(create_app(settings, configure_logs=False)) as client:
-        yield Stack(store, client, ids, batches, embedded)
-    store.db.dispose()
-    runtime_module._current = None
+        monkeypatch.setattr(SentenceEncoder, "embed", counting_embed)
+        runtime_module._current = None
+        monkeypatch.setattr(tasks, "_classifiers", ClassifierCache(refresh_seconds=0))
+        store = open_store(settings, migrate=True)
+        with store.db.write() as session:
+            batches = {"cars": create_batch(session, "upload").id,
+                       "other": create_batch(session, "upload").id}
+            ids = {}
+            for name, body, batch in [("garage.txt", GARAGE, "cars"),
+                                      ("lube.txt", LUBE, "cars"),
+                                      ("match.txt", MATCH, "other"),
+                                      ("cake.txt", CAKE, "other")]:
+                (doc,) = docs.register_documents(session, [put(store, body.encode(), name)],
+                                                 batch_id=batches[batch])
+                ids[name] = doc.id
+        for doc_id in ids.values():
+            assert tasks.process_document(doc_id) == "processed"
+        with open_index(settings.search, settings.index_dir, writer=True,
+                        database_url=settings.sqlalchemy_url) as index:
+            assert index_pending(store, index, 100) == 4
+        with TestClient(create_app(settings, configure_logs=False)) as client:
+            yield Stack(store, client, ids, batches, embedded)
+        store.db.dispose()
+        runtime_module._current = None
 
 
 def _search(stack: Stack, q: str, **params: str) -> dict:
@@ -112,6 +121,7 @@ def test_each_document_is_embedded_once_and_kept(stack: Stack) -> None:
     with stack.store.db.write() as session:
         (twin,) = docs.register_documents(session, [put(stack.store, GARAGE.encode(), "again")])
         assert twin.embedding == rows[0].embedding
+        session.delete(twin)  # the other tests expect the four documents alone
     assert stack.embedded.count(GARAGE) == 1
 
 
@@ -155,7 +165,14 @@ def test_hybrid_search_fuses_words_and_meaning(stack: Stack) -> None:
     assert _names(stack, page) == names[1:2] and page["total"] == found["total"]
 
 
+def _plain(settings: Settings) -> Settings:
+    """The defaults, whatever a `stack` of another test left in the environment."""
+    return Settings(data_dir=settings.data_dir, database_url=None, search="tantivy",
+                    zero_shot=False)
+
+
 def test_semantic_search_without_zero_shot_says_how_to_turn_it_on(settings: Settings) -> None:
+    settings = _plain(settings)
     with TestClient(create_app(settings, configure_logs=False)) as client:
         reply = client.get("/api/search", params={"q": "anything", "mode": "semantic"})
         assert reply.status_code == 422
@@ -178,6 +195,7 @@ def test_without_the_embedding_weights_semantic_search_is_a_clear_503(
                                                      "installed.")
 
     monkeypatch.setattr(embedding_module, "bundled_weights_dir", not_installed)
+    settings = _plain(settings)
     settings.zero_shot = True
     with TestClient(create_app(settings, configure_logs=False)) as client:
         reply = client.get("/api/search", params={"q": "anything", "mode": "hybrid"})
