@@ -69,9 +69,9 @@ def nearest(
     total = 0
     # Core rows streamed by chunks (a server-side cursor on PostgreSQL): no ORM objects, and
     # memory bounded by `chunk`; measured ~1.5x less CPU than an ORM select with yield_per.
-    connection = session.connection().execution_options(stream_results=True,
-                                                        max_row_buffer=chunk)
-    for part in connection.execute(statement).partitions(chunk):
+    rows = session.connection().execute(
+        statement, execution_options={"stream_results": True, "max_row_buffer": chunk})
+    for part in rows.partitions(chunk):
         ids = [row[0] for row in part]
         matrix = np.frombuffer(b"".join([row[1] for row in part]), dtype=VECTOR_DTYPE)
         scores = matrix.reshape(len(ids), -1) @ query
