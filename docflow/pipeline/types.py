@@ -139,6 +139,7 @@ class ProcessedDocument:
     fields: list[Field]
     # all-MiniLM-L6-v2 vector of the text when an encoder was configured; search reuses it
     embedding: list[float] | None = None
+    embedding_model: str | None = None  # the encoder's version: vectors of one model compare
 
     @property
     def children(self) -> list[ChildDocument]:

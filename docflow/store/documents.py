@@ -115,6 +115,8 @@ def copy_result(donor: Document, doc: Document, now: datetime) -> None:
     doc.model_version = donor.model_version
     doc.needs_review = donor.needs_review
     doc.fields = donor.fields
+    doc.embedding = donor.embedding
+    doc.embedding_model = donor.embedding_model
     doc.reused_from = donor.reused_from or donor.id
     doc.error_code = doc.error_message = None
     doc.finished_at = now

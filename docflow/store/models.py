@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -124,6 +125,10 @@ class Document(Base):
     labeled_type: Mapped[str | None] = mapped_column(String(100))
     labeled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fields: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The text's sentence embedding (float32, little-endian), computed once while classifying
+    # (DOCFLOW_ZERO_SHOT) and read by semantic search; only vectors of one model compare.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(100))
     reused_from: Mapped[str | None] = mapped_column(String(32))
 
     attempts: Mapped[int] = mapped_column(Integer, default=0)

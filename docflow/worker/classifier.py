@@ -1,5 +1,6 @@
 """The classifier each worker process uses: built from the document types in the database
-(users' rules and keywords) and the current trained model, rebuilt when either changes."""
+(users' rules and keywords), the current trained model, the embedding model (DOCFLOW_ZERO_SHOT)
+and the language model (DOCFLOW_LLM_URL), rebuilt when the types or the trained model change."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from docflow.config import Settings
 from docflow.pipeline.classify.classifier import DocumentClassifier
 from docflow.pipeline.classify.doc_types import OTHER, DocType
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
+from docflow.pipeline.classify.llm import LlmClassifier
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store import Store
 from docflow.store.document_types import list_types, to_pipeline
 from docflow.store.models import DocumentType
-from docflow.worker.training import current_version, load_current, models_dir
+from docflow.worker.training import current_version, embedding_model_dir, load_current
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,16 @@ class ClassifierCache:
             stamp = (*session.execute(select(func.count(), func.max(
                 DocumentType.updated_at))).one(), current_version(settings))
             if self._classifier is None or stamp != self._stamp:
-                self._classifier = DocumentClassifier(_types(session),
-                                                      trained=load_current(settings),
-                                                      encoder=self._sentence_encoder(settings))
+                types = _types(session)
+                if self._classifier is not None and self._classifier.llm is not None:
+                    self._classifier.llm.close()
+                llm = settings.llm
+                self._classifier = DocumentClassifier(
+                    types, trained=load_current(settings),
+                    encoder=self._sentence_encoder(settings),
+                    llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None)
                 self._stamp = stamp
         return self._classifier
-
 
     def _sentence_encoder(self, settings: Settings) -> SentenceEncoder | None:
         """The embedding model, converted to ONNX once into the data dir (if zero-shot is on)."""
@@ -53,11 +59,15 @@ class ClassifierCache:
             return None
         if self._encoder is None:
             try:
-                self._encoder = SentenceEncoder(models_dir(settings) / "embeddings")
+                self._encoder = SentenceEncoder(embedding_model_dir(settings))
             except EmbeddingModelMissing as exc:
                 log.error("zero-shot classification is off: %s", exc)
                 self._encoder_failed = True
         return self._encoder
+
+
+def _llm_failed(why: str) -> None:
+    log.warning("the language model gave no type (%s); the next decider decides", why)
 
 
 def _types(session: Session) -> list[DocType]:

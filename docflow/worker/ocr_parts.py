@@ -29,6 +29,7 @@ from docflow.worker.dispatch import TaskRef
 from docflow.worker.leases import LeaseKeeper, holder_gone
 from docflow.worker.results import (
     TRANSIENT_ERRORS,
+    ask_fields_of,
     caused_by,
     classifiers,
     dispatcher,
@@ -145,10 +146,11 @@ def _read_and_finish(rt: Runtime, part_id: str, claim: parts.PartClaim, worker: 
             session, doc_id, attempt, seconds), f"document {doc_id}"):
         if data is None:
             data = rt.store.blobs.read(claim.sha256)
+        classifier = classifiers.get(rt.store, rt.settings)
         result = pipeline.process_pdf_pages(data, claim.filename, every_page,
-                                            rt.settings.limits,
-                                            classifier=classifiers.get(rt.store, rt.settings),
-                                            learned=learned_fields.get(rt.store))
+                                            rt.settings.limits, classifier=classifier,
+                                            learned=learned_fields.get(rt.store),
+                                            ask_fields=ask_fields_of(classifier, rt.settings))
         return save_result(rt, doc_id, attempt, claim.sha256, result)
 
 

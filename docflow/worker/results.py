@@ -12,10 +12,13 @@ import redis.exceptions
 import sqlalchemy.exc
 from kombu.exceptions import OperationalError as BrokerError
 
-from docflow.pipeline.classify.classifier import needs_review
+from docflow.config import Settings
+from docflow.pipeline.classify.classifier import DocumentClassifier, needs_review
+from docflow.pipeline.fields.llm import AskJson
 from docflow.pipeline.types import ProcessedDocument
 from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
+from docflow.store.embeddings import vector_bytes
 from docflow.store.models import utcnow
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
@@ -37,6 +40,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 classifiers = ClassifierCache()
 learned_fields = LearnedFieldsCache()
 _dispatchers: dict[int, Dispatcher] = {}
+
+
+def ask_fields_of(classifier: DocumentClassifier, settings: Settings) -> AskJson | None:
+    """The language model to ask for missing fields, when one is set up and DOCFLOW_LLM_FIELDS
+    asks for it."""
+    return classifier.llm.ask_json if classifier.llm and settings.llm_fields else None
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
@@ -66,6 +75,9 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
         held.model_version = result.classification.model_version
         held.needs_review = needs_review(result.classification, rt.settings.review_below)
         held.fields = [vars(f) for f in result.fields]
+        held.embedding = (vector_bytes(result.embedding)
+                          if result.embedding is not None else None)
+        held.embedding_model = result.embedding_model
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None
         held.finished_at = utcnow()

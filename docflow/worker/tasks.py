@@ -34,6 +34,7 @@ from docflow.worker.dispatch import TaskRef
 from docflow.worker.leases import LeaseKeeper, holder_gone
 from docflow.worker.results import (
     TRANSIENT_ERRORS,
+    ask_fields_of,
     caused_by,
     classifiers,
     dispatcher,
@@ -128,10 +129,11 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         return "split"
     if queue != OCR_QUEUE:  # light queue: a document that needs OCR goes to the ocr queue
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
+    classifier = classifiers.get(rt.store, rt.settings)
     try:
-        result = pipeline.process_document(data, filename, limits,
-                                           classifier=classifiers.get(rt.store, rt.settings),
-                                           learned=learned_fields.get(rt.store))
+        result = pipeline.process_document(data, filename, limits, classifier=classifier,
+                                           learned=learned_fields.get(rt.store),
+                                           ask_fields=ask_fields_of(classifier, rt.settings))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"

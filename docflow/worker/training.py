@@ -33,6 +33,11 @@ def models_dir(settings: Settings) -> Path:
     return settings.resolved_data_dir / "models"
 
 
+def embedding_model_dir(settings: Settings) -> Path:
+    """Where the sentence encoder is converted once, for the workers and the API alike."""
+    return models_dir(settings) / "embeddings"
+
+
 def train_classifier(store: Store, settings: Settings) -> TrainResult:
     """Fit on every labelled document; raises NotEnoughLabels below two types."""
     cutoff = utcnow()  # labels set from here on count towards the next training

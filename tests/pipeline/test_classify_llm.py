@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,50 +13,9 @@ from docflow.pipeline.classify import (
     LlmClassifier,
     LlmSettings,
 )
+from tests.fake_llm import FakeModelServer
 
 LETTER = "Dear Ms Smith,\nThank you for your visit last week.\nYours sincerely,\nJohn"
-
-
-class FakeModelServer:
-    """Answers /api/chat (Ollama) and /v1/chat/completions (OpenAI) with a canned reply."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict, dict]] = []  # path, body, headers
-        self.reply: object = {"doc_type": "contract", "confidence": 0.92}
-        self.status = 200
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append((self.path, body, dict(self.headers)))
-                content = server.reply if isinstance(server.reply, str) else json.dumps(
-                    server.reply)
-                if self.path == "/api/chat":
-                    payload = {"model": body["model"], "done": True,
-                               "message": {"role": "assistant", "content": content}}
-                else:
-                    payload = {"choices": [{"message": {"role": "assistant",
-                                                        "content": content}}]}
-                data = json.dumps(payload).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,),
-                                        daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
 
 
 @pytest.fixture
@@ -128,3 +84,24 @@ def test_the_llm_is_asked_before_zero_shot_and_keywords(server: FakeModelServer)
     llm = LlmClassifier(DEFAULT_DOC_TYPES, LlmSettings(server.url, "m"))
     result = DocumentClassifier(llm=llm).classify(LETTER)
     assert (result.doc_type, result.decider) == ("report", "llm")
+
+
+def test_a_server_that_failed_is_not_asked_again_for_a_while(server: FakeModelServer) -> None:
+    server.status = 503
+    failures: list[str] = []
+    llm = LlmClassifier(DEFAULT_DOC_TYPES, LlmSettings(server.url, "m"), on_failure=failures.append)
+    assert llm.classify(LETTER) is None and llm.classify(LETTER) is None
+    assert len(server.requests) == 1 and len(failures) == 1 and "503" in failures[0]
+    eager = LlmClassifier(DEFAULT_DOC_TYPES, LlmSettings(server.url, "m",
+                                                         pause_after_failure_s=0))
+    eager.classify(LETTER)
+    eager.classify(LETTER)
+    assert len(server.requests) == 3
+
+
+def test_an_unusable_answer_does_not_pause_the_model(server: FakeModelServer) -> None:
+    server.reply = {"doc_type": "spaceship"}
+    llm = LlmClassifier(DEFAULT_DOC_TYPES, LlmSettings(server.url, "m"))
+    llm.classify(LETTER)
+    server.reply = {"doc_type": "letter", "confidence": 0.9}
+    assert llm.classify(LETTER).doc_type == "letter" and len(server.requests) == 2

@@ -4,12 +4,15 @@ Two wire formats cover the common servers: Ollama's `/api/chat` (with `format: "
 OpenAI-compatible `/v1/chat/completions` (llama.cpp, vLLM, LM Studio, hosted APIs). The prompt
 lists every type with its description; the model answers `{"doc_type": ..., "confidence": ...}`.
 A failed call or an answer naming no known type gives None, so the next decider takes over.
+After a failed call (server down, timeout, HTTP error) the model is not asked again for
+`pause_after_failure_s`, so a dead server costs one timeout per pause, not one per document.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,6 +38,7 @@ class LlmSettings:
     api_key: str | None = None
     timeout_s: float = 60.0
     default_confidence: float = 0.8  # when the model gives no usable confidence of its own
+    pause_after_failure_s: float = 30.0  # a server that failed is left alone this long
 
 
 class LlmClassifier:
@@ -45,6 +49,7 @@ class LlmClassifier:
         doc_types: Sequence[DocType],
         settings: LlmSettings,
         transport: httpx.BaseTransport | None = None,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.doc_types = tuple(doc_types)
         self.settings = settings
@@ -57,22 +62,39 @@ class LlmClassifier:
             transport=transport,
         )
         self.last_error: str | None = None  # why the last call gave no answer, for logs
+        self._on_failure = on_failure  # told why, each time a call gives no answer
+        self._paused_until = 0.0
 
     def close(self) -> None:
         self._client.close()
 
     def classify(self, text: str) -> Classification | None:
-        messages = [
-            {"role": "system", "content": _system_prompt(self.doc_types)},
-            {"role": "user", "content": text[:PROMPT_CHARS]},
-        ]
+        answer = self.ask_json(_system_prompt(self.doc_types), text[:PROMPT_CHARS])
+        return None if answer is None else self._read(answer)
+
+    def ask_json(self, instructions: str, text: str) -> object | None:
+        """The model's JSON answer to `instructions` about `text`; None when it gives none."""
+        if time.monotonic() < self._paused_until:
+            return None
+        messages = [{"role": "system", "content": instructions},
+                    {"role": "user", "content": text}]
         try:
             content = self._chat(messages)
-            answer = json.loads(content)
-        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-            self.last_error = f"{type(error).__name__}: {error}"
-            return None
-        return self._read(answer)
+        except httpx.HTTPError as error:
+            self._paused_until = time.monotonic() + self.settings.pause_after_failure_s
+            return self._failed(f"{type(error).__name__}: {error}")
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            return self._failed(f"unreadable reply ({type(error).__name__}: {error})")
+        try:
+            return json.loads(content)
+        except (ValueError, TypeError) as error:
+            return self._failed(f"the answer is not JSON ({error})")
+
+    def _failed(self, why: str) -> None:
+        self.last_error = why
+        if self._on_failure is not None:
+            self._on_failure(why)
+        return None
 
     def _chat(self, messages: list[dict[str, str]]) -> str:
         if self.settings.api is LlmApi.OLLAMA:
@@ -89,14 +111,12 @@ class LlmClassifier:
 
     def _read(self, answer: object) -> Classification | None:
         if not isinstance(answer, dict):
-            self.last_error = "the answer is not a JSON object"
-            return None
+            return self._failed("the answer is not a JSON object")
         named = str(answer.get("doc_type", "")).strip().lower().replace(" ", "_")
         known = {doc_type.name.lower(): doc_type.name for doc_type in self.doc_types}
         known[OTHER] = OTHER
         if named not in known:
-            self.last_error = f"the model named an unknown type {named!r}"
-            return None
+            return self._failed(f"the model named an unknown type {named!r}")
         confidence = answer.get("confidence")
         if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
             confidence = self.settings.default_confidence
