@@ -62,7 +62,9 @@ _NUMBERS = {
     "fifteen": 15, "eighteen": 18, "twenty": 20, "twenty-four": 24, "thirty": 30, "thirty-six": 36,
     "sixty": 60, "ninety": 90,
 }
-_UNIT = re.compile(r"(?<![\w-])(?P<unit>year|month|day|Year|Month|Day|YEAR|MONTH|DAY)[sS]?(?!\w)")
+# Literal first letters let the regex engine skip to the next "y", "m" or "d"; a unit that ends
+# a longer word ("today", "per-day") is dropped by `_term`, as a lookbehind would, but cheaper.
+_UNIT = re.compile(r"(?P<unit>year|month|day|Year|Month|Day|YEAR|MONTH|DAY)[sS]?(?!\w)")
 _FIGURE = re.compile(r"\(\s*\d{1,3}\s*\)")
 _COUNT_WORD = re.compile(r"\(\s*\d{1,3}\s*\)|[\w]+(?:-[\w]+)?")
 _TERM_CUE = re.compile(
@@ -117,10 +119,13 @@ def _effective_date(text: str, dates: list[Field]) -> Field | None:
 
 
 def _jurisdiction(text: str) -> Field | None:
-    found = [m for m in _GOVERNING.finditer(text) if not _word_before(text, m.start())]
-    for law in _LAW.finditer(text):  # "Delaware law"; "the laws of New York" is done above
+    found = []
+    for law in _LAW.finditer(text):  # every "the laws of New York" starts with a "law" too
         if _word_before(text, law.start()):
             continue  # "outlaw", "bylaws"
+        governing = _GOVERNING.match(text, law.start())
+        if governing:
+            found.append(governing)
         words = text[max(0, law.start() - 40) : law.start()].split()
         for size in (3, 2, 1):
             if len(words) >= size and " ".join(words[-size:]).lower() in _PLACE_NAMES:
@@ -156,6 +161,8 @@ def _place(match: re.Match[str]) -> str:
 
 def _term(text: str) -> Field | None:
     for unit in _UNIT.finditer(text):
+        if _word_before(text, unit.start()) or text[unit.start() - 1 : unit.start()] == "-":
+            continue  # "today", "per-day"
         count = _count_before(text, unit.start())
         if count is None:
             continue

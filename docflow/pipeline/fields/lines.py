@@ -52,7 +52,7 @@ SHORT_TEXT = 5_000
 
 
 def windows(
-    text: str, anchors: tuple[re.Pattern[str], ...], before: int, after: int
+    text: str, anchors: tuple[re.Pattern[str] | str, ...], before: int, after: int
 ) -> list[tuple[int, int]]:
     """Merged spans around each anchor hit: where a costly pattern can possibly match.
 
@@ -60,10 +60,11 @@ def windows(
     contract holds no date or amount at all. Cheap anchors (a year, "@", a currency sign) find
     the few places worth the full pattern. Several simple anchors beat one alternation: the
     regex engine skips ahead fast only for a pattern that starts with a literal or a class.
+    An anchor given as a plain string is found with str.find, faster still.
     """
     if len(text) <= SHORT_TEXT:  # a receipt: one pass of the full pattern is cheaper
         return [(0, len(text))]
-    hits = sorted(hit.span() for anchor in anchors for hit in anchor.finditer(text))
+    hits = sorted(span for anchor in anchors for span in _hits(text, anchor))
     spans: list[tuple[int, int]] = []
     for hit_start, hit_end in hits:
         low, high = max(0, hit_start - before), min(len(text), hit_end + after)
@@ -71,4 +72,15 @@ def windows(
             spans[-1] = (spans[-1][0], max(spans[-1][1], high))
         else:
             spans.append((low, high))
+    return spans
+
+
+def _hits(text: str, anchor: re.Pattern[str] | str) -> list[tuple[int, int]]:
+    if not isinstance(anchor, str):
+        return [hit.span() for hit in anchor.finditer(text)]
+    spans = []
+    at = text.find(anchor)
+    while at >= 0:
+        spans.append((at, at + len(anchor)))
+        at = text.find(anchor, at + 1)
     return spans
