@@ -17,6 +17,7 @@ from .contracts import find_contract_fields
 from .dates import find_dates
 from .emails import find_emails
 from .ids import find_ibans, find_ids, find_vat_ids
+from .lines import Excerpt
 from .money import find_money
 from .phones import DEFAULT_REGION, find_phones
 from .schema import GENERIC, MENTIONS, SCHEMAS, FieldKind, FieldSpec, schema_for
@@ -53,13 +54,18 @@ def extract_fields(
 ) -> list[Field]:
     """Mentions in text order, then the key fields of `doc_type`'s schema (none if None)."""
     scanned = text[:max_chars]
+    near_digits = Excerpt(scanned)  # every date, amount, id and phone number holds a digit
     mentions = _without_overlaps(
         [
             *find_emails(scanned),
-            *find_ids(scanned),  # IBANs and VAT ids
-            *find_dates(scanned, dayfirst=dayfirst),
-            *find_money(scanned),
-            *find_phones(scanned, region=region),
+            *near_digits.placed(
+                [
+                    *find_ids(near_digits.text),  # IBANs and VAT ids
+                    *find_dates(near_digits.text, dayfirst=dayfirst),
+                    *find_money(near_digits.text),
+                    *find_phones(near_digits.text, region=region),
+                ]
+            ),
         ]
     )
     wanted = {spec.name for spec in schema_for(doc_type)} - MENTIONS
