@@ -25,6 +25,8 @@ _DAY_OF = re.compile(
     r"(?P<year>(?:19|20)\d\d)",
     re.IGNORECASE,
 )
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_DAY_OF_REACH = 64  # "30th  day  of  September,  2011" and then some
 _EFFECTIVE_CUE = re.compile(
     r"effective\s+(?:as\s+of|on|from)?|dated\s+(?:as\s+of\s+)?(?:this\s+)?|as\s+of\s+(?:this\s+)?"
     r"|made\s+(?:and\s+entered\s+into\s+)?(?:as\s+of\s+|on\s+|this\s+)|entered\s+into\s+"
@@ -86,8 +88,11 @@ _PARTY_END = re.compile(
 )
 _TITLES = re.compile(r",?\s*\b(?:M\.D|Ph\.D|Esq|Jr|Sr)\b\.?(?=[\s,]|$)|^(?:Mr|Mrs|Ms|Dr)\.?\s+")
 PARTY_SCAN_CHARS = 2_500
+_PARTY_REACH = 400  # a name's end lies within 120 characters; its match, a little further
 _COMPANY_NAME = re.compile(  # "Norcraft Companies, Inc.", "AEROSONIC CORPORATION"
-    r"(?<![\w.])(?:[A-Z][\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?){1,6}"
+    # A capital first, then the look behind it: the regex engine skips ahead to capitals.
+    r"[A-Z](?<![\w.][A-Z])[\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?"
+    r"(?:[A-Z][\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?){0,5}"
     r"(?:Inc\.?|Incorporated|INC\.?|Corporation|CORPORATION|Corp\.|LLC|L\.L\.C\.|Ltd\.?|Limited"
     r"|LIMITED|L\.P\.|LP|LLP|Company|COMPANY|plc|PLC|N\.V\.|AG|GmbH|S\.A\.)(?![\w])"
 )
@@ -102,7 +107,7 @@ def find_contract_fields(text: str, dates: list[Field]) -> list[Field]:
 def _effective_date(text: str, dates: list[Field]) -> Field | None:
     head = text[:HEAD_CHARS]
     candidates = [d for d in dates if d.start < HEAD_CHARS]
-    for match in _DAY_OF.finditer(head):
+    for match in _day_of_dates(head):
         try:
             day = date(int(match["year"]), _MONTHS[match["month"].lower()], int(match["day"]))
         except ValueError:
@@ -118,9 +123,18 @@ def _effective_date(text: str, dates: list[Field]) -> Field | None:
     return None
 
 
+def _day_of_dates(head: str) -> list[re.Match[str]]:
+    """"13th day of July, 2011", looked for only just before a year: the scan skips ahead."""
+    found: dict[int, re.Match[str]] = {}
+    for year in _YEAR.finditer(head):
+        for match in _DAY_OF.finditer(head, max(0, year.start() - _DAY_OF_REACH), year.end()):
+            found.setdefault(match.start(), match)
+    return [found[start] for start in sorted(found)]
+
+
 def _jurisdiction(text: str) -> Field | None:
     found = []
-    for law in _LAW.finditer(text):  # every "the laws of New York" starts with a "law" too
+    for law in _laws(text):  # every "the laws of New York" starts with a "law" too
         if _word_before(text, law.start()):
             continue  # "outlaw", "bylaws"
         governing = _GOVERNING.match(text, law.start())
@@ -147,6 +161,17 @@ def _jurisdiction(text: str) -> Field | None:
     group = "place" if "place" in best.groupdict() else "place2"
     start, end = best.start(group), best.end(group)
     return Field("jurisdiction", text[start:end], name, start, end, confidence)
+
+
+def _laws(text: str) -> list[re.Match[str]]:
+    """Every "law"/"laws" in text order; str.find skips ahead faster than any regex."""
+    starts = []
+    for spelling in ("law", "Law", "LAW"):
+        at = text.find(spelling)
+        while at >= 0:
+            starts.append(at)
+            at = text.find(spelling, at + 3)
+    return [law for at in sorted(starts) if (law := _LAW.match(text, at))]
 
 
 def _word_before(text: str, position: int) -> bool:
@@ -225,7 +250,7 @@ def _parties_between(head: str) -> list[Field]:
     parties: list[Field] = []
     position = start.end()
     for _ in range(3):
-        end = _PARTY_END.search(head, position)
+        end = _PARTY_END.search(head, position, position + _PARTY_REACH)  # not the whole head
         if end is None or end.start() - position > 120 or end.start() == position:
             break
         raw = head[position : end.start()]

@@ -134,8 +134,8 @@ class Excerpt:
 def _digit_regions(text: str) -> list[tuple[int, int]]:
     regions: list[tuple[int, int]] = []
     for run in _DIGIT_RUNS.finditer(text):
-        start = _word_edge(text, max(0, run.start() - DIGIT_MARGIN), -1)
-        end = _word_edge(text, min(len(text), run.end() + DIGIT_MARGIN), 1)
+        start = _word_start(text, max(0, run.start() - DIGIT_MARGIN))
+        end = _word_end(text, min(len(text), run.end() + DIGIT_MARGIN))
         if regions and start <= regions[-1][1]:
             regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
         else:
@@ -143,10 +143,20 @@ def _digit_regions(text: str) -> list[tuple[int, int]]:
     return regions
 
 
-def _word_edge(text: str, position: int, step: int, reach: int = 32) -> int:
-    """`position` moved (back for step -1, on for 1) to the nearest whitespace, within reach."""
-    for _ in range(reach):
-        if position <= 0 or position >= len(text) or text[position - (step < 0)].isspace():
-            return position
-        position += step
-    return position
+_REACH = 32  # how far a part widens to reach whitespace; a longer token is cut
+
+
+def _word_start(text: str, position: int) -> int:
+    """`position`, moved back to just after a space or line break (within reach)."""
+    low = max(0, position - _REACH)
+    space = max(text.rfind(" ", low, position), text.rfind("\n", low, position))
+    return position if position == 0 or text[position - 1].isspace() or space < 0 else space + 1
+
+
+def _word_end(text: str, position: int) -> int:
+    """`position`, moved on to the next space or line break (within reach)."""
+    if position >= len(text) or text[position].isspace():
+        return position
+    found = [at for at in (text.find(" ", position, position + _REACH),
+                           text.find("\n", position, position + _REACH)) if at >= 0]
+    return min(found) if found else position
