@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from ..types import Field
 from .issuer import find_address, find_vendor
-from .lines import Line, line_index_at, split_lines
+from .lines import Line, line_index_at, occurrences, split_lines
 from .money import CODES, SYMBOLS
 
 _FOLLOW_LINES = 3  # a value may sit this many lines below its label (table layouts)
@@ -85,6 +86,10 @@ _NUMBER_LABEL = re.compile(
     r"|invoice(?=\s*:?\s*#?\s*[A-Z]*[/-]?\d)",
     re.IGNORECASE,
 )
+# Every number label starts with one of these words: found with str.find in the lower-cased
+# text, they are the only places the case-blind label pattern (slow to scan) needs to try.
+_NUMBER_LABEL_WORDS = ("tax", "inv", "bill", "receipt", "doc", "cash", "che", "ticket", "trans",
+                       "order", "factuur", "rechnung", "facture", "num", "faktura")
 _NUMBER_VALUE = re.compile(r"[:#.\s]*(?P<value>#?[A-Z0-9](?:[A-Z0-9/_.-]*[A-Z0-9])?)",
                            re.IGNORECASE)
 
@@ -352,7 +357,7 @@ def find_document_date(text: str, dates: list[Field]) -> Field | None:
 
 
 def _identifier(name: str, text: str) -> Field | None:
-    for label in _NUMBER_LABEL.finditer(text[:20_000]):
+    for label in _number_labels(text[:20_000]):
         match = _NUMBER_VALUE.match(text, label.end())
         if match is None or "\n\n" in text[label.end() : match.start("value")]:
             continue
@@ -362,3 +367,18 @@ def _identifier(name: str, text: str) -> Field | None:
         start = match.start("value")
         return Field(name, value, value.lstrip("#").upper(), start, start + len(value), 0.8)
     return None
+
+
+def _number_labels(text: str) -> Iterator[re.Match[str]]:
+    """What `_NUMBER_LABEL.finditer(text)` yields, trying the pattern only where a label word
+    starts."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer ("İ"): offsets differ
+        yield from _NUMBER_LABEL.finditer(text)
+        return
+    starts = sorted({at for word in _NUMBER_LABEL_WORDS for at in occurrences(lowered, word)})
+    end = 0
+    for at in starts:
+        if at >= end and (label := _NUMBER_LABEL.match(text, at)):
+            end = label.end()
+            yield label

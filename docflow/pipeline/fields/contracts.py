@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import date
 
 from ..types import Field
-from .lines import collapse
+from .lines import collapse, occurrences
 
 HEAD_CHARS = 6_000  # date and parties are stated in the opening paragraph
 
@@ -165,13 +165,8 @@ def _jurisdiction(text: str) -> Field | None:
 
 def _laws(text: str) -> list[re.Match[str]]:
     """Every "law"/"laws" in text order; str.find skips ahead faster than any regex."""
-    starts = []
-    for spelling in ("law", "Law", "LAW"):
-        at = text.find(spelling)
-        while at >= 0:
-            starts.append(at)
-            at = text.find(spelling, at + 3)
-    return [law for at in sorted(starts) if (law := _LAW.match(text, at))]
+    starts = sorted(at for spelling in ("law", "Law", "LAW") for at in occurrences(text, spelling))
+    return [law for at in starts if (law := _LAW.match(text, at))]
 
 
 def _word_before(text: str, position: int) -> bool:

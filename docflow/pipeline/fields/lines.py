@@ -78,12 +78,17 @@ def windows(
 def _hits(text: str, anchor: re.Pattern[str] | str) -> list[tuple[int, int]]:
     if not isinstance(anchor, str):
         return [hit.span() for hit in anchor.finditer(text)]
-    spans = []
-    at = text.find(anchor)
+    return [(at, at + len(anchor)) for at in occurrences(text, anchor)]
+
+
+def occurrences(text: str, word: str) -> list[int]:
+    """Where `word` starts in `text`, in order: str.find skips ahead faster than any regex."""
+    found = []
+    at = text.find(word)
     while at >= 0:
-        spans.append((at, at + len(anchor)))
-        at = text.find(anchor, at + 1)
-    return spans
+        found.append(at)
+        at = text.find(word, at + 1)
+    return found
 
 
 DIGIT_MARGIN = 48  # around digits: an IBAN's letters, a month name, "NIP:", a currency code
