@@ -59,10 +59,12 @@ _NOT_TAX = re.compile(
     r"|tax\s*invoice|incl(?:uding|\.|usive)?\s*(?:of\s*)?(?:gst|vat|tax)|excl",
     re.IGNORECASE,
 )
-_CASH = re.compile(r"\b(?:cash|tendered|amount\s*received|paid|payment|visa|master\w*|card)\b",
-                   re.IGNORECASE)
-_CHANGE = re.compile(r"\bchange\b", re.IGNORECASE)
-_ROUNDING = re.compile(r"\bround(?:ing|ed)?\b", re.IGNORECASE)
+# Lower case, matched in the lower-cased text (see _lowered): twice as fast as IGNORECASE.
+_CASH = re.compile(r"\b(?:cash|tendered|amount\s*received|paid|payment|visa|master\w*|card)\b")
+_CHANGE = re.compile(r"\bchange\b")
+_ROUNDING = re.compile(r"\bround(?:ing|ed)?\b")
+_WORDY = re.compile(r"[a-z]{3,}", re.IGNORECASE)
+_BARE_AMOUNT = re.compile(rf"{_CURRENCY}?\s*-?\s*{_CURRENCY}?[\d.,\s]+")
 
 _DATE_LABEL = re.compile(
     r"(?:invoice|bill|issue|document|receipt|order|transaction)?\s*date|dated|issued|datum"
@@ -192,8 +194,9 @@ def _labelled(
     """(label weight, line distance, amount) for every amount that follows a matching label."""
     found = []
     ends = [candidate.end for candidate in candidates]
+    lowered = _lowered(text)
     for pattern, weight in labels:
-        for match in _label_regex(pattern).finditer(text):
+        for match in _label_regex(pattern).finditer(lowered):
             index = line_index_at(lines, match.start())
             line = lines[index]
             context = text[line.start : min(line.end, match.end() + 12)]
@@ -207,8 +210,8 @@ def _labelled(
                     continue
                 if distance > _FOLLOW_LINES:
                     break
-                if distance and re.search(r"[a-z]{3,}", target.text, re.IGNORECASE) and not \
-                        re.fullmatch(rf"{_CURRENCY}?\s*-?\s*{_CURRENCY}?[\d.,\s]+", target.text):
+                if distance and _WORDY.search(target.text) and not \
+                        _BARE_AMOUNT.fullmatch(target.text):
                     break  # another label came first: the value was not below this one
                 low = match.end() if distance == 0 else target.start
                 amount = _first_amount_in(candidates, ends, low, target.end)
@@ -221,7 +224,17 @@ def _labelled(
 
 @lru_cache(maxsize=32)
 def _label_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w])(?:{pattern})(?![a-z])", re.IGNORECASE)
+    """A label in the lower-cased text (_lowered); its letters are all lower case."""
+    return re.compile(rf"(?<![\w])(?:{pattern})(?![a-z])")
+
+
+def _lowered(text: str) -> str:
+    """The text in lower case, for the label patterns: a case-blind regex scans half as fast.
+    A letter whose lower case is longer ("İ" -> "i̇") would shift offsets: it stays as it is."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(char if len(char.lower()) > 1 else char.lower() for char in text)
 
 
 def _first_amount_in(
@@ -248,7 +261,7 @@ def _total(
     if not found:
         return _repeated_amount(candidates, currency)
     counts = Counter(amount.amount for _, _, amount in found)
-    rounding = _ROUNDING.search(text) is not None
+    rounding = _ROUNDING.search(_lowered(text)) is not None
 
     def score(item: tuple[float, int, _Amount]) -> float:
         weight, distance, amount = item
@@ -279,8 +292,8 @@ def _repeated_amount(candidates: list[_Amount], currency: str | None) -> Field |
 def _cash_minus_change(text: str, lines: list[Line], candidates: list[_Amount]) -> Decimal | None:
     ends = [candidate.end for candidate in candidates]
 
-    def after(pattern: re.Pattern[str]) -> Decimal | None:
-        for match in pattern.finditer(text):
+    def after(pattern: re.Pattern[str], lowered: str) -> Decimal | None:
+        for match in pattern.finditer(lowered):
             index = line_index_at(lines, match.start())
             following = [line for line in lines[index + 1 : index + 4] if not _blank(line)]
             for distance, line in enumerate([lines[index], *following[:1]]):
@@ -290,7 +303,8 @@ def _cash_minus_change(text: str, lines: list[Line], candidates: list[_Amount]) 
                     return amount.amount
         return None
 
-    cash, change = after(_CASH), after(_CHANGE)
+    lowered = _lowered(text)
+    cash, change = after(_CASH, lowered), after(_CHANGE, lowered)
     if cash is None or change is None or change < 0 or cash <= change:
         return None
     return cash - change
