@@ -155,20 +155,26 @@ def _amount_candidates(text: str) -> list[_Amount]:
     return out
 
 
+_GAPS = re.compile(r"[\s'\u00a0\u202f]")
+_MARKS = re.compile(r"[.,]")
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})*")
+_EARLIER_MARKS = re.compile(r"[.,](?=.*[.,])")
+
+
 def _to_decimal(number: str) -> Decimal | None:
     """1,234.50 / 1.234,50 / 1 234,50 / 1'234.50 / 12,50 -> Decimal; the last separator
     followed by one or two digits is the decimal point, any other is a thousands mark."""
-    digits = re.sub(r"[\s'\u00a0\u202f]", "", number)
+    digits = _GAPS.sub("", number)
     head, separator, tail = max(
         (digits.rpartition(mark) for mark in ".,"), key=lambda parts: len(parts[0])
     )
     if separator and 1 <= len(tail) <= 2:
-        whole = re.sub(r"[.,]", "", head)
+        whole = _MARKS.sub("", head)
         digits = f"{whole}.{tail}"
-    elif separator and len(tail) == 3 and re.fullmatch(r"\d{1,3}(?:[.,]\d{3})*", head):
-        digits = re.sub(r"[.,]", "", digits)  # "12,000" or "1.234.567"
+    elif separator and len(tail) == 3 and _THOUSANDS.fullmatch(head):
+        digits = _MARKS.sub("", digits)  # "12,000" or "1.234.567"
     else:
-        digits = re.sub(r"[.,](?=.*[.,])", "", digits)  # "3.9000": keep the last mark
+        digits = _EARLIER_MARKS.sub("", digits)  # "3.9000": keep the last mark
     try:
         return Decimal(digits)
     except InvalidOperation:

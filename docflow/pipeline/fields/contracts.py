@@ -132,6 +132,9 @@ def _day_of_dates(head: str) -> list[re.Match[str]]:
     return [found[start] for start in sorted(found)]
 
 
+_GOVERNED = re.compile(r"govern|constru|interpret|enforc", re.IGNORECASE)
+
+
 def _jurisdiction(text: str) -> Field | None:
     found = []
     for law in _laws(text):  # every "the laws of New York" starts with a "law" too
@@ -151,8 +154,7 @@ def _jurisdiction(text: str) -> Field | None:
     if not found:
         return None
     names = Counter(_place(m) for m in found)
-    governed = [m for m in found if re.search(r"govern|constru|interpret|enforc",
-                                              text[max(0, m.start() - 150) : m.start()], re.I)]
+    governed = [m for m in found if _GOVERNED.search(text, max(0, m.start() - 150), m.start())]
     best = (governed or found)[0]
     name = _place(best)
     confidence = 0.9 if governed else 0.6
@@ -277,19 +279,26 @@ _CANONICAL_SUFFIX = [
 ]
 
 
+_LEADING_THE = re.compile(r"^(?:the\s+)", re.IGNORECASE)
+_DBA = re.compile(r"\s+d/b/a\s.*$", re.IGNORECASE)
+_SUFFIX_DOT = re.compile(rf"\b{_SUFFIX}\.$")
+_NAME_START = re.compile(r"[A-Z0-9“\"]")
+_NOT_A_NAME = re.compile(r"\b(?:agree|dated|hereto|following|provisions|shall)\b", re.IGNORECASE)
+
+
 def _party_name(raw: str) -> str | None:
     name = _TITLES.sub("", collapse(raw))
     name = name.strip(" ,;:\"“”'")
-    name = re.sub(r"^(?:the\s+)", "", name, flags=re.IGNORECASE)
-    name = re.sub(r"\s+d/b/a\s.*$", "", name, flags=re.IGNORECASE)
+    name = _LEADING_THE.sub("", name)
+    name = _DBA.sub("", name)
     name = name.replace("&", "and").replace(",", "").replace("’", "'")
-    name = collapse(name).rstrip(".") if not re.search(rf"\b{_SUFFIX}\.$", name) else name
+    name = collapse(name).rstrip(".") if not _SUFFIX_DOT.search(name) else name
     for pattern, canonical in _CANONICAL_SUFFIX:
         name = pattern.sub(canonical, name)
     words = name.split()
-    if not 1 <= len(words) <= 10 or not re.match(r"[A-Z0-9“\"]", name):
+    if not 1 <= len(words) <= 10 or not _NAME_START.match(name):
         return None
     if name.lower() in {"the company", "company", "the parties", "the undersigned"} or \
-            re.search(r"\b(?:agree|dated|hereto|following|provisions|shall)\b", name, re.I):
+            _NOT_A_NAME.search(name):
         return None
     return name
