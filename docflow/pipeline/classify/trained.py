@@ -90,6 +90,7 @@ class TrainedClassifier:
         self._intercept = np.asarray(weights.intercept, dtype=np.float64)
         self._terms = _TermIndex(weights.vocabulary)
         self._cased_columns = weights.cased_vocabulary
+        self._cased_from = len(weights.vocabulary)  # the first column of the case-kept block
 
     @classmethod
     def fit(
@@ -163,20 +164,17 @@ class TrainedClassifier:
         """predict_proba of the fitted model, computed directly: scikit-learn's per-call checks
         cost more than the arithmetic for one document."""
         written = _TOKEN.findall(_prepare(text))
-        logits = self._intercept.copy()
-        cased = self._cased_columns.get
-        blocks = (
-            self._terms.columns([word.lower() for word in written]),
-            np.fromiter(map(cased, written, repeat(-1)), dtype=np.int64, count=len(written)),
-        )
-        for columns in blocks:
-            columns = columns[columns >= 0]
-            if not len(columns):
-                continue
-            index, counts = np.unique(columns, return_counts=True)
-            weights = (1 + np.log(counts)) * self._idf[index]  # sublinear tf
-            weights /= np.linalg.norm(weights)  # each block has unit length, as in training
-            logits += weights @ self._term_coef[index]
+        cased = np.fromiter(map(self._cased_columns.get, written, repeat(-1)), dtype=np.int64,
+                            count=len(written))
+        columns = np.concatenate([self._terms.columns(list(map(str.lower, written))), cased])
+        # Both blocks at once: the case-kept columns all come after the lower-cased ones.
+        index, counts = np.unique(columns[columns >= 0], return_counts=True)
+        weights = (1 + np.log(counts)) * self._idf[index]  # sublinear tf
+        split = np.searchsorted(index, self._cased_from)
+        for block in (weights[:split], weights[split:]):
+            if len(block):
+                block /= np.linalg.norm(block)  # each block has unit length, as in training
+        logits = self._intercept + weights @ self._term_coef[index]
         if len(logits) == 1:  # two types: one logit, for the second type
             positive = 1 / (1 + np.exp(-logits[0]))
             return np.array([1 - positive, positive])
