@@ -189,15 +189,15 @@ def _term(text: str) -> Field | None:
         if count is None:
             continue
         start, spoken = count
+        number = int(spoken) if spoken.isdigit() else _NUMBERS[spoken.lower()]
+        unit_name = unit["unit"].lower()
+        if number <= 0 or (unit_name == "day" and number < 30):
+            continue  # cheap checks first: the cue search reads up to 300 characters
         end = unit.end()
         sentence_start = max(text.rfind(".", 0, start), start - 300)
         before = text[sentence_start:start]
         after = text[end : end + 80]
-        if not _TERM_CUE.search(before) or _NOT_TERM.search(before[-40:] + after[:30]):
-            continue
-        number = int(spoken) if spoken.isdigit() else _NUMBERS[spoken.lower()]
-        unit_name = unit["unit"].lower()
-        if number <= 0 or (unit_name == "day" and number < 30):
+        if _NOT_TERM.search(before[-40:] + after[:30]) or not _TERM_CUE.search(before):
             continue
         code = {"year": "Y", "month": "M", "day": "D"}[unit_name]
         return Field("term", text[start:end], f"P{number}{code}", start, end, 0.7)
