@@ -6,7 +6,8 @@ Two layers (see schema.py):
   overlaps (a date is not also a phone number);
 - key fields of the document's type: document/due/effective date, total, subtotal, tax,
   invoice or receipt number, vendor, address, parties, jurisdiction, term.
-Everything runs over a bounded prefix of the text, so a 50 MB text costs no more than a long one.
+Everything runs over a bounded prefix of the text, so a 50 MB text costs no more than a long one,
+and the mentions that hold digits are read only from the parts of it near digits (lines.Excerpt).
 """
 
 from __future__ import annotations
