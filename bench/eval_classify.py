@@ -18,6 +18,15 @@ and accuracy of:
 Types for doctype_composite are docflow's default types restricted to the dataset's labels
 (scientific_abstract uses scientific_paper's description); for bbc_news, five topic types
 written below, as a user would. Skips cleanly when ../shared/datasets is absent.
+
+The "other" cutoff: each type in turn is held out (no training documents, no type of that
+name), and the classifier (DocumentClassifier: trained model, then keywords) sorts the test
+documents of every type. The held-out type's documents should come out as "other", the rest as
+their type. Per cutoff, pooled over the held-out rounds: precision and recall of "other" and
+the accuracy on the known types' documents. Cutoffs: the trained model's `trained_min`
+(answers less sure fall through to keywords, which say "other" below their own cutoff) and,
+for a classifier without a trained model, the keyword score below which the answer is
+"other" (rules.MIN_SCORE).
 """
 
 from __future__ import annotations
@@ -38,13 +47,17 @@ sys.path.insert(0, str(ROOT))
 from docflow.pipeline import Limits, detect, extract  # noqa: E402
 from docflow.pipeline.classify import (  # noqa: E402
     DEFAULT_DOC_TYPES,
+    OTHER,
     DocType,
+    DocumentClassifier,
     EmbeddingModelMissing,
     RulesClassifier,
     SentenceEncoder,
+    Thresholds,
     TrainedClassifier,
     ZeroShotClassifier,
 )
+from docflow.pipeline.classify.rules import MIN_SCORE  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 TEST_SHARE = 0.3
@@ -71,6 +84,8 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "docflow-bench-models")
     parser.add_argument("--no-zero-shot", action="store_true")
+    parser.add_argument("--no-other", action="store_true",
+                        help="skip the held-out-type evaluation of the 'other' cutoff")
     args = parser.parse_args()
     if not args.datasets.is_dir():
         print(f"skipped: {args.datasets} is absent")
@@ -91,6 +106,8 @@ def main() -> int:
             continue
         rows = _load(path)
         print(evaluate(name, rows, types(rows), encoder))
+        if not args.no_other:
+            print(evaluate_other(name, rows, types(rows)))
     return 0
 
 
@@ -143,6 +160,71 @@ def evaluate(name: str, rows: list[dict], doc_types, encoder: SentenceEncoder | 
         accuracy = sum(p == t for p, t in zip(predicted, y_true, strict=True)) / len(y_true)
         lines.append(f"{method:<14}{f1:9.3f}{accuracy:10.3f}{fit_s:11.1f}{rate:12,.0f}")
     return "\n".join(lines)
+
+
+TRAINED_CUTOFFS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+KEYWORD_CUTOFFS = (1.0, 2.0, 3.0, 3.5, 4.5, 6.0)
+
+
+def evaluate_other(name: str, rows: list[dict], doc_types) -> str:
+    """Precision/recall of "other" on a type the classifier was never given, per cutoff."""
+    train, test = split(rows)
+    labels = sorted({row["label"] for row in rows})
+    trained = {cutoff: _OtherCounts() for cutoff in TRAINED_CUTOFFS}
+    keywords = {cutoff: _OtherCounts() for cutoff in KEYWORD_CUTOFFS}
+    started = time.process_time()
+    for unknown in labels:
+        known_types = [doc_type for doc_type in doc_types if doc_type.name != unknown]
+        kept = [row for row in train if row["label"] != unknown]
+        model = TrainedClassifier.fit([r["text"] for r in kept], [r["label"] for r in kept])
+        rules = RulesClassifier(known_types)
+        for cutoff, counts in trained.items():
+            classifier = DocumentClassifier(known_types, trained=model,
+                                            thresholds=Thresholds(trained_min=cutoff))
+            for row in test:
+                counts.add(row["label"], unknown, classifier.classify(row["text"]).doc_type)
+        for row in test:
+            scores = rules.scores(row["text"])
+            best = _best(scores)
+            for cutoff, counts in keywords.items():
+                counts.add(row["label"], unknown, OTHER if scores[best] < cutoff else best)
+    lines = [
+        f"\n{name}: 'other' on a held-out type ({len(labels)} rounds, each type held out once; "
+        f"{time.process_time() - started:.0f} CPU-s)",
+        f"{'classifier':<26}{'cutoff':>7}{'other P':>9}{'other R':>9}{'other F1':>9}"
+        f"{'known acc':>11}",
+    ]
+    default = Thresholds().trained_min
+    for title, table, chosen in (("trained + keywords", trained, default),
+                                 ("keywords only (score <)", keywords, MIN_SCORE)):
+        for cutoff, counts in table.items():
+            p, r, f, accuracy = counts.scores()
+            mark = "  <- default" if cutoff == chosen else ""
+            lines.append(f"{title:<26}{cutoff:7.2f}{p:9.3f}{r:9.3f}{f:9.3f}{accuracy:11.3f}{mark}")
+    return "\n".join(lines)
+
+
+class _OtherCounts:
+    """Counts for "other": held-out documents are its positives; known ones must keep their type."""
+
+    def __init__(self) -> None:
+        self.true_other = self.said_other = self.unknown = 0
+        self.known = self.known_right = 0
+
+    def add(self, label: str, unknown: str, predicted: str) -> None:
+        if label == unknown:
+            self.unknown += 1
+            self.true_other += predicted == OTHER
+        else:
+            self.known += 1
+            self.known_right += predicted == label
+        self.said_other += predicted == OTHER
+
+    def scores(self) -> tuple[float, float, float, float]:
+        p = self.true_other / self.said_other if self.said_other else 0.0
+        r = self.true_other / self.unknown if self.unknown else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f, self.known_right / self.known if self.known else 0.0
 
 
 class PaperlessClassifier:

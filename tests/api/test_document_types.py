@@ -43,6 +43,7 @@ def test_a_user_type_is_created_changed_and_deleted(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("rule", [{"kind": "regex", "pattern": "(unclosed"},
+                                  {"kind": "regex", "pattern": "[z-a]"},
                                   {"kind": "any", "pattern": "  "},
                                   {"kind": "sometimes", "pattern": "x"}])
 def test_a_rule_that_cannot_run_is_refused_when_saved(client: TestClient, rule: dict) -> None:

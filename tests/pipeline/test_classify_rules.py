@@ -105,3 +105,30 @@ def test_unsure_answers_are_flagged_for_review_and_rules_never_are() -> None:
         [DocType("memo", "", rules=(MatchRule(MatchKind.ANY, "fox"),))]
     ).classify("The quick brown fox.")
     assert ruled.decider == "user_rules" and not classifier.needs_review(ruled)
+
+
+def test_a_regex_that_backtracks_without_end_gives_up_instead_of_hanging_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import time
+
+    hostile = MatchRule(MatchKind.REGEX, r"(a+)+$")  # exponential on "aaa...a!" in plain re
+    text = "a" * 20_000 + "!"
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="docflow.pipeline.classify.matching"):
+        assert hostile.matches(text) is False
+        result = DocumentClassifier(
+            [*DEFAULT_DOC_TYPES, DocType("trap", "", rules=(hostile,))]
+        ).classify(text)
+    assert time.monotonic() - started < 5  # two searches at 0.1 s each, with slack
+    assert result.doc_type != "trap"
+    assert "(a+)+$" in caplog.text and "no match" in caplog.text
+    assert MatchRule(MatchKind.REGEX, r"(a+)+$").matches("aaaa")  # a fair input still matches
+
+
+def test_a_regex_rule_reads_python_syntax_and_honours_case() -> None:
+    named = MatchRule(MatchKind.REGEX, r"(?P<po>PO-\d{6})\b")
+    assert named.matches("see po-123456 attached")
+    assert not MatchRule(MatchKind.REGEX, r"PO-\d{6}", case_sensitive=True).matches("po-123456")
+    with pytest.raises(InvalidRule):
+        MatchRule(MatchKind.REGEX, "[z-a]")

@@ -86,3 +86,22 @@ def test_long_documents_are_scanned_quickly_and_completely() -> None:
         ("date", "2024-05-03"),
         ("iban", "DE30507500940000048567"),
     } <= found
+
+
+def test_in_a_long_prose_text_the_facts_near_digits_keep_their_true_spans() -> None:
+    # Prose without digits is skipped; what is found there must still point at the text.
+    prose = "The receiving party shall hold the information in confidence and use it only " \
+        "for the purpose agreed by both parties. " * 150
+    facts = ["Signed on 3 May 2024 in London.",
+             "Contact +44 20 7946 0958 or pay €1.234,50 to DE30507500940000048567.",
+             "Invoices to billing@acme.example; NIP: 774-000-14-54."]
+    text = prose + facts[0] + prose + facts[1] + prose + facts[2] + prose
+    fields = extract_fields(text, "contract")
+    expected = {("date", "2024-05-03"), ("phone", "+442079460958"), ("amount", "1234.50 EUR"),
+                ("iban", "DE30507500940000048567"), ("email", "billing@acme.example"),
+                ("vat_id", "PL7740001454")}
+    assert expected <= {(f.name, f.normalized) for f in fields}
+    for field in fields:
+        assert text[field.start : field.end] == field.value, field
+    mentions = [f for f in fields if f.name in {name for name, _ in expected}]
+    assert [f.start for f in mentions] == sorted(f.start for f in mentions)

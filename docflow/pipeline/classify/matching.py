@@ -4,7 +4,9 @@ Five kinds, each checked against the first `SCAN_CHARS` characters of a document
 - any: at least one of the words (a "quoted phrase" counts as one word);
 - all: every one of the words;
 - phrase: the exact phrase, on word boundaries;
-- regex: a Python regular expression, searched anywhere;
+- regex: a Python regular expression, searched anywhere, for at most `REGEX_TIMEOUT_S` seconds
+  (run by the `regex` package, which can stop a search: a pattern that backtracks without end,
+  like "(a+)+$", counts as no match and is logged instead of hanging the worker);
 - fuzzy: the phrase, allowing typos and OCR slips (rapidfuzz partial ratio >= `threshold`).
 Matching ignores case unless the rule says otherwise, and treats any run of whitespace as one
 space, so a phrase broken across lines still matches.
@@ -12,13 +14,19 @@ space, so a phrase broken across lines still matches.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import regex
+
 SCAN_CHARS = 50_000
 DEFAULT_FUZZY_THRESHOLD = 85.0
+REGEX_TIMEOUT_S = 0.1  # a user's regex gets this long per document; sane ones need microseconds
+
+log = logging.getLogger(__name__)
 
 
 class MatchKind(StrEnum):
@@ -47,6 +55,8 @@ class MatchRule:
     threshold: float = DEFAULT_FUZZY_THRESHOLD  # fuzzy only: 0..100
     _compiled: tuple[re.Pattern[str], ...] = field(default=(), init=False, repr=False,
                                                    compare=False)
+    _regex: regex.Pattern[str] | None = field(default=None, init=False, repr=False,
+                                              compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MatchKind(self.kind))
@@ -54,25 +64,41 @@ class MatchRule:
             raise InvalidRule("A rule needs something to match: the pattern is empty.")
         if not 0 <= self.threshold <= 100:
             raise InvalidRule("A fuzzy rule's threshold is a percentage from 0 to 100.")
-        object.__setattr__(self, "_compiled", self._compile())
+        if self.kind is MatchKind.REGEX:
+            object.__setattr__(self, "_regex", self._compile_regex())
+        else:
+            object.__setattr__(self, "_compiled", self._compile())
 
     def matches(self, text: str) -> bool:
         """Whether `text` satisfies the rule; `text` may be the whole document."""
         scanned = text[:SCAN_CHARS]
+        if self._regex is not None:
+            return self._search_regex(scanned)
         if self.kind is MatchKind.FUZZY:
             return self._fuzzy(scanned)
         if self.kind is MatchKind.ALL:
             return all(pattern.search(scanned) for pattern in self._compiled)
         return any(pattern.search(scanned) for pattern in self._compiled)
 
+    def _compile_regex(self) -> regex.Pattern[str]:
+        flags = regex.VERSION0 | (0 if self.case_sensitive else regex.IGNORECASE)
+        try:
+            return regex.compile(self.pattern, flags)
+        except (regex.error, ValueError, OverflowError) as error:
+            raise InvalidRule(f"The regular expression {self.pattern!r} is invalid: "
+                              f"{error}.") from error
+
+    def _search_regex(self, text: str) -> bool:
+        try:
+            return self._regex.search(text, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            log.warning("The regex rule %r took over %.1f s on a document and was skipped "
+                        "(counted as no match); simplify the pattern.", self.pattern,
+                        REGEX_TIMEOUT_S)
+            return False
+
     def _compile(self) -> tuple[re.Pattern[str], ...]:
         flags = 0 if self.case_sensitive else re.IGNORECASE
-        if self.kind is MatchKind.REGEX:
-            try:
-                return (re.compile(self.pattern, flags),)
-            except re.error as error:
-                raise InvalidRule(f"The regular expression {self.pattern!r} is invalid: "
-                                  f"{error}.") from error
         if self.kind is MatchKind.FUZZY:
             return ()
         terms = [self.pattern] if self.kind is MatchKind.PHRASE else _split_terms(self.pattern)

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ import numpy as np
 FORMAT = 1
 TRAIN_CHARS = 6_000  # a type shows on the first pages; keeps prediction fast on long documents
 _WORD = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of two or more characters
-_TOKEN = re.compile(_WORD)
+# The same words, found faster: a greedy run of 2+ word characters is bounded by non-words.
+_TOKEN = re.compile(r"\w\w+")
 
 
 class ClassifierError(ValueError):
@@ -80,13 +82,15 @@ class TrainedClassifier:
         self.label_counts: dict[str, int] = dict(meta["label_counts"])
         self.created_at: str = meta["created_at"]
         self._weights = weights
-        self._columns = weights.vocabulary
-        self._cased_columns = weights.cased_vocabulary
         self._idf = np.asarray(weights.idf, dtype=np.float64)
-        self._coef = np.asarray(weights.coef, dtype=np.float64)
-        self._intercept = np.asarray(weights.intercept, dtype=np.float64)
-        if self._coef.shape != (1 if len(self.labels) == 2 else len(self.labels), len(self._idf)):
+        coef = np.asarray(weights.coef, dtype=np.float64)
+        if coef.shape != (1 if len(self.labels) == 2 else len(self.labels), len(self._idf)):
             raise ModelUnreadable(f"The classifier {self.version} has inconsistent weights.")
+        self._term_coef = np.ascontiguousarray(coef.T)  # one row per term: gathers are cheap
+        self._intercept = np.asarray(weights.intercept, dtype=np.float64)
+        self._terms = _TermIndex(weights.vocabulary)
+        self._cased_columns = weights.cased_vocabulary
+        self._cased_from = len(weights.vocabulary)  # the first column of the case-kept block
 
     @classmethod
     def fit(
@@ -160,20 +164,17 @@ class TrainedClassifier:
         """predict_proba of the fitted model, computed directly: scikit-learn's per-call checks
         cost more than the arithmetic for one document."""
         written = _TOKEN.findall(_prepare(text))
-        tokens = [token.lower() for token in written]
-        terms = Counter(tokens)
-        terms.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
-        logits = self._intercept.copy()
-        for counts, columns in ((terms, self._columns), (Counter(written), self._cased_columns)):
-            found = [(columns[term], count) for term, count in counts.items() if term in columns]
-            if not found:
-                continue
-            index = np.fromiter((column for column, _ in found), dtype=np.int64, count=len(found))
-            weights = 1 + np.log(np.fromiter((count for _, count in found), dtype=np.float64,
-                                             count=len(found)))  # sublinear tf
-            weights *= self._idf[index]
-            weights /= np.linalg.norm(weights)  # each block has unit length, as in training
-            logits += self._coef[:, index] @ weights
+        cased = np.fromiter(map(self._cased_columns.get, written, repeat(-1)), dtype=np.int64,
+                            count=len(written))
+        columns = np.concatenate([self._terms.columns(list(map(str.lower, written))), cased])
+        # Both blocks at once: the case-kept columns all come after the lower-cased ones.
+        index, counts = np.unique(columns[columns >= 0], return_counts=True)
+        weights = (1 + np.log(counts)) * self._idf[index]  # sublinear tf
+        split = np.searchsorted(index, self._cased_from)
+        for block in (weights[:split], weights[split:]):
+            if len(block):
+                block /= np.linalg.norm(block)  # each block has unit length, as in training
+        logits = self._intercept + weights @ self._term_coef[index]
         if len(logits) == 1:  # two types: one logit, for the second type
             positive = 1 / (1 + np.exp(-logits[0]))
             return np.array([1 - positive, positive])
@@ -245,3 +246,45 @@ class TrainedClassifier:
 
 def _prepare(text: str) -> str:
     return text[:TRAIN_CHARS]
+
+
+class _TermIndex:
+    """The lower-cased block's vocabulary (words and word pairs) as arrays, so a document's
+    columns come from one dictionary look-up per word and a vectorised search for its pairs,
+    not a string and a look-up per pair."""
+
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        words: dict[str, int] = {}
+        pairs = [(term.split(" "), column) for term, column in vocabulary.items() if " " in term]
+        for term in [term for term in vocabulary if " " not in term]:
+            words.setdefault(term, len(words))
+        for (first, second), _ in pairs:
+            words.setdefault(first, len(words))
+            words.setdefault(second, len(words))
+        self._words = words
+        self._size = max(len(words), 1)
+        self._word_columns = np.full(len(words), -1, dtype=np.int64)
+        for term, column in vocabulary.items():
+            if " " not in term:
+                self._word_columns[words[term]] = column
+        keys = np.fromiter((words[first] * self._size + words[second]
+                            for (first, second), _ in pairs), dtype=np.int64, count=len(pairs))
+        order = np.argsort(keys)
+        self._pair_keys = keys[order]
+        self._pair_columns = np.fromiter((column for _, column in pairs), dtype=np.int64,
+                                         count=len(pairs))[order]
+
+    def columns(self, tokens: list[str]) -> np.ndarray:
+        """The column of every word and word pair in `tokens` that the vocabulary holds, once
+        per occurrence (-1 for the rest)."""
+        ids = np.fromiter(map(self._words.get, tokens, repeat(-1)), dtype=np.int64,
+                          count=len(tokens))
+        known = ids[ids >= 0]
+        word_columns = self._word_columns[known]
+        both = (ids[:-1] >= 0) & (ids[1:] >= 0)
+        keys = ids[:-1][both] * self._size + ids[1:][both]
+        if not len(self._pair_keys) or not len(keys):
+            return word_columns
+        at = np.minimum(np.searchsorted(self._pair_keys, keys), len(self._pair_keys) - 1)
+        found = self._pair_keys[at] == keys
+        return np.concatenate([word_columns, self._pair_columns[at[found]]])

@@ -6,7 +6,8 @@ Two layers (see schema.py):
   overlaps (a date is not also a phone number);
 - key fields of the document's type: document/due/effective date, total, subtotal, tax,
   invoice or receipt number, vendor, address, parties, jurisdiction, term.
-Everything runs over a bounded prefix of the text, so a 50 MB text costs no more than a long one.
+Everything runs over a bounded prefix of the text, so a 50 MB text costs no more than a long one,
+and the mentions that hold digits are read only from the parts of it near digits (lines.Excerpt).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .contracts import find_contract_fields
 from .dates import find_dates
 from .emails import find_emails
 from .ids import find_ibans, find_ids, find_vat_ids
+from .lines import Excerpt
 from .money import find_money
 from .phones import DEFAULT_REGION, find_phones
 from .schema import GENERIC, MENTIONS, SCHEMAS, FieldKind, FieldSpec, schema_for
@@ -53,13 +55,18 @@ def extract_fields(
 ) -> list[Field]:
     """Mentions in text order, then the key fields of `doc_type`'s schema (none if None)."""
     scanned = text[:max_chars]
+    near_digits = Excerpt(scanned)  # every date, amount, id and phone number holds a digit
     mentions = _without_overlaps(
         [
             *find_emails(scanned),
-            *find_ids(scanned),  # IBANs and VAT ids
-            *find_dates(scanned, dayfirst=dayfirst),
-            *find_money(scanned),
-            *find_phones(scanned, region=region),
+            *near_digits.placed(
+                [
+                    *find_ids(near_digits.text),  # IBANs and VAT ids
+                    *find_dates(near_digits.text, dayfirst=dayfirst),
+                    *find_money(near_digits.text),
+                    *find_phones(near_digits.text, region=region),
+                ]
+            ),
         ]
     )
     wanted = {spec.name for spec in schema_for(doc_type)} - MENTIONS

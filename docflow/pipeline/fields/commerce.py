@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from ..types import Field
 from .issuer import find_address, find_vendor
-from .lines import Line, line_index_at, split_lines
+from .lines import Line, line_index_at, occurrences, split_lines
 from .money import CODES, SYMBOLS
 
 _FOLLOW_LINES = 3  # a value may sit this many lines below its label (table layouts)
@@ -58,10 +59,12 @@ _NOT_TAX = re.compile(
     r"|tax\s*invoice|incl(?:uding|\.|usive)?\s*(?:of\s*)?(?:gst|vat|tax)|excl",
     re.IGNORECASE,
 )
-_CASH = re.compile(r"\b(?:cash|tendered|amount\s*received|paid|payment|visa|master\w*|card)\b",
-                   re.IGNORECASE)
-_CHANGE = re.compile(r"\bchange\b", re.IGNORECASE)
-_ROUNDING = re.compile(r"\bround(?:ing|ed)?\b", re.IGNORECASE)
+# Lower case, matched in the lower-cased text (see _lowered): twice as fast as IGNORECASE.
+_CASH = re.compile(r"\b(?:cash|tendered|amount\s*received|paid|payment|visa|master\w*|card)\b")
+_CHANGE = re.compile(r"\bchange\b")
+_ROUNDING = re.compile(r"\bround(?:ing|ed)?\b")
+_WORDY = re.compile(r"[a-z]{3,}", re.IGNORECASE)
+_BARE_AMOUNT = re.compile(rf"{_CURRENCY}?\s*-?\s*{_CURRENCY}?[\d.,\s]+")
 
 _DATE_LABEL = re.compile(
     r"(?:invoice|bill|issue|document|receipt|order|transaction)?\s*date|dated|issued|datum"
@@ -85,6 +88,10 @@ _NUMBER_LABEL = re.compile(
     r"|invoice(?=\s*:?\s*#?\s*[A-Z]*[/-]?\d)",
     re.IGNORECASE,
 )
+# Every number label starts with one of these words: found with str.find in the lower-cased
+# text, they are the only places the case-blind label pattern (slow to scan) needs to try.
+_NUMBER_LABEL_WORDS = ("tax", "inv", "bill", "receipt", "doc", "cash", "che", "ticket", "trans",
+                       "order", "factuur", "rechnung", "facture", "num", "faktura")
 _NUMBER_VALUE = re.compile(r"[:#.\s]*(?P<value>#?[A-Z0-9](?:[A-Z0-9/_.-]*[A-Z0-9])?)",
                            re.IGNORECASE)
 
@@ -148,20 +155,26 @@ def _amount_candidates(text: str) -> list[_Amount]:
     return out
 
 
+_GAPS = re.compile(r"[\s'\u00a0\u202f]")
+_MARKS = re.compile(r"[.,]")
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})*")
+_EARLIER_MARKS = re.compile(r"[.,](?=.*[.,])")
+
+
 def _to_decimal(number: str) -> Decimal | None:
     """1,234.50 / 1.234,50 / 1 234,50 / 1'234.50 / 12,50 -> Decimal; the last separator
     followed by one or two digits is the decimal point, any other is a thousands mark."""
-    digits = re.sub(r"[\s'\u00a0\u202f]", "", number)
+    digits = _GAPS.sub("", number)
     head, separator, tail = max(
         (digits.rpartition(mark) for mark in ".,"), key=lambda parts: len(parts[0])
     )
     if separator and 1 <= len(tail) <= 2:
-        whole = re.sub(r"[.,]", "", head)
+        whole = _MARKS.sub("", head)
         digits = f"{whole}.{tail}"
-    elif separator and len(tail) == 3 and re.fullmatch(r"\d{1,3}(?:[.,]\d{3})*", head):
-        digits = re.sub(r"[.,]", "", digits)  # "12,000" or "1.234.567"
+    elif separator and len(tail) == 3 and _THOUSANDS.fullmatch(head):
+        digits = _MARKS.sub("", digits)  # "12,000" or "1.234.567"
     else:
-        digits = re.sub(r"[.,](?=.*[.,])", "", digits)  # "3.9000": keep the last mark
+        digits = _EARLIER_MARKS.sub("", digits)  # "3.9000": keep the last mark
     try:
         return Decimal(digits)
     except InvalidOperation:
@@ -187,8 +200,9 @@ def _labelled(
     """(label weight, line distance, amount) for every amount that follows a matching label."""
     found = []
     ends = [candidate.end for candidate in candidates]
+    lowered = _lowered(text)
     for pattern, weight in labels:
-        for match in _label_regex(pattern).finditer(text):
+        for match in _label_regex(pattern).finditer(lowered):
             index = line_index_at(lines, match.start())
             line = lines[index]
             context = text[line.start : min(line.end, match.end() + 12)]
@@ -202,8 +216,8 @@ def _labelled(
                     continue
                 if distance > _FOLLOW_LINES:
                     break
-                if distance and re.search(r"[a-z]{3,}", target.text, re.IGNORECASE) and not \
-                        re.fullmatch(rf"{_CURRENCY}?\s*-?\s*{_CURRENCY}?[\d.,\s]+", target.text):
+                if distance and _WORDY.search(target.text) and not \
+                        _BARE_AMOUNT.fullmatch(target.text):
                     break  # another label came first: the value was not below this one
                 low = match.end() if distance == 0 else target.start
                 amount = _first_amount_in(candidates, ends, low, target.end)
@@ -216,7 +230,17 @@ def _labelled(
 
 @lru_cache(maxsize=32)
 def _label_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w])(?:{pattern})(?![a-z])", re.IGNORECASE)
+    """A label in the lower-cased text (_lowered); its letters are all lower case."""
+    return re.compile(rf"(?<![\w])(?:{pattern})(?![a-z])")
+
+
+def _lowered(text: str) -> str:
+    """The text in lower case, for the label patterns: a case-blind regex scans half as fast.
+    A letter whose lower case is longer ("İ" -> "i̇") would shift offsets: it stays as it is."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(char if len(char.lower()) > 1 else char.lower() for char in text)
 
 
 def _first_amount_in(
@@ -243,7 +267,7 @@ def _total(
     if not found:
         return _repeated_amount(candidates, currency)
     counts = Counter(amount.amount for _, _, amount in found)
-    rounding = _ROUNDING.search(text) is not None
+    rounding = _ROUNDING.search(_lowered(text)) is not None
 
     def score(item: tuple[float, int, _Amount]) -> float:
         weight, distance, amount = item
@@ -274,8 +298,8 @@ def _repeated_amount(candidates: list[_Amount], currency: str | None) -> Field |
 def _cash_minus_change(text: str, lines: list[Line], candidates: list[_Amount]) -> Decimal | None:
     ends = [candidate.end for candidate in candidates]
 
-    def after(pattern: re.Pattern[str]) -> Decimal | None:
-        for match in pattern.finditer(text):
+    def after(pattern: re.Pattern[str], lowered: str) -> Decimal | None:
+        for match in pattern.finditer(lowered):
             index = line_index_at(lines, match.start())
             following = [line for line in lines[index + 1 : index + 4] if not _blank(line)]
             for distance, line in enumerate([lines[index], *following[:1]]):
@@ -285,7 +309,8 @@ def _cash_minus_change(text: str, lines: list[Line], candidates: list[_Amount]) 
                     return amount.amount
         return None
 
-    cash, change = after(_CASH), after(_CHANGE)
+    lowered = _lowered(text)
+    cash, change = after(_CASH, lowered), after(_CHANGE, lowered)
     if cash is None or change is None or change < 0 or cash <= change:
         return None
     return cash - change
@@ -352,7 +377,7 @@ def find_document_date(text: str, dates: list[Field]) -> Field | None:
 
 
 def _identifier(name: str, text: str) -> Field | None:
-    for label in _NUMBER_LABEL.finditer(text[:20_000]):
+    for label in _number_labels(text[:20_000]):
         match = _NUMBER_VALUE.match(text, label.end())
         if match is None or "\n\n" in text[label.end() : match.start("value")]:
             continue
@@ -362,3 +387,18 @@ def _identifier(name: str, text: str) -> Field | None:
         start = match.start("value")
         return Field(name, value, value.lstrip("#").upper(), start, start + len(value), 0.8)
     return None
+
+
+def _number_labels(text: str) -> Iterator[re.Match[str]]:
+    """What `_NUMBER_LABEL.finditer(text)` yields, trying the pattern only where a label word
+    starts."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lower case is longer ("İ"): offsets differ
+        yield from _NUMBER_LABEL.finditer(text)
+        return
+    starts = sorted({at for word in _NUMBER_LABEL_WORDS for at in occurrences(lowered, word)})
+    end = 0
+    for at in starts:
+        if at >= end and (label := _NUMBER_LABEL.match(text, at)):
+            end = label.end()
+            yield label

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import date
 
 from ..types import Field
-from .lines import collapse
+from .lines import collapse, occurrences
 
 HEAD_CHARS = 6_000  # date and parties are stated in the opening paragraph
 
@@ -25,6 +25,8 @@ _DAY_OF = re.compile(
     r"(?P<year>(?:19|20)\d\d)",
     re.IGNORECASE,
 )
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_DAY_OF_REACH = 64  # "30th  day  of  September,  2011" and then some
 _EFFECTIVE_CUE = re.compile(
     r"effective\s+(?:as\s+of|on|from)?|dated\s+(?:as\s+of\s+)?(?:this\s+)?|as\s+of\s+(?:this\s+)?"
     r"|made\s+(?:and\s+entered\s+into\s+)?(?:as\s+of\s+|on\s+|this\s+)|entered\s+into\s+"
@@ -62,7 +64,9 @@ _NUMBERS = {
     "fifteen": 15, "eighteen": 18, "twenty": 20, "twenty-four": 24, "thirty": 30, "thirty-six": 36,
     "sixty": 60, "ninety": 90,
 }
-_UNIT = re.compile(r"(?<![\w-])(?P<unit>year|month|day|Year|Month|Day|YEAR|MONTH|DAY)[sS]?(?!\w)")
+# Literal first letters let the regex engine skip to the next "y", "m" or "d"; a unit that ends
+# a longer word ("today", "per-day") is dropped by `_term`, as a lookbehind would, but cheaper.
+_UNIT = re.compile(r"(?P<unit>year|month|day|Year|Month|Day|YEAR|MONTH|DAY)[sS]?(?!\w)")
 _FIGURE = re.compile(r"\(\s*\d{1,3}\s*\)")
 _COUNT_WORD = re.compile(r"\(\s*\d{1,3}\s*\)|[\w]+(?:-[\w]+)?")
 _TERM_CUE = re.compile(
@@ -84,8 +88,11 @@ _PARTY_END = re.compile(
 )
 _TITLES = re.compile(r",?\s*\b(?:M\.D|Ph\.D|Esq|Jr|Sr)\b\.?(?=[\s,]|$)|^(?:Mr|Mrs|Ms|Dr)\.?\s+")
 PARTY_SCAN_CHARS = 2_500
+_PARTY_REACH = 400  # a name's end lies within 120 characters; its match, a little further
 _COMPANY_NAME = re.compile(  # "Norcraft Companies, Inc.", "AEROSONIC CORPORATION"
-    r"(?<![\w.])(?:[A-Z][\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?){1,6}"
+    # A capital first, then the look behind it: the regex engine skips ahead to capitals.
+    r"[A-Z](?<![\w.][A-Z])[\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?"
+    r"(?:[A-Z][\w’'.&-]*,?\s+(?:(?:and|of|&)\s+)?){0,5}"
     r"(?:Inc\.?|Incorporated|INC\.?|Corporation|CORPORATION|Corp\.|LLC|L\.L\.C\.|Ltd\.?|Limited"
     r"|LIMITED|L\.P\.|LP|LLP|Company|COMPANY|plc|PLC|N\.V\.|AG|GmbH|S\.A\.)(?![\w])"
 )
@@ -100,7 +107,7 @@ def find_contract_fields(text: str, dates: list[Field]) -> list[Field]:
 def _effective_date(text: str, dates: list[Field]) -> Field | None:
     head = text[:HEAD_CHARS]
     candidates = [d for d in dates if d.start < HEAD_CHARS]
-    for match in _DAY_OF.finditer(head):
+    for match in _day_of_dates(head):
         try:
             day = date(int(match["year"]), _MONTHS[match["month"].lower()], int(match["day"]))
         except ValueError:
@@ -116,11 +123,26 @@ def _effective_date(text: str, dates: list[Field]) -> Field | None:
     return None
 
 
+def _day_of_dates(head: str) -> list[re.Match[str]]:
+    """"13th day of July, 2011", looked for only just before a year: the scan skips ahead."""
+    found: dict[int, re.Match[str]] = {}
+    for year in _YEAR.finditer(head):
+        for match in _DAY_OF.finditer(head, max(0, year.start() - _DAY_OF_REACH), year.end()):
+            found.setdefault(match.start(), match)
+    return [found[start] for start in sorted(found)]
+
+
+_GOVERNED = re.compile(r"govern|constru|interpret|enforc", re.IGNORECASE)
+
+
 def _jurisdiction(text: str) -> Field | None:
-    found = [m for m in _GOVERNING.finditer(text) if not _word_before(text, m.start())]
-    for law in _LAW.finditer(text):  # "Delaware law"; "the laws of New York" is done above
+    found = []
+    for law in _laws(text):  # every "the laws of New York" starts with a "law" too
         if _word_before(text, law.start()):
             continue  # "outlaw", "bylaws"
+        governing = _GOVERNING.match(text, law.start())
+        if governing:
+            found.append(governing)
         words = text[max(0, law.start() - 40) : law.start()].split()
         for size in (3, 2, 1):
             if len(words) >= size and " ".join(words[-size:]).lower() in _PLACE_NAMES:
@@ -132,8 +154,7 @@ def _jurisdiction(text: str) -> Field | None:
     if not found:
         return None
     names = Counter(_place(m) for m in found)
-    governed = [m for m in found if re.search(r"govern|constru|interpret|enforc",
-                                              text[max(0, m.start() - 150) : m.start()], re.I)]
+    governed = [m for m in found if _GOVERNED.search(text, max(0, m.start() - 150), m.start())]
     best = (governed or found)[0]
     name = _place(best)
     confidence = 0.9 if governed else 0.6
@@ -142,6 +163,12 @@ def _jurisdiction(text: str) -> Field | None:
     group = "place" if "place" in best.groupdict() else "place2"
     start, end = best.start(group), best.end(group)
     return Field("jurisdiction", text[start:end], name, start, end, confidence)
+
+
+def _laws(text: str) -> list[re.Match[str]]:
+    """Every "law"/"laws" in text order; str.find skips ahead faster than any regex."""
+    starts = sorted(at for spelling in ("law", "Law", "LAW") for at in occurrences(text, spelling))
+    return [law for at in starts if (law := _LAW.match(text, at))]
 
 
 def _word_before(text: str, position: int) -> bool:
@@ -156,19 +183,21 @@ def _place(match: re.Match[str]) -> str:
 
 def _term(text: str) -> Field | None:
     for unit in _UNIT.finditer(text):
+        if _word_before(text, unit.start()) or text[unit.start() - 1 : unit.start()] == "-":
+            continue  # "today", "per-day"
         count = _count_before(text, unit.start())
         if count is None:
             continue
         start, spoken = count
+        number = int(spoken) if spoken.isdigit() else _NUMBERS[spoken.lower()]
+        unit_name = unit["unit"].lower()
+        if number <= 0 or (unit_name == "day" and number < 30):
+            continue  # cheap checks first: the cue search reads up to 300 characters
         end = unit.end()
         sentence_start = max(text.rfind(".", 0, start), start - 300)
         before = text[sentence_start:start]
         after = text[end : end + 80]
-        if not _TERM_CUE.search(before) or _NOT_TERM.search(before[-40:] + after[:30]):
-            continue
-        number = int(spoken) if spoken.isdigit() else _NUMBERS[spoken.lower()]
-        unit_name = unit["unit"].lower()
-        if number <= 0 or (unit_name == "day" and number < 30):
+        if _NOT_TERM.search(before[-40:] + after[:30]) or not _TERM_CUE.search(before):
             continue
         code = {"year": "Y", "month": "M", "day": "D"}[unit_name]
         return Field("term", text[start:end], f"P{number}{code}", start, end, 0.7)
@@ -218,7 +247,7 @@ def _parties_between(head: str) -> list[Field]:
     parties: list[Field] = []
     position = start.end()
     for _ in range(3):
-        end = _PARTY_END.search(head, position)
+        end = _PARTY_END.search(head, position, position + _PARTY_REACH)  # not the whole head
         if end is None or end.start() - position > 120 or end.start() == position:
             break
         raw = head[position : end.start()]
@@ -250,19 +279,26 @@ _CANONICAL_SUFFIX = [
 ]
 
 
+_LEADING_THE = re.compile(r"^(?:the\s+)", re.IGNORECASE)
+_DBA = re.compile(r"\s+d/b/a\s.*$", re.IGNORECASE)
+_SUFFIX_DOT = re.compile(rf"\b{_SUFFIX}\.$")
+_NAME_START = re.compile(r"[A-Z0-9“\"]")
+_NOT_A_NAME = re.compile(r"\b(?:agree|dated|hereto|following|provisions|shall)\b", re.IGNORECASE)
+
+
 def _party_name(raw: str) -> str | None:
     name = _TITLES.sub("", collapse(raw))
     name = name.strip(" ,;:\"“”'")
-    name = re.sub(r"^(?:the\s+)", "", name, flags=re.IGNORECASE)
-    name = re.sub(r"\s+d/b/a\s.*$", "", name, flags=re.IGNORECASE)
+    name = _LEADING_THE.sub("", name)
+    name = _DBA.sub("", name)
     name = name.replace("&", "and").replace(",", "").replace("’", "'")
-    name = collapse(name).rstrip(".") if not re.search(rf"\b{_SUFFIX}\.$", name) else name
+    name = collapse(name).rstrip(".") if not _SUFFIX_DOT.search(name) else name
     for pattern, canonical in _CANONICAL_SUFFIX:
         name = pattern.sub(canonical, name)
     words = name.split()
-    if not 1 <= len(words) <= 10 or not re.match(r"[A-Z0-9“\"]", name):
+    if not 1 <= len(words) <= 10 or not _NAME_START.match(name):
         return None
     if name.lower() in {"the company", "company", "the parties", "the undersigned"} or \
-            re.search(r"\b(?:agree|dated|hereto|following|provisions|shall)\b", name, re.I):
+            _NOT_A_NAME.search(name):
         return None
     return name

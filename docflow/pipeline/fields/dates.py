@@ -59,7 +59,7 @@ _MONTH_ABBREVIATIONS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", 
                         "Nov", "Dec"]
 _ANCHORS = (  # a 4-digit year, "12/03/24", or a month name before a 2-digit year ("28 MAR 18")
     re.compile(r"(?:19|20|21)\d\d"),
-    re.compile(r"\d[-/.]\d\d(?!\d)"),
+    re.compile(r"\d[-/.]\d\d?[-/.]\d\d"),  # two separators: not every price "12.50"
     re.compile("(?:" + "|".join(_MONTH_ABBREVIATIONS + [m.upper() for m in _MONTH_ABBREVIATIONS])
                + r")[a-zA-Z]*\.?[\s-]\d\d(?!\d)"),
 )

@@ -35,18 +35,23 @@ _VAT = re.compile(
 
 
 # Two capitals then a digit start every IBAN and prefixed VAT number, and sit inside every
-# GSTIN ("06AABCO6063D1ZQ"): one cheap scan finds where all of them can be.
-_ANCHORS = (re.compile(r"[A-Z]{2}[ \u00a0]?[A-Z]?\d"), re.compile("NIP|nip|Nip"))
+# GSTIN ("06AABCO6063D1ZQ"): one cheap scan finds where all of them can be. The scan looks for
+# digits and then behind them, since a pattern that starts with a class skips ahead fast.
+_ANCHORS = (
+    re.compile(r"\d(?:(?<=[A-Z]{2}\d)|(?<=[A-Z]{2}[ \u00a0]\d)|(?<=[A-Z]{3}\d)"
+               r"|(?<=[A-Z]{2}[ \u00a0][A-Z]\d))"),
+    "NIP", "nip", "Nip",
+)
 
 
 def find_ibans(text: str) -> Iterator[Field]:
-    for low, high in windows(text, _ANCHORS, before=16, after=48):
+    for low, high in windows(text, _ANCHORS, before=20, after=48):
         yield from _ibans_in(text, low, high)
 
 
 def find_ids(text: str) -> Iterator[Field]:
     """IBANs and VAT ids together, from one scan of the text (what extract_fields uses)."""
-    for low, high in windows(text, _ANCHORS, before=16, after=48):
+    for low, high in windows(text, _ANCHORS, before=20, after=48):
         yield from _ibans_in(text, low, high)
         yield from _vat_ids_in(text, low, high)
 
@@ -60,7 +65,7 @@ def _ibans_in(text: str, low: int, high: int) -> Iterator[Field]:
 
 
 def find_vat_ids(text: str) -> Iterator[Field]:
-    for low, high in windows(text, _ANCHORS, before=16, after=48):
+    for low, high in windows(text, _ANCHORS, before=20, after=48):
         yield from _vat_ids_in(text, low, high)
 
 
