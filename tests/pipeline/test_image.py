@@ -147,7 +147,7 @@ def test_a_50000_by_50000_image_is_too_large_before_decoding(data: bytes, filena
     fmt = filename.rsplit(".", 1)[1]
     detected = DetectedType(format=fmt, mime_type=f"image/{fmt}")  # the reader's own check
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         with pytest.raises(DocumentTooLarge) as error:
             extract(data, detected, Limits())
@@ -156,7 +156,7 @@ def test_a_50000_by_50000_image_is_too_large_before_decoding(data: bytes, filena
         tracemalloc.stop()
     assert error.value.code == "too_large"
     assert "pixel" in error.value.message
-    assert peak < 5_000_000 and time.perf_counter() - started < 2  # nothing was decoded
+    assert peak < 5_000_000 and time.process_time() - started < 2  # nothing was decoded
     with pytest.raises(DocumentTooLarge):
         process_document(data, filename)
 
