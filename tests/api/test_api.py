@@ -127,6 +127,23 @@ def test_openapi_documents_every_route_of_the_contract(client: TestClient) -> No
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_explains_every_operation_and_parameter(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    gaps = []
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for key in ("summary", "description"):
+                if not op.get(key):
+                    gaps.append(f"{method.upper()} {path}: no {key}")
+            for param in op.get("parameters", []):
+                if not (param.get("description") or param.get("schema", {}).get("description")):
+                    gaps.append(f"{method.upper()} {path}: parameter {param['name']}")
+            for code, reply in op.get("responses", {}).items():
+                if not reply.get("description"):
+                    gaps.append(f"{method.upper()} {path}: response {code}")
+    assert gaps == []
+
+
 def test_originals_in_an_s3_bucket_are_stored_and_sent_back(settings: Settings,
                                                             s3_endpoint: str) -> None:
     settings.blob_store, settings.s3_bucket = "s3", "docflow-api-test"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
@@ -54,13 +54,16 @@ def _out(row: DocumentType) -> DocumentTypeOut:
 @router.get("/api/document-types", response_model=list[DocumentTypeOut],
             summary="List document types")
 def all_types(state: ApiState = Depends(get_state)) -> list[DocumentTypeOut]:
+    """Every document type the classifier chooses from: the built-in ones and the users'."""
     with state.store.db.read() as session:
         return [_out(row) for row in list_types(session)]
 
 
 @router.get("/api/document-types/{name}", response_model=DocumentTypeOut,
             responses=ERROR_RESPONSES, summary="One document type")
-def one_type(name: str, state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+def one_type(name: str = Path(description="The type's name, e.g. invoice."),
+             state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    """A type's description, keywords (with weights) and rules."""
     with state.store.db.read() as session:
         row = session.get(DocumentType, name)
         if row is None:
@@ -70,8 +73,11 @@ def one_type(name: str, state: ApiState = Depends(get_state)) -> DocumentTypeOut
 
 @router.put("/api/document-types/{name}", response_model=DocumentTypeOut,
             responses=ERROR_RESPONSES, summary="Create or replace a document type")
-def put_type(name: str, body: DocumentTypeIn, response: Response,
+def put_type(body: DocumentTypeIn, response: Response,
+             name: str = Path(description="The type's name, e.g. invoice."),
              state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    """Create the type or replace its description, keywords and rules (201 when new, 200 when
+    replaced). Workers use the change within seconds; documents already typed keep theirs."""
     if not name.strip() or len(name) > 100:
         raise ApiError(422, "invalid_request", "A type name is 1 to 100 characters.")
     rules: list[dict[str, Any]] = [r.model_dump() for r in body.rules]
@@ -92,16 +98,19 @@ def put_type(name: str, body: DocumentTypeIn, response: Response,
              responses=ERROR_RESPONSES, summary="Create a document type")
 def post_type(body: DocumentTypeCreate, response: Response,
               state: ApiState = Depends(get_state)) -> DocumentTypeOut:
+    """Create a type; 409 when one of that name exists (PUT replaces one)."""
     with state.store.db.read() as session:
         if session.get(DocumentType, body.name) is not None:
             raise ApiError(409, "exists", f"A document type named {body.name!r} exists; use "
                            "PUT to change it.")
-    return put_type(body.name, body, response, state)
+    return put_type(body, response, body.name, state)
 
 
 @router.delete("/api/document-types/{name}", status_code=204, responses=ERROR_RESPONSES,
                summary="Delete a document type")
-def delete_type(name: str, state: ApiState = Depends(get_state)) -> Response:
+def delete_type(name: str = Path(description="The type's name, e.g. invoice."),
+                state: ApiState = Depends(get_state)) -> Response:
+    """Delete a type; `other` cannot be deleted. Documents of that type keep it as a label."""
     if name == "other":
         raise ApiError(409, "required_type", "The type 'other' cannot be deleted: documents "
                        "that match no type get it.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -21,18 +21,22 @@ router = APIRouter(tags=["documents"])
 
 @router.get("/api/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
             summary="List documents")
-def documents(batch_id: str | None = None,
+def documents(batch_id: str | None = Query(None, description="Only the documents of this batch "
+                                            "(attachments and archive members included)."),
               status: str | None = Query(None, description="queued, processing, completed "
                                          "or failed.", pattern="^(queued|processing|completed|"
                                          "failed)$"),
-              doc_type: str | None = None,
+              doc_type: str | None = Query(None, description="Only documents of this type "
+                                           "(see /api/document-types)."),
               parent_id: str | None = Query(None, description="Only the attachments or archive "
                                             "members of this document."),
               needs_review: bool | None = Query(None, description="true: only documents whose "
                                                 "type was chosen with low confidence."),
-              limit: int = Query(50, ge=1, le=1000),
-              offset: int = Query(0, ge=0),
+              limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
+              offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
               state: ApiState = Depends(get_state)) -> DocumentList:
+    """A page of documents, oldest first, with the total that match: id, file name, status,
+    the reason of a failure (`error: {code, message}`), type and whether it awaits review."""
     with state.store.db.read() as session:
         total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type, parent_id,
                                                     needs_review),
@@ -43,7 +47,11 @@ def documents(batch_id: str | None = None,
 
 @router.get("/api/documents/{document_id}", response_model=DocumentDetail,
             responses=ERROR_RESPONSES, summary="One document with its results")
-def document(document_id: str, state: ApiState = Depends(get_state)) -> DocumentDetail:
+def document(document_id: str = Path(description="The document's id."),
+             state: ApiState = Depends(get_state)) -> DocumentDetail:
+    """Everything known about one document: status or reason of failure, format, pages, type
+    with its confidence, decider and model version, key fields with their evidence spans,
+    parent and children, and the extracted text once it is completed."""
     with state.store.db.read() as session:
         doc = session.get(Document, document_id)
         if doc is None:
@@ -56,8 +64,10 @@ def document(document_id: str, state: ApiState = Depends(get_state)) -> Document
             responses={**ERROR_RESPONSES, 200: {"description": "The original bytes",
                                                 "content": {"application/octet-stream": {}}}},
             summary="Download the original")
-def document_file(document_id: str,
+def document_file(document_id: str = Path(description="The document's id."),
                   state: ApiState = Depends(get_state)) -> Response:
+    """The original file as it was uploaded (or as it came out of its archive or e-mail),
+    under its stored name; 410 when the original is no longer in storage."""
     with state.store.db.read() as session:
         doc = session.get(Document, document_id)
         if doc is None:
@@ -102,8 +112,11 @@ class Correction(BaseModel):
 
 @router.patch("/api/documents/{document_id}", response_model=DocumentDetail,
               responses=ERROR_RESPONSES, summary="Correct a document's type or fields")
-def correct(document_id: str, body: Correction,
+def correct(document_id: str = Path(description="The document's id."),
+            body: Correction = Body(...),
             state: ApiState = Depends(get_state)) -> DocumentDetail:
+    """Set the document's type and/or fields. Both are kept as labels: types train the
+    classifier, fields teach what to read after which words (see the body's description)."""
     with state.store.db.write() as session:
         doc = session.get(Document, document_id, with_for_update=True)
         if doc is None:

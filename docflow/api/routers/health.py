@@ -37,6 +37,9 @@ def _check(state: ApiState) -> HealthResponse:
             responses={503: {"model": HealthResponse, "description": "A component is down"}},
             summary="Service health")
 async def health(state: ApiState = Depends(get_state)) -> JSONResponse:
+    """Whether the database and the broker answer and how many workers reported lately:
+    200 when all is well, 503 (same body) when any part is down, for load balancers and
+    orchestrators."""
     report = await run_in_threadpool(_check, state)
     return JSONResponse(status_code=200 if report.status == "ok" else 503,
                         content=report.model_dump(mode="json"))

@@ -61,8 +61,11 @@ def search(q: str = Query(..., min_length=1, description="Words, \"phrases\", AN
            doc_type: str | None = Query(None, description="Only this document type."),
            batch_id: str | None = Query(None, description="Only this batch."),
            mode: SearchMode = Query(SearchMode.KEYWORD, description=MODE_HELP),
-           limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0),
+           limit: int = Query(20, ge=1, le=200, description="Hits per page."),
+           offset: int = Query(0, ge=0, description="Hits to skip (paging)."),
            state: ApiState = Depends(get_state)) -> SearchResponse:
+    """Completed documents ranked by relevance: id, file name, type, score and a snippet with
+    the matched words. A document is searchable a few seconds after it completes."""
     if mode is SearchMode.KEYWORD:
         results = state.search_index().search(q, doc_type=doc_type, batch_id=batch_id,
                                               limit=limit, offset=offset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
@@ -96,7 +96,8 @@ def _batch_exists(state: ApiState, batch_id: str) -> bool:
              response_model=BatchAppendResponse, responses=_RESPONSES,
              openapi_extra=_multipart_body("files", many=True, batch_name=False, keys=True),
              summary="Add documents to a batch")
-async def append_files(batch_id: str, request: Request,
+async def append_files(request: Request,
+                       batch_id: str = Path(description="The batch made with POST /api/batches."),
                        state: ApiState = Depends(get_state)) -> BatchAppendResponse:
     """Add files (repeated field `files`) to a batch made with `POST /api/batches`; a batch
     can arrive in many requests, up to `max_files_per_batch` documents in all (see
