@@ -40,17 +40,22 @@ class OcrResult:
 
 
 def ocr_image(
-    image: Image.Image, options: OcrOptions = OcrOptions(), dpi: int | None = None
+    image: Image.Image,
+    options: OcrOptions = OcrOptions(),
+    dpi: int | None = None,
+    *,
+    shrink: bool = True,
 ) -> OcrResult:
     """The text Tesseract reads in `image`, with its mean confidence.
 
     `dpi` is the image's real resolution when known (rendered PDF pages); Tesseract uses it to
     judge text sizes. A page-sized image of tall text lines is read at a smaller size, which
-    costs less and reads as well (see textsize.py). Raises OcrUnavailable when a model is
-    missing, ProcessingTimeout when the page takes longer than `options.page_timeout_s`.
+    costs less and reads as well (see textsize.py); `shrink=False` reads it as it is (an image
+    the caller has just enlarged for OCR). Raises OcrUnavailable when a model is missing,
+    ProcessingTimeout when the page takes longer than `options.page_timeout_s`.
     """
     resolution = dpi or options.dpi
-    scale = ocr_scale(image)
+    scale = ocr_scale(image) if shrink else 1.0
     if scale < 1.0:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.BOX)  # as sharp as Lanczos here, 3x cheaper

@@ -148,19 +148,22 @@ def _read_frame(image: Image.Image, index: int, label: str, limits: Limits) -> P
         if index:
             image.seek(index)
             _check_size(image, label, limits)
-        page, dpi = _page_image(image, limits)
+        page, dpi, enlarged = _page_image(image, limits)
     except DocumentError:
         raise
     except Exception:  # one damaged frame should not cost the reader the others
         return skipped_page(number, "could not be decoded")
     try:
-        return ocr_page(page, number, limits.ocr, dpi=dpi)
+        # An enlarged page's lines measure taller than they are (resampling blurs them), and
+        # shrinking it again would undo the enlargement.
+        return ocr_page(page, number, limits.ocr, dpi=dpi, shrink=not enlarged)
     finally:
         page.close()
 
 
-def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int]:
-    """The current frame as upright grey on white, scaled up if small, with its resolution."""
+def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int, bool]:
+    """The current frame as upright grey on white, scaled up if small, with its resolution and
+    whether it was scaled up."""
     orientation = _exif_orientation(image)
     dpi = _stated_dpi(image)
     page = _grey_on_white(image)
@@ -171,7 +174,7 @@ def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int]:
     if factor > 1.0:
         size = (round(page.width * factor), round(page.height * factor))
         page = page.resize(size, Image.Resampling.LANCZOS)
-    return page, round(dpi * factor) if dpi else _TARGET_DPI
+    return page, round(dpi * factor) if dpi else _TARGET_DPI, factor > 1.0
 
 
 def _grey_on_white(image: Image.Image) -> Image.Image:
