@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import io
 import re
-import statistics
 import warnings
 from dataclasses import replace
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import CorruptDocument, DocumentError, DocumentTooLarge, TooManyPages
+from ..textsize import text_line_height
 from ..types import DetectedType, ExtractedText, Limits, PageText
 from .pages import join_pages, ocr_page, skipped_page
 from .registry import register
@@ -36,7 +36,6 @@ _MULTI_PAGE = frozenset({"tiff"})  # other formats' extra frames are animation, 
 MIN_LINE_PX = 13  # text lines lower than this are scaled up...
 TARGET_LINE_PX = 30  # ...to about this height
 MAX_UPSCALE = 4.0
-_MIN_RUN_PX = 5
 _TARGET_DPI = 300
 _EXIF_ORIENTATION = 0x0112
 _ORIENTATION_FIX = {
@@ -87,31 +86,6 @@ def upscale_factor(
         factor = _TARGET_DPI / dpi if dpi else 1.0
     factor = min(factor, MAX_UPSCALE, (max_pixels / max(width * height, 1)) ** 0.5)
     return factor if factor >= 1.1 else 1.0  # a few per cent more pixels is not worth a resample
-
-
-def text_line_height(page: Image.Image) -> float | None:
-    """The median height in pixels of the text lines in a grey image; None when unclear.
-
-    Rows holding ink (darker than mid-grey once contrast is stretched) form runs, one per line
-    of text. A dark
-    background, a photo or heavy skew gives no clear runs, and then no answer.
-    """
-    # Stretch the greys first, so faint print (a thermal receipt) still counts as ink.
-    ink = ImageOps.autocontrast(page, cutoff=1).point(lambda value: 255 if value < 128 else 0)
-    rows = ink.resize((1, page.height), Image.Resampling.BOX).tobytes()  # mean ink per row
-    runs: list[int] = []
-    run = 0
-    for value in rows:
-        if value:
-            run += 1
-        elif run:
-            runs.append(run)
-            run = 0
-    runs = [r for r in [*runs, run] if r >= _MIN_RUN_PX]  # specks and rules are not lines
-    if not runs:
-        return None
-    median = statistics.median(runs)
-    return median if median < page.height / 2 else None
 
 
 def _open(data: bytes, fmt: str, label: str, limits: Limits) -> Image.Image:
@@ -174,19 +148,22 @@ def _read_frame(image: Image.Image, index: int, label: str, limits: Limits) -> P
         if index:
             image.seek(index)
             _check_size(image, label, limits)
-        page, dpi = _page_image(image, limits)
+        page, dpi, enlarged = _page_image(image, limits)
     except DocumentError:
         raise
     except Exception:  # one damaged frame should not cost the reader the others
         return skipped_page(number, "could not be decoded")
     try:
-        return ocr_page(page, number, limits.ocr, dpi=dpi)
+        # An enlarged page's lines measure taller than they are (resampling blurs them), and
+        # shrinking it again would undo the enlargement.
+        return ocr_page(page, number, limits.ocr, dpi=dpi, shrink=not enlarged)
     finally:
         page.close()
 
 
-def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int]:
-    """The current frame as upright grey on white, scaled up if small, with its resolution."""
+def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int, bool]:
+    """The current frame as upright grey on white, scaled up if small, with its resolution and
+    whether it was scaled up."""
     orientation = _exif_orientation(image)
     dpi = _stated_dpi(image)
     page = _grey_on_white(image)
@@ -197,7 +174,7 @@ def _page_image(image: Image.Image, limits: Limits) -> tuple[Image.Image, int]:
     if factor > 1.0:
         size = (round(page.width * factor), round(page.height * factor))
         page = page.resize(size, Image.Resampling.LANCZOS)
-    return page, round(dpi * factor) if dpi else _TARGET_DPI
+    return page, round(dpi * factor) if dpi else _TARGET_DPI, factor > 1.0
 
 
 def _grey_on_white(image: Image.Image) -> Image.Image:

@@ -14,13 +14,26 @@ if TYPE_CHECKING:
 
 
 def ocr_page(
-    image: Image, number: int, options: OcrOptions, dpi: int, fallback: str = ""
+    image: Image,
+    number: int,
+    options: OcrOptions,
+    dpi: int,
+    fallback: str = "",
+    *,
+    shrink: bool = True,
 ) -> PageText:
-    """Page `number` as OCR reads it in `image`; `fallback` stands if OCR finds nothing."""
+    """Page `number` as OCR reads it in `image`; `fallback` stands if OCR finds nothing.
+
+    `shrink` as for ocr_image: False when the image was just enlarged for OCR.
+    """
     if not options.enabled:
         raise OcrDeferred(f"page {number} needs OCR")
     try:
-        result = ocr_image(image, options, dpi=dpi)
+        # The call predating `shrink` unless it is off, so stand-ins for ocr_image still fit.
+        if shrink:
+            result = ocr_image(image, options, dpi=dpi)
+        else:
+            result = ocr_image(image, options, dpi=dpi, shrink=False)
     except ProcessingTimeout:
         why = f"took longer than {options.page_timeout_s:g} s to OCR"
         return skipped_page(number, why, fallback, ocr=True, failed=ProcessingTimeout.code)
