@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from docflow.demo import make_pdf
 from tests.scaleout.conftest import RedisServer, ScaleOut
+from tests.scans import make_scanned_pdf, text_image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -125,9 +125,13 @@ def test_a_message_redelivered_after_the_visibility_timeout_is_harmless(
     scale = ScaleOut(tmp_path, fresh_postgres, redis_server.url,
                      extra_env={"DOCFLOW_VISIBILITY_TIMEOUT_SECONDS": "1"})
     try:
-        # About 4 s each on a quiet machine: several sweeps for unacknowledged messages pass.
-        files = [("files", (f"long{i}.pdf", make_pdf(
-            [f"Long report {i} page {p}. " * 80 for p in range(4000)]))) for i in range(6)]
+        # Eight scanned pages to OCR take seconds on any machine (a text layer, however long,
+        # may be read within a second): several sweeps for unacknowledged messages pass.
+        files = []
+        for i in range(6):
+            page = text_image([f"Scanned report {i}, line {n}, with words to read." for n in
+                               range(30)])
+            files.append(("files", (f"scan{i}.pdf", make_scanned_pdf([page] * 8))))
         batch_id = _upload(scale, files)
         _assert_each_once(scale, batch_id, 6)
         docs = scale.stack.client.get("/api/documents", params={"batch_id": batch_id}).json()
