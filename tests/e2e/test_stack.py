@@ -12,8 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from docflow.demo import make_pdf, write_demo_corpus
+from docflow.demo import write_demo_corpus
 from tests.e2e.stack import Stack
+from tests.scans import make_scanned_pdf, text_image
 
 pytestmark = pytest.mark.e2e
 
@@ -118,11 +119,13 @@ def test_killing_a_worker_process_mid_batch_loses_no_document(tmp_path: Path,
                                                              stack: Stack) -> None:
     corpus = tmp_path / "big"
     corpus.mkdir()
-    words = [f"killtest{i:02d}word" for i in range(16)]
+    # A text page to search for, then scanned pages: seconds of OCR on any machine, so a
+    # document is still in flight when its process is killed.
+    words = [f"killtest{i:02d}word" for i in range(8)]
     for i, word in enumerate(words):
-        pages = [f"Report page {p} of document {i}. " * 10 for p in range(2500)]
-        pages[0] = f"Quarterly report {word}. " + pages[0]
-        (corpus / f"report{i:02d}.pdf").write_bytes(make_pdf(pages))
+        scan = text_image([f"Scanned page of document {i}, line {n}." for n in range(25)])
+        pages = [f"Quarterly report {word}. " * 10, *[scan] * 6]
+        (corpus / f"report{i:02d}.pdf").write_bytes(make_scanned_pdf(pages))
     upload = [("files", (p.name, p.read_bytes())) for p in sorted(corpus.iterdir())]
     batch = stack.client.post("/api/batch-upload", files=upload).json()
 
@@ -142,7 +145,7 @@ def test_killing_a_worker_process_mid_batch_loses_no_document(tmp_path: Path,
     victim.send_signal(signal.SIGKILL)
 
     status = stack.wait_batch(batch["batch_id"], timeout=300)
-    assert status["completed"] == 16 and status["failed"] == 0, status
+    assert status["completed"] == 8 and status["failed"] == 0, status
     listing = stack.client.get("/api/documents", params={"batch_id": batch["batch_id"],
                                                           "limit": 100}).json()
     assert {d["status"] for d in listing["documents"]} == {"completed"}
