@@ -6,15 +6,28 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import psutil
+from celery import Task
 from sqlalchemy.orm import Session
 
+from docflow.store.models import utcnow
 from docflow.store.ocr_parts import Holder
 from docflow.store.workers import stale_worker_names
 from docflow.worker.runtime import HOSTNAME, Runtime
 
 log = logging.getLogger(__name__)
+
+
+def look_again_later(task: Task, key: str, lease_until: datetime | None) -> None:
+    """Another live worker holds the lease (a redelivered or repeated message): send this
+    task again for when that lease would have run out."""
+    assert lease_until is not None
+    wait = max(1.0, (lease_until - utcnow()).total_seconds() + 1)
+    log.info("%s is held by a live worker (a redelivered or repeated message); looking again "
+             "in %.0fs", key, wait)
+    task.apply_async(args=[key], task_id=task.request.id, countdown=wait)
 
 
 class LeaseKeeper:

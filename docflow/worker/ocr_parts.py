@@ -10,29 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from dataclasses import asdict
 
-from billiard.exceptions import Terminated
 from celery import Task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from docflow import pipeline
-from docflow.pipeline.errors import DocumentError
 from docflow.pipeline.extract.pdf import ocr_pdf_pages, page_ranges, scan_pdf
 from docflow.pipeline.types import PageText
 from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
-from docflow.store.models import utcnow
 from docflow.worker.celery_app import OCR_QUEUE, TASK_OCR_PART, app
 from docflow.worker.dispatch import TaskRef
-from docflow.worker.leases import LeaseKeeper, holder_gone
+from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
 from docflow.worker.results import (
-    TRANSIENT_ERRORS,
+    Ending,
     ask_fields_of,
-    caused_by,
     classifiers,
     dispatcher,
+    guarded,
     learned_fields,
     save_result,
 )
@@ -85,36 +80,20 @@ def ocr_part(self: Task, part_id: str) -> str:
                             max_attempts=settings.max_attempts,
                             holder_gone=holder_gone(rt, session))
     if claim.outcome is parts.PartOutcome.BUSY:
-        assert claim.lease_until is not None
-        wait = max(1.0, (claim.lease_until - utcnow()).total_seconds() + 1)
-        self.apply_async(args=[part_id], task_id=self.request.id, countdown=wait)
+        look_again_later(self, part_id, claim.lease_until)
         return claim.outcome.value
     if claim.outcome not in (parts.PartOutcome.CLAIMED, parts.PartOutcome.STORED):
         return claim.outcome.value
-    try:
-        return _read_and_finish(rt, part_id, claim, worker)
-    except SoftTimeLimitExceeded:
-        _fail_timeout(rt, part_id, claim)
-    except DocumentError as exc:
-        if caused_by(exc, SoftTimeLimitExceeded):
-            _fail_timeout(rt, part_id, claim)
-        else:
-            _fail(rt, part_id, claim, exc.code, exc.message)
-    except Retry:
-        raise
-    except TRANSIENT_ERRORS as exc:
-        _retry_or_fail(self, rt, part_id, claim, exc)
-    except Exception as exc:
-        if caused_by(exc, Terminated):  # stopped from outside: the part goes back, unharmed
-            log.warning("OCR part %s: task terminated; the part goes back to the queue",
-                        part_id)
-            _release(rt, part_id, claim)
-            return "terminated"
-        log.exception("OCR part %s of document %s failed unexpectedly", part_id,
-                      claim.document_id)
-        _fail(rt, part_id, claim, "internal_error",
-              f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
-    return "failed"
+    ending = Ending(
+        what=f"OCR part {part_id} of document {claim.document_id}",
+        # The part's reason fails its document, once (a second failing part finds it failed).
+        fail=lambda code, message: _fail(rt, part_id, claim, code, message),
+        release=lambda: _release(rt, part_id, claim),
+        timeout_message=f"OCR of pages {claim.first_page}-{claim.last_page} took longer than "
+        f"the limit of {settings.task_soft_time_limit} seconds; the pages may be too large or "
+        "malformed.")
+    return guarded(self, rt, ending, lambda: _read_and_finish(rt, part_id, claim, worker)) or (
+        "failed")
 
 
 def _read_and_finish(rt: Runtime, part_id: str, claim: parts.PartClaim, worker: str) -> str:
@@ -162,23 +141,6 @@ def _fail(rt: Runtime, part_id: str, claim: parts.PartClaim, code: str, message:
             parts.fail_document(session, doc, code, message, part_id)
 
 
-def _fail_timeout(rt: Runtime, part_id: str, claim: parts.PartClaim) -> None:
-    _fail(rt, part_id, claim, "timeout", f"OCR of pages {claim.first_page}-{claim.last_page} "
-          f"took longer than the limit of {rt.settings.task_soft_time_limit} seconds; the "
-          "pages may be too large or malformed.")
-
-
-def _retry_or_fail(task: Task, rt: Runtime, part_id: str, claim: parts.PartClaim,
-                   exc: BaseException) -> None:
-    retries = task.request.retries
-    if retries >= rt.settings.task_max_retries:
-        _fail(rt, part_id, claim, "transient_error", f"Gave up after {retries + 1} tries; the "
-              f"last error was {type(exc).__name__}: {exc}")
-        return
-    log.warning("OCR part %s: transient %s, retrying", part_id, type(exc).__name__)
-    _release(rt, part_id, claim)
-    countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
-    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 
 def _release(rt: Runtime, part_id: str, claim: parts.PartClaim) -> None:

@@ -7,13 +7,20 @@ read whole and one read in parts end in exactly the same rows.
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis.exceptions
 import sqlalchemy.exc
+from billiard.exceptions import Terminated
+from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
 
 from docflow.config import Settings
 from docflow.pipeline.classify.classifier import DocumentClassifier, needs_review
+from docflow.pipeline.errors import DocumentError
 from docflow.pipeline.fields.llm import AskJson
 from docflow.pipeline.types import ProcessedDocument
 from docflow.store import documents as docs
@@ -103,10 +110,61 @@ def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> Non
             parts.fail_document(session, held, code, message)
 
 
-def fail_timeout(rt: Runtime, doc_id: str, attempt: int) -> None:
-    fail(rt, doc_id, attempt, "timeout", f"Processing took longer than the limit of "
-         f"{rt.settings.task_soft_time_limit} seconds; the document may be too long or "
-         "malformed.")
+@dataclass(frozen=True)
+class Ending:
+    """How a task gives up its work: fail it with a reason, or give it back untouched."""
+
+    what: str  # "document <id>" or "OCR part <id>", for the logs
+    fail: Callable[[str, str], None]  # (code, message): fail it once, with this reason
+    release: Callable[[], None]  # back to the queue, for a retry or the reconciler
+    timeout_message: str
+
+
+def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) -> str | None:
+    """Run a task's `work` under the task policy (DESIGN.md): a bad document or the time limit
+    fails it with its reason, transient errors are retried with backoff, a task stopped from
+    outside gives its work back, anything else fails it, never the worker.
+
+    Returns what `work` returned, "terminated", or None when the work failed.
+    """
+    try:
+        return work()
+    except SoftTimeLimitExceeded:
+        ending.fail("timeout", ending.timeout_message)
+    except DocumentError as exc:
+        # A reader that wraps every library error also wraps the time limit's interrupt.
+        if caused_by(exc, SoftTimeLimitExceeded):
+            ending.fail("timeout", ending.timeout_message)
+        else:
+            ending.fail(exc.code, exc.message)
+    except Retry:
+        raise
+    except TRANSIENT_ERRORS as exc:
+        _retry_or_fail(task, rt, ending, exc)
+    except Exception as exc:
+        if caused_by(exc, Terminated):
+            # Someone stopped this task (a revoke with terminate, a pool shutting down); the
+            # work did nothing wrong: give it back for the reconciler to send again.
+            log.warning("%s: task terminated; it goes back to the queue", ending.what)
+            ending.release()
+            return "terminated"
+        log.exception("%s failed unexpectedly", ending.what)
+        ending.fail("internal_error", f"An unexpected error stopped processing "
+                    f"({type(exc).__name__}: {exc}).")
+    return None
+
+
+def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) -> None:
+    retries = task.request.retries
+    if retries >= rt.settings.task_max_retries:
+        ending.fail("transient_error", f"Gave up after {retries + 1} tries; the last error was "
+                    f"{type(exc).__name__}: {exc}")
+        return
+    log.warning("%s: transient %s, retrying", ending.what, type(exc).__name__)
+    ending.release()
+    # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
+    countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
+    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 
 def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from dataclasses import replace
 
-from billiard.exceptions import Terminated
 from celery import Task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from docflow import pipeline
 from docflow.pipeline.classify.trained import NotEnoughLabels
-from docflow.pipeline.errors import DocumentError, OcrDeferred
+from docflow.pipeline.errors import OcrDeferred
 from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
@@ -31,15 +28,14 @@ from docflow.worker.celery_app import (
 )
 from docflow.worker.children import copy_children
 from docflow.worker.dispatch import TaskRef
-from docflow.worker.leases import LeaseKeeper, holder_gone
+from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
 from docflow.worker.results import (
-    TRANSIENT_ERRORS,
+    Ending,
     ask_fields_of,
-    caused_by,
     classifiers,
     dispatcher,
     fail,
-    fail_timeout,
+    guarded,
     learned_fields,
     save_result,
     send_children,
@@ -61,50 +57,28 @@ def process_document(self: Task, document_id: str) -> str:
                            max_attempts=settings.max_attempts,
                            holder_gone=holder_gone(rt, session))
     if claim.outcome is docs.ClaimOutcome.BUSY:
-        # Another live worker has it: look again once its lease would have run out.
-        assert claim.lease_until is not None
-        wait = max(1.0, (claim.lease_until - utcnow()).total_seconds() + 1)
-        log.info("document %s is held by a live worker (a redelivered or repeated message); "
-                 "looking again in %.0fs", document_id, wait)
-        self.apply_async(args=[document_id], task_id=self.request.id, countdown=wait)
+        look_again_later(self, document_id, claim.lease_until)
         return claim.outcome.value
     if claim.outcome is not docs.ClaimOutcome.CLAIMED:
         return claim.outcome.value
 
     queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
     attempt = claim.attempt
+    ending = Ending(
+        what=f"document {document_id}",
+        fail=lambda code, message: fail(rt, document_id, attempt, code, message),
+        release=lambda: _release(rt, document_id, attempt),
+        timeout_message=f"Processing took longer than the limit of "
+        f"{settings.task_soft_time_limit} seconds; the document may be too long or malformed.")
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
             session, document_id, attempt, seconds), f"document {document_id}"):
-        try:
-            outcome = _process(rt, document_id, attempt, queue)
-            if outcome == "moved":
-                return "moved to the ocr queue"
-            if outcome == "split":
-                return "split into OCR parts"
-        except SoftTimeLimitExceeded:
-            fail_timeout(rt, document_id, attempt)
-        except DocumentError as exc:
-            # A reader that wraps every library error also wraps the time limit's interrupt.
-            if caused_by(exc, SoftTimeLimitExceeded):
-                fail_timeout(rt, document_id, attempt)
-            else:
-                fail(rt, document_id, attempt, exc.code, exc.message)
-        except Retry:
-            raise
-        except TRANSIENT_ERRORS as exc:
-            _retry_or_fail(self, rt, document_id, attempt, exc)
-        except Exception as exc:
-            if caused_by(exc, Terminated):
-                # Someone stopped this task (a revoke with terminate, a pool shutting down); the
-                # document did nothing wrong: give it back for the reconciler to send again.
-                log.warning("document %s: task terminated; the document goes back to the queue",
-                            document_id)
-                _release(rt, document_id, attempt)
-                return "terminated"
-            log.exception("document %s failed unexpectedly", document_id)
-            fail(rt, document_id, attempt, "internal_error",
-                 f"An unexpected error stopped processing ({type(exc).__name__}: {exc}).")
-    return "processed"
+        outcome = guarded(self, rt, ending, lambda: _process(rt, document_id, attempt, queue))
+    return _OUTCOMES.get(outcome or "", "processed")
+
+
+# What the task answers (seen in Celery's logs) for the outcomes that are not "processed".
+_OUTCOMES = {"moved": "moved to the ocr queue", "split": "split into OCR parts",
+             "terminated": "terminated"}
 
 
 def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
@@ -152,20 +126,6 @@ def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
     if not dispatcher(rt).send([ref]):
         log.warning("document %s stays queued for the reconciler", doc_id)
 
-
-def _retry_or_fail(task: Task, rt: Runtime, doc_id: str, attempt: int,
-                   exc: BaseException) -> None:
-    retries = task.request.retries
-    if retries >= rt.settings.task_max_retries:
-        fail(rt, doc_id, attempt, "transient_error",
-             f"Gave up after {retries + 1} tries; the last error was "
-             f"{type(exc).__name__}: {exc}")
-        return
-    log.warning("document %s: transient %s, retrying", doc_id, type(exc).__name__)
-    _release(rt, doc_id, attempt)
-    # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
-    countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
-    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 
 def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
