@@ -16,6 +16,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.fixtures import make_pdf
 
+# Six lines of ordinary contract prose, for scans whose text size or OCR is under test.
+CONTRACT_LINES = [
+    "This Agreement is made on 12 March 2024",
+    "between Acme Holdings Ltd and Beta Systems",
+    "Confidential Information means any data",
+    "disclosed by either party to the other",
+    "Total consideration: $12,500.00",
+    "Signed for and on behalf of the parties",
+]
 
 def text_image(
     lines: Sequence[str], size: int = 32, mode: str = "L", margin: int | None = None

@@ -26,7 +26,7 @@ from docflow.pipeline.extract import image as image_module
 from docflow.pipeline.extract.image import text_line_height, upscale_factor
 from docflow.pipeline.ocr import ocr_image
 from docflow.pipeline.textsize import ocr_scale
-from tests.scans import image_bytes, png_header, text_image
+from tests.scans import CONTRACT_LINES, image_bytes, png_header, text_image
 
 LINES = ["Receipt 2024-03-12", "Total: 42.50 EUR"]
 TEXT = "\n".join(LINES)
@@ -203,14 +203,6 @@ def test_one_damaged_tiff_page_does_not_cost_the_others() -> None:
     assert any("Page 2" in w for w in extracted.warnings)
 
 
-PARAGRAPH = [
-    "This Agreement is made on 12 March 2024",
-    "between Acme Holdings Ltd and Beta Systems",
-    "Confidential Information means any data",
-    "disclosed by either party to the other",
-    "Total consideration: $12,500.00",
-    "Signed for and on behalf of the parties",
-]
 
 
 def _spy_on_ocr(monkeypatch) -> list[tuple[tuple[int, int], bool]]:
@@ -230,7 +222,7 @@ def test_a_large_scan_of_tiny_print_is_enlarged_and_not_shrunk_back(monkeypatch)
     # Resampling blurs lines, and close-set ones merge: measured again they can look tall.
     calls = _spy_on_ocr(monkeypatch)
     scan = Image.new("L", (1000, 1400), 255)
-    scan.paste(text_image(PARAGRAPH, size=9), (20, 20))
+    scan.paste(text_image(CONTRACT_LINES, size=9), (20, 20))
     extracted = read(image_bytes(scan, "PNG"), "scan.png")
     [(size, shrink)] = calls
     assert size[0] >= 2500  # enlarged, so OCR reads it at that size
@@ -241,8 +233,8 @@ def test_a_large_scan_of_tiny_print_is_enlarged_and_not_shrunk_back(monkeypatch)
 def test_a_large_scan_of_big_print_is_read_smaller(monkeypatch) -> None:
     calls = _spy_on_ocr(monkeypatch)
     scan = Image.new("L", (2480, 3508), 255)
-    scan.paste(text_image(PARAGRAPH, size=64), (100, 100))
+    scan.paste(text_image(CONTRACT_LINES, size=64), (100, 100))
     extracted = read(image_bytes(scan, "PNG"), "scan.png")
     assert calls == [((2480, 3508), True)]
     assert ocr_scale(scan) < 1.0
-    assert extracted.text.split() == " ".join(PARAGRAPH).split()
+    assert extracted.text.split() == " ".join(CONTRACT_LINES).split()

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ from PIL import Image
 from sqlalchemy import select
 
 from docflow import pipeline
-from docflow.broker import EmbeddedBroker
 from docflow.config import Settings
 from docflow.pipeline.errors import CorruptDocument
 from docflow.pipeline.extract import pages as pages_module
@@ -210,15 +209,6 @@ def test_a_document_processed_again_never_mixes_in_parts_of_its_earlier_attempt(
     assert {by_id[p].attempt for p in old} == {1}
     assert all(p.attempt == 2 for p in _parts(store, doc_id) if p.id in new)
 
-
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    b = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
-    b.start()
-    client = redis.Redis.from_url(b.url)
-    yield client
-    client.close()
-    b.stop()
 
 
 def _queued_part_ids(broker: redis.Redis) -> list[str]:

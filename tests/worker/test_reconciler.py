@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import redis
 
-from docflow.broker import EmbeddedBroker
 from docflow.config import Settings
 from docflow.search import open_index
 from docflow.store import Document, DocumentStatus, Store
@@ -20,16 +17,6 @@ from docflow.worker.indexer import index_pending
 from docflow.worker.reconciler import reconcile
 from docflow.worker.tasks import process_document
 from tests.conftest import put
-
-
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    b = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
-    b.start()
-    client = redis.Redis.from_url(b.url)
-    yield client
-    client.close()
-    b.stop()
 
 
 def _age_queued(store: Store, seconds: float) -> None:
