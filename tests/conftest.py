@@ -72,15 +72,20 @@ def any_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[St
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
         settings.database_url = url
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+        empty_postgres(url)
     s = open_store(settings, migrate=True)
     yield s
     s.db.dispose()
+
+
+def empty_postgres(url: str) -> None:
+    """Drop every table of the test database, so migrations start from nothing."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def put(store: Store, content: bytes, filename: str = "doc.txt") -> NewDocument:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from docflow.api.app import create_app
 from docflow.config import Settings
@@ -22,7 +21,7 @@ from docflow.worker import runtime as runtime_module
 from docflow.worker import tasks
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.indexer import index_pending
-from tests.conftest import put
+from tests.conftest import empty_postgres, put
 
 GARAGE = ("Ridge Garage - invoice 4411. Front brake pads and discs replaced on the Volvo V70, "
           "two hours of labour. Total due EUR 340.00 within 14 days.")
@@ -54,10 +53,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             monkeypatch.delenv(name, raising=False)
         if request.param == "postgres":
             url = request.getfixturevalue("postgres_url")
-            engine = create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
+            empty_postgres(url)
             monkeypatch.setenv("DOCFLOW_DATABASE_URL", url)
         monkeypatch.setenv("DOCFLOW_DATA_DIR", str(tmp_path_factory.mktemp("data")))
         monkeypatch.setenv("DOCFLOW_SEARCH", request.param)

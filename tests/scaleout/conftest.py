@@ -17,6 +17,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from docflow.broker import free_port
+from tests.conftest import empty_postgres
 from tests.e2e.stack import Stack
 
 
@@ -64,10 +65,7 @@ class RedisServer:
 
 @pytest.fixture
 def fresh_postgres(postgres_url: str) -> str:
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres(postgres_url)
     return postgres_url
 
 

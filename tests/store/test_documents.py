@@ -163,11 +163,12 @@ def test_many_hosts_migrating_a_new_database_at_once_is_safe(postgres_url: str,
     import subprocess
     import sys
 
-    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy import create_engine, inspect
 
+    from tests.conftest import empty_postgres
+
+    empty_postgres(postgres_url)
     engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
     env.update(DOCFLOW_DATABASE_URL=postgres_url, DOCFLOW_DATA_DIR=str(tmp_path))
     procs = [subprocess.Popen([sys.executable, "-m", "docflow", "migrate"], env=env,
