@@ -75,7 +75,7 @@ def unwrap_ole(payload: bytes) -> tuple[str, bytes] | None:
                 return "", ole.openstream("Package").read()
             if any(ole.exists(stream) for stream in _OFFICE_STREAMS):
                 return "", payload  # a 97-2003 Office document: the OLE file is the document
-    except (OSError, ValueError, struct.error) as exc:
+    except Exception as exc:  # any wrapper olefile cannot read is skipped, never the host
         log.debug("embedded OLE object not readable: %s", exc)
     return None
 
