@@ -239,9 +239,10 @@ def unfinished_documents(session: Session, stale_workers: Sequence[str],
     return parts
 
 
-def count_queued(session: Session) -> int:
+def count_waiting(session: Session) -> int:
+    """Parts of current attempts that have a message: queued ones and ones being processed."""
     return session.scalar(select(func.count()).select_from(OcrPart).join(
-        Document, _current_attempt()).where(OcrPart.status == OcrPartStatus.QUEUED)) or 0
+        Document, _current_attempt()).where(OcrPart.status.in_(OcrPartStatus.OPEN))) or 0
 
 
 def queued_before(session: Session, cutoff: datetime, limit: int) -> list[OcrPart]:

@@ -83,6 +83,9 @@ def _part_ref(part: OcrPart) -> TaskRef:
 def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list[TaskRef]:
     """Queued documents and OCR parts with fewer messages in the broker than there are waiting.
 
+    The broker's count includes the unacknowledged messages of work in flight (tasks ack late),
+    so documents and parts being processed are counted on the database side too: otherwise each
+    one in flight would hide one lost message until the whole backlog was done.
     The oldest are sent first, documents and parts alike.
     """
     pending = dispatcher.pending_messages()
@@ -90,8 +93,10 @@ def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list
         return []
     cutoff = utcnow() - timedelta(seconds=settings.resend_after_seconds)
     with store.db.write() as session:
+        in_flight = (Document.status == DocumentStatus.PROCESSING) & Document.ocr_parts.is_(None)
         waiting = (session.scalar(select(func.count()).select_from(Document).where(
-            Document.status == DocumentStatus.QUEUED)) or 0) + parts.count_queued(session)
+            (Document.status == DocumentStatus.QUEUED) | in_flight)) or 0)
+        waiting += parts.count_waiting(session)
         missing = waiting - pending
         if missing <= 0:
             return []

@@ -79,3 +79,27 @@ def test_completed_documents_are_indexed_once_in_batches(settings: Settings,
     assert reader.count() == 3
     reader.close()
     writer.close()
+
+
+def test_a_lost_message_is_found_while_other_documents_are_in_flight(
+        settings: Settings, store: Store, broker: redis.Redis) -> None:
+    """Work in flight keeps its message unacknowledged; it must not hide a lost one."""
+    dispatcher = Dispatcher(settings)
+    sub = submit_documents(store, dispatcher, [put(store, b"doc P", "p.txt"),
+                                               put(store, b"doc Q", "q.txt")], source="test")
+    taken_id, lost_id = sub.documents[0][0], sub.documents[1][0]
+    # A worker takes P: with acks_late its message moves to the unacknowledged hash.
+    broker.hset("unacked", "tag-p", broker.rpop("default"))
+    with store.db.write() as session:
+        docs.claim(session, taken_id, worker="w@host", host="host", pid=1, lease_seconds=600,
+                   max_attempts=4, holder_gone=lambda d: False)
+    broker.rpop("default")  # Q's message is lost
+    _age_queued(store, settings.resend_after_seconds + 1)
+    report = reconcile(store, dispatcher, settings)
+    assert report.lost_messages == 1 and report.sent == 1
+    assert broker.llen("default") == 1
+    assert lost_id.encode() in broker.lindex("default", 0)  # in the message's argsrepr
+    # P is still in flight and Q has its message again: nothing more to send.
+    _age_queued(store, settings.resend_after_seconds + 1)
+    assert reconcile(store, dispatcher, settings).sent == 0
+    dispatcher.close()
