@@ -25,7 +25,7 @@ console = Console()
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the database, originals, index, broker data and logs live "
-    "[env DOCFLOW_DATA_DIR; default ./docflow-data].", show_default=False)]
+    "(env DOCFLOW_DATA_DIR; default ./docflow-data).", show_default=False)]
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -98,8 +98,11 @@ def worker(
     queues: Annotated[str, typer.Option("--queues", "-Q", help="Queues to consume, "
                                         "comma-separated: default (light work) and ocr "
                                         "(scans and images).")] = "default,ocr",
-    hostname: Annotated[str, typer.Option("--hostname", "-n", help="Worker node name; %h is "
-                                          "the host name.")] = "docflow@%h",
+    hostname: Annotated[str | None, typer.Option(
+        "--hostname", "-n", show_default=False,
+        help="Worker node name, unique among running workers; %h is the host name. "
+        "Default: docflow@%h, or docflow2@%h, docflow3@%h... when a worker on this host "
+        "already has that name.")] = None,
     autoscale: Annotated[str | None, typer.Option(help="MAX,MIN processes, grown and shrunk "
                                                   "with the load.")] = None,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "INFO",
@@ -115,12 +118,37 @@ def worker(
     from docflow.store import open_store
     from docflow.worker.celery_app import app as celery_app
 
-    open_store(settings, migrate=True).db.dispose()
-    argv = ["worker", "--loglevel", loglevel, "--hostname", hostname, "--queues", queues,
+    store = open_store(settings, migrate=True)
+    try:
+        name = _worker_name(store, settings, hostname)
+    finally:
+        store.db.dispose()
+    argv = ["worker", "--loglevel", loglevel, "--hostname", name, "--queues", queues,
             "--pool", "prefork", "--without-gossip", "--without-mingle"]
     argv += (["--autoscale", autoscale] if autoscale
              else ["--concurrency", str(concurrency or settings.concurrency)])
     celery_app.worker_main(argv)
+
+
+def _worker_name(store, settings: Settings, requested: str | None) -> str:
+    """The node name to start under: the one asked for if no live worker holds it, else exit 2;
+    by default the first free one of docflow@HOST, docflow2@HOST, ..."""
+    from celery.utils.nodenames import host_format
+
+    from docflow.store.workers import live_worker_names
+    from docflow.worker.runtime import HOSTNAME
+
+    with store.db.read() as session:
+        taken = live_worker_names(session, settings.worker_stale_seconds, this_host=HOSTNAME)
+    if requested is not None:
+        name = host_format(requested)
+        if name in taken:
+            console.print(f"[red]A worker named {name} is already running[/] (see /api/workers)."
+                          " Give this one another name with -n NAME@%h.")
+            raise typer.Exit(2)
+        return name
+    return next(name for n in range(1, len(taken) + 2)
+                if (name := host_format(f"docflow{n if n > 1 else ''}@%h")) not in taken)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psutil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -74,3 +75,16 @@ def stale_worker_names(session: Session, stale_after: float) -> set[str]:
     cutoff = utcnow() - timedelta(seconds=stale_after)
     return set(session.scalars(select(Worker.name).where(
         (Worker.last_heartbeat < cutoff) | (Worker.status != "online"))))
+
+
+def live_worker_names(session: Session, stale_after: float, *, this_host: str) -> set[str]:
+    """Names held by a worker that is beating now.
+
+    A name whose holder ran on this host in a process that no longer exists is free even before
+    its heartbeat goes stale (a worker killed and started again at once).
+    """
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    rows = session.execute(select(Worker.name, Worker.hostname, Worker.pid).where(
+        Worker.last_heartbeat >= cutoff, Worker.status == "online"))
+    return {name for name, host, pid in rows
+            if host != this_host or (pid and psutil.pid_exists(pid))}
