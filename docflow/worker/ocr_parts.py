@@ -29,6 +29,7 @@ from docflow.worker.results import (
     dispatcher,
     guarded,
     learned_fields,
+    max_claims,
     save_result,
 )
 from docflow.worker.runtime import HOSTNAME, Runtime, runtime
@@ -77,7 +78,7 @@ def ocr_part(self: Task, part_id: str) -> str:
     with rt.store.db.write() as session:
         claim = parts.claim(session, part_id, worker=worker, host=HOSTNAME, pid=os.getpid(),
                             lease_seconds=settings.lease_seconds,
-                            max_attempts=settings.max_attempts,
+                            max_attempts=max_claims(self, settings),
                             holder_gone=holder_gone(rt, session))
     if claim.outcome is parts.PartOutcome.BUSY:
         look_again_later(self, part_id, claim.lease_until)

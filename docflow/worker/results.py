@@ -154,6 +154,15 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
     return None
 
 
+def max_claims(task: Task, settings: Settings) -> int:
+    """How many claims a document (or part) may have had when this task claims it.
+
+    Each retry after a transient error claims again; those claims are not interruptions, so
+    they do not use up the `max_attempts` a document gets against dying workers.
+    """
+    return settings.max_attempts + (task.request.retries or 0)
+
+
 def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) -> None:
     retries = task.request.retries
     if retries >= rt.settings.task_max_retries:

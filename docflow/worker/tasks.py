@@ -37,6 +37,7 @@ from docflow.worker.results import (
     fail,
     guarded,
     learned_fields,
+    max_claims,
     save_result,
     send_children,
 )
@@ -54,7 +55,7 @@ def process_document(self: Task, document_id: str) -> str:
     with rt.store.db.write() as session:
         claim = docs.claim(session, document_id, worker=self.request.hostname or HOSTNAME,
                            host=HOSTNAME, pid=os.getpid(), lease_seconds=settings.lease_seconds,
-                           max_attempts=settings.max_attempts,
+                           max_attempts=max_claims(self, settings),
                            holder_gone=holder_gone(rt, session))
     if claim.outcome is docs.ClaimOutcome.BUSY:
         look_again_later(self, document_id, claim.lease_until)

@@ -314,3 +314,66 @@ def test_zero_shot_reads_a_type_from_its_description(store: Store, monkeypatch) 
     assert doc.status == DocumentStatus.COMPLETED
     assert (doc.doc_type, doc.classifier) == ("recipe", "zero_shot"), (doc.doc_type,
                                                                       doc.classifier)
+
+
+def _flaky_pipeline(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[float]:
+    """The first `failures` reads raise a transient OSError; returns the retry countdowns."""
+    from docflow.worker import tasks
+
+    real, calls, countdowns = tasks.pipeline.process_document, [], []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise OSError(f"disk hiccup {len(calls)}")
+        return real(*args, **kwargs)
+
+    real_retry = process_document.retry
+
+    def spy_retry(*args: object, **kwargs: object) -> object:
+        countdowns.append(kwargs["countdown"])
+        return real_retry(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.pipeline, "process_document", flaky)
+    monkeypatch.setattr(process_document, "retry", spy_retry)
+    return countdowns
+
+
+@pytest.mark.parametrize("interrupted_before", [0, 1])
+def test_transient_errors_are_retried_with_backoff_then_fail_as_transient(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        interrupted_before: int) -> None:
+    doc_id = _register(store, b"Dear Ann, thank you for your letter.", "letter.txt")
+    if interrupted_before:  # a worker died holding it once already
+        with store.db.write() as session:
+            session.get(Document, doc_id).attempts = interrupted_before
+    countdowns = _flaky_pipeline(monkeypatch, failures=99)
+    process_document.apply(args=[doc_id])  # eager: each retry runs at once
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.FAILED and doc.error_code == "transient_error"
+    assert doc.error_message.startswith("Gave up after 4 tries; the last error was OSError")
+    assert len(countdowns) == settings.task_max_retries == 3
+    for retry, countdown in enumerate(countdowns):
+        base = settings.task_retry_backoff * 2 ** retry
+        assert 0.5 * base <= countdown <= 1.5 * base
+
+
+def test_a_transient_error_then_success_completes_the_document(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc_id = _register(store, b"Dear Ann, thank you for your letter.", "letter.txt")
+    countdowns = _flaky_pipeline(monkeypatch, failures=1)
+    process_document.apply(args=[doc_id])
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED and doc.error_code is None
+    assert len(countdowns) == 1 and doc.attempts == 2
+
+
+def test_the_celery_app_follows_the_task_policy(settings: Settings) -> None:
+    from docflow.worker.celery_app import create_celery
+
+    conf = create_celery(settings).conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1 and conf.task_ignore_result
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (600, 660)
+    assert conf.worker_max_tasks_per_child == 100
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
