@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from docflow.search import SearchDocument, SearchIndex
 from docflow.store import Document, DocumentStatus, Extraction, Store
@@ -17,7 +17,7 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int) -> int:
     with store.db.read() as session:
         rows = session.execute(
             select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
-                   Extraction.text)
+                   Document.finished_at, Extraction.text)
             .join(Extraction, Extraction.sha256 == Document.sha256)
             .where(Document.status == DocumentStatus.COMPLETED, Document.indexed.is_(False))
             .limit(batch_size)).all()
@@ -25,8 +25,14 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int) -> int:
         return 0
     index.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
                                 batch_id=r.batch_id, text=r.text) for r in rows])
+    # Only rows unchanged since they were read count as indexed: a type corrected or a document
+    # processed again meanwhile set `indexed` back to False and stays pending.
+    unchanged = (update(Document).where(
+        Document.id == bindparam("b_id"), Document.status == DocumentStatus.COMPLETED,
+        Document.doc_type.is_not_distinct_from(bindparam("b_type")),
+        Document.finished_at == bindparam("b_finished")).values(indexed=True))
     with store.db.write() as session:
-        session.execute(update(Document).where(Document.id.in_([r.id for r in rows]))
-                        .values(indexed=True))
+        session.connection().execute(unchanged, [
+            {"b_id": r.id, "b_type": r.doc_type, "b_finished": r.finished_at} for r in rows])
     log.debug("indexed %d documents", len(rows))
     return len(rows)

@@ -103,3 +103,29 @@ def test_a_lost_message_is_found_while_other_documents_are_in_flight(
     _age_queued(store, settings.resend_after_seconds + 1)
     assert reconcile(store, dispatcher, settings).sent == 0
     dispatcher.close()
+
+
+def test_a_type_corrected_while_indexing_is_indexed_again(settings: Settings, store: Store,
+                                                          monkeypatch) -> None:
+    runtime_module._current = None
+    with store.db.write() as session:
+        (doc,) = docs.register_documents(session, [put(store, b"A note about the okapi.",
+                                                        "okapi.txt")])
+    process_document(doc.id)
+    writer = open_index("tantivy", settings.index_dir, writer=True)
+    real_index = writer.index
+
+    def correct_meanwhile(batch: list) -> None:  # a PATCH lands while the batch is written
+        real_index(batch)
+        with store.db.write() as session:
+            row = session.get(Document, doc.id)
+            row.doc_type, row.indexed = "letter", False
+
+    monkeypatch.setattr(writer, "index", correct_meanwhile)
+    assert index_pending(store, writer, batch_size=10) == 1
+    monkeypatch.setattr(writer, "index", real_index)
+    assert index_pending(store, writer, batch_size=10) == 1  # still pending: indexed again
+    assert index_pending(store, writer, batch_size=10) == 0
+    reader = open_index("tantivy", settings.index_dir, writer=False)
+    assert [h.id for h in reader.search("okapi", doc_type="letter").hits] == [doc.id]
+    reader.close()
