@@ -54,6 +54,14 @@ class DemoFile:
     unique_word: str | None
     broken: bool
 
+    @property
+    def doc_type(self) -> str | None:
+        """The document type docflow should give it (None for a broken file)."""
+        return None if self.broken else _DOC_TYPES.get(self.kind, self.kind)
+
+
+_DOC_TYPES = {"abstract": "scientific_paper", "news": "news_article"}
+
 
 # -- made-up people, companies, money and dates -----------------------------------------------
 

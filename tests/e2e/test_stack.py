@@ -71,8 +71,12 @@ def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: P
                 assert doc["error"]["message"]
             else:
                 assert doc["status"] == "completed", doc
-                assert doc["doc_type"], doc
         assert status["failed"] == 3
+        # Each document gets the type it was written as; the keyword rules miss a few CSVs.
+        good = [f for f in files if not f.broken]
+        right = [f for f in good if by_name[f.path.name]["doc_type"] == f.doc_type]
+        assert len(right) >= 0.9 * len(good), [
+            (f.path.name, by_name[f.path.name]["doc_type"]) for f in good if f not in right]
 
         # A word that occurs in exactly one document finds exactly that document.
         target = next(f for f in files if not f.broken)
