@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +158,41 @@ def test_originals_in_an_s3_bucket_are_stored_and_sent_back(settings: Settings,
         original = client.get(f"/api/documents/{body['document_id']}/file")
     assert original.status_code == 200 and original.content == b"in a bucket"
     assert not any((settings.resolved_data_dir / "originals").rglob("*"))
+
+
+@pytest.mark.postgres
+def test_health_is_503_when_the_database_goes_away(settings: Settings,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """All well, then the database is dropped under the running API: 503 naming the database."""
+    import psycopg
+
+    from docflow.broker import EmbeddedBroker
+    from docflow.store import workers
+    from tests.conftest import POSTGRES_ADMIN_URL
+
+    name = f"docflow_health_{os.getpid()}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    broker = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
+    broker.start()
+    try:
+        settings.database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        settings.broker_url = broker.url
+        with TestClient(create_app(settings, configure_logs=False)) as client:
+            state = client.app.state.docflow
+            with state.store.db.write() as session:
+                workers.heartbeat(session, name="w@h", hostname="h", pid=1, concurrency=1,
+                                  queues="default")
+            assert client.get("/health").status_code == 200
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            r = client.get("/health")
+            body = r.json()
+            assert r.status_code == 503 and body["status"] == "degraded"
+            assert not body["database"]["ok"] and body["database"]["detail"]
+            assert body["broker"]["ok"] and not body["workers"]["ok"]
+    finally:
+        broker.stop()
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
