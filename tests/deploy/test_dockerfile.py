@@ -74,7 +74,7 @@ def test_installs_with_pip_only_and_pins_flower() -> None:
         assert banned not in text, f"build-time download outside pip: {banned}"
     install = next(r for r in runs if "pip install" in r)
     assert "--no-cache-dir" in install and " . " in f"{install} "
-    assert '"flower==' in install
+    assert '"flower==' in install and "-c constraints.txt" in install
 
 
 def test_copies_only_what_the_package_build_needs() -> None:
@@ -83,7 +83,7 @@ def test_copies_only_what_the_package_build_needs() -> None:
         if ins.keyword == "COPY":
             *sources, _ = ins.args.split()
             copied += sources
-    assert sorted(copied) == ["README.md", "docflow", "pyproject.toml"]
+    assert sorted(copied) == ["README.md", "constraints.txt", "docflow", "pyproject.toml"]
     for source in copied:
         assert (REPO / source).exists(), source
         assert not dockerignore_excludes(source), f".dockerignore hides {source}"
