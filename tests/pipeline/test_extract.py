@@ -91,6 +91,37 @@ def test_a_truncated_pdf_is_corrupt_or_partially_read() -> None:
     assert "Alpha" in extracted.text or "Beta" in extracted.text
 
 
+def _fpdf2(pages: list[str], *, password: str | None = None) -> bytes:
+    """A PDF as a real producer writes it (fpdf2: compressed streams, xref of its own)."""
+    from fpdf import FPDF
+    from fpdf.enums import EncryptionMethod
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 8, text)
+    if password is not None:
+        pdf.set_encryption(owner_password="owner", user_password=password,
+                           encryption_method=EncryptionMethod.AES_128)
+    return bytes(pdf.output())
+
+
+def test_a_pdf_made_by_a_pdf_library_reads_page_by_page() -> None:
+    pages = ["Invoice INV-42 from Müller GmbH\nTotal due: 1.250,00 EUR by 30.04.2024",
+             "", "Terms: payment within 30 days of the invoice date."]
+    data = _fpdf2(pages)
+    assert b"/FlateDecode" in data  # not the plain streams of our own fixtures
+    assert detect(data, "library.pdf", LIMITS).format == "pdf"
+    extracted = read(data, "library.pdf")
+    assert extracted.page_count == 3 and extracted.pages[1] == ""
+    assert extracted.pages[0] == pages[0]
+    assert "within 30 days" in extracted.pages[2]
+    with pytest.raises(EncryptedDocument):
+        read(_fpdf2(pages, password="hunter2"), "library-secret.pdf")
+
+
 # --- DOCX ----------------------------------------------------------------------------------
 
 
