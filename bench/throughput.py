@@ -154,7 +154,8 @@ def generated_corpus(count: int, seed: int, scratch: Path) -> Corpus:
 
 @dataclass
 class RssSampler:
-    """Samples the RSS of every descendant of `root_pid`, by role, every `interval` seconds."""
+    """Samples the RSS and CPU time of every descendant of `root_pid`, by role, every
+    `interval` seconds."""
 
     root_pid: int
     role_of: Callable[[psutil.Process], str]
@@ -164,6 +165,8 @@ class RssSampler:
     peak_total: int = 0
     seen: dict[int, psutil.Process] = field(default_factory=dict)  # every descendant met
     _roles: dict[int, str] = field(default_factory=dict)
+    _cpu: dict[int, float] = field(default_factory=dict)  # user + system seconds, last seen
+    _cpu_mark: dict[int, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -197,13 +200,29 @@ class RssSampler:
                 role = self._roles.get(proc.pid) or self._roles.setdefault(
                     proc.pid, self.role_of(proc))
                 rss = proc.memory_info().rss
+                times = proc.cpu_times()
             except psutil.Error:
                 continue
+            self._cpu[proc.pid] = times.user + times.system
             self.peak[role] = max(self.peak[role], rss)
             sums[role] += rss
         for role, total in sums.items():
             self.peak_sum[role] = max(self.peak_sum[role], total)
         self.peak_total = max(self.peak_total, sum(sums.values()))
+
+    def mark(self) -> None:
+        """Start counting CPU time from now (what processes spent before is left out)."""
+        self.sample()
+        self._cpu_mark = dict(self._cpu)
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds by role since `mark`, up to the last sample (a process that exited
+        between two samples loses at most one interval)."""
+        self.sample()
+        out: dict[str, float] = defaultdict(float)
+        for pid, seconds in self._cpu.items():
+            out[self._roles.get(pid, "other")] += seconds - self._cpu_mark.get(pid, 0.0)
+        return dict(out)
 
 
 def _is_worker(cmdline: list[str]) -> bool:
@@ -270,6 +289,11 @@ class StackResult:
     exit_code: int | None = None
     stopped_in_s: float = 0.0
     strays: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by role, upload -> end
+
+    @property
+    def cpu_total(self) -> float:
+        return sum(self.cpu.values())
 
 
 class Stack:
@@ -348,6 +372,7 @@ def run_stack(corpus: Corpus, concurrency: int, chunk: int, workdir: Path,
         stack.wait_healthy()
         batches: list[str] = []
         err.print(f"stack: uploading {len(corpus.docs)} documents, {chunk} per batch")
+        stack.sampler.mark()
         started = time.perf_counter()
         for part in _chunks(corpus.docs, chunk):
             files = [("files", (d.name, d.path.read_bytes(), "application/octet-stream"))
@@ -362,6 +387,7 @@ def run_stack(corpus: Corpus, concurrency: int, chunk: int, workdir: Path,
         result.upload_s = time.perf_counter() - started
         _wait_terminal(stack, batches, started, timeout, result)
         _wait_searchable(stack, batches, started, result)
+        result.cpu = stack.sampler.cpu_by_role()
         result.failures = _failures(stack, batches)
     except Exception:
         err.print(f"[red]stack run failed; the end of its output:[/]\n{stack.output()}")
@@ -466,6 +492,7 @@ class BareResult:
     wall_s: float
     failures: list[tuple[str, str, str]]  # code, name, message
     timed_out: bool = False
+    cpu_s: float = 0.0  # CPU seconds of the pool processes during the pass
 
 
 def _pool_init() -> None:
@@ -522,12 +549,14 @@ def _pdfium_one(path: str, name: str) -> tuple[str | None, str]:
     return None, ""
 
 
-def _bare_pass(pool: cf.ProcessPoolExecutor, label: str, func: Callable[..., Any],
-               docs: list[Doc], timeout: float) -> BareResult:
+def _bare_pass(pool: cf.ProcessPoolExecutor, sampler: RssSampler, label: str,
+               func: Callable[..., Any], docs: list[Doc], timeout: float) -> BareResult:
+    sampler.mark()
     started = time.perf_counter()
     futures = {pool.submit(func, str(d.path), d.name): d for d in docs}
     done, pending = cf.wait(futures, timeout=timeout)
     wall = time.perf_counter() - started
+    cpu_s = sum(sampler.cpu_by_role().values())
     failures = []
     for future, doc in futures.items():
         if future in pending:
@@ -543,7 +572,7 @@ def _bare_pass(pool: cf.ProcessPoolExecutor, label: str, func: Callable[..., Any
         err.print(f"[red]{label}: {len(pending)} documents not done after {timeout:.0f}s; "
                   "their processes are killed")
     return BareResult(label, len(docs), len(docs) - len(failures), len(failures), wall, failures,
-                      timed_out=bool(pending))
+                      timed_out=bool(pending), cpu_s=cpu_s)
 
 
 @dataclass
@@ -563,13 +592,14 @@ def run_bare(corpus: Corpus, concurrency: int, timeout: float) -> BareRun:
         list(pool.map(_pool_ready, [0.3] * concurrency))
         sampler.start()
         err.print(f"bare: {len(corpus.docs)} documents through process_document")
-        passes = [_bare_pass(pool, "bare pipeline", _pipeline_one, corpus.docs, timeout)]
+        passes = [_bare_pass(pool, sampler, "bare pipeline", _pipeline_one, corpus.docs, timeout)]
         if pdfs and not passes[-1].timed_out:
             err.print(f"bare: {len(pdfs)} PDFs through process_document, then pypdfium2 alone")
-            passes.append(_bare_pass(pool, "bare pipeline, PDFs", _pipeline_one, pdfs, timeout))
+            passes.append(_bare_pass(pool, sampler, "bare pipeline, PDFs", _pipeline_one, pdfs,
+                                     timeout))
             if not passes[-1].timed_out:
-                passes.append(_bare_pass(pool, "bare pypdfium2, PDFs", _pdfium_one, pdfs,
-                                         timeout))
+                passes.append(_bare_pass(pool, sampler, "bare pypdfium2, PDFs", _pdfium_one,
+                                         pdfs, timeout))
         if not passes[-1].timed_out:
             pool.shutdown(wait=True)
         return BareRun(passes, sampler.peak["pool"], sampler.peak_sum["pool"])
@@ -618,16 +648,19 @@ def report(args: argparse.Namespace, corpus: Corpus, stack: StackResult, bare: B
     bare_all = bare.passes[0]
     bare_rate = _rate(bare_all.docs, bare_all.wall_s)
     table = Table(title="Throughput")
-    for column in ("run", "docs", "completed", "failed", "wall s", "docs/s", "500K docs"):
+    for column in ("run", "docs", "completed", "failed", "wall s", "docs/s", "500K docs",
+                   "CPU s", "docs/CPU-s"):
         table.add_column(column, justify="left" if column == "run" else "right")
     failed = str(stack.failed) + (f" (+{stack.unfinished} unfinished)" if stack.unfinished
                                   else "")
     table.add_row("full stack (upload -> all terminal)", str(stack.docs), str(stack.completed),
-                  failed, f"{stack.wall_s:.1f}", f"{stack_rate:.1f}", _hours(stack_rate))
+                  failed, f"{stack.wall_s:.1f}", f"{stack_rate:.1f}", _hours(stack_rate),
+                  f"{stack.cpu_total:.1f}", f"{_rate(stack.docs, stack.cpu_total):.1f}")
     for p in bare.passes:
         rate = _rate(p.docs, p.wall_s)
         table.add_row(p.label, str(p.docs), str(p.completed), str(p.failed), f"{p.wall_s:.1f}",
-                      f"{rate:.1f}", _hours(rate))
+                      f"{rate:.1f}", _hours(rate), f"{p.cpu_s:.1f}",
+                      f"{_rate(p.docs, p.cpu_s):.1f}")
     console.print(table)
 
     details = Table(title="Details", show_header=False)
@@ -640,6 +673,14 @@ def report(args: argparse.Namespace, corpus: Corpus, stack: StackResult, bare: B
         details.add_row("bare pipeline / bare pypdfium2 rate (PDFs)",
                         f"{_rate(pipe.docs, pipe.wall_s) / _rate(lib.docs, lib.wall_s):.2f}"
                         if lib.wall_s and pipe.wall_s else "-")
+    if stack.cpu_total and bare_all.cpu_s:
+        # CPU time does not count what other work on the machine takes: the steadier ratio.
+        details.add_row("stack / bare pipeline, docs per CPU-second",
+                        f"{bare_all.cpu_s / stack.cpu_total:.2f}")
+        details.add_row("stack CPU ms per document, by process",
+                        ", ".join(f"{role} {1000 * sec / stack.docs:.0f}"
+                                  for role, sec in sorted(stack.cpu.items(),
+                                                          key=lambda kv: -kv[1])))
     details.add_row("upload of all files (s)", f"{stack.upload_s:.1f}")
     details.add_row("upload -> all searchable (s)",
                     f"{stack.searchable_s:.1f}" if stack.searchable_s is not None
