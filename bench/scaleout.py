@@ -126,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"({corpus.unique} byte-distinct).")
     base = next((_rate(r) for mode, n, r in runs if mode != "embedded default" and n == 1), 0)
     table = Table("mode", "worker processes", "docs", "completed", "failed", "wall s",
-                  "docs/s", "scaling efficiency", "searchable s", "peak RSS MiB (all)",
-                  title="Scale-out throughput")
+                  "docs/s", "scaling efficiency", "searchable s", "CPU ms/doc (all)",
+                  "peak RSS MiB (all)", title="Scale-out throughput")
     for mode, n, r in runs:
         eff = f"{_rate(r) / (n * base):.2f}" if base and mode != "embedded default" else "-"
         table.add_row(mode, str(n), str(r.docs), str(r.completed), str(r.failed),
                       f"{r.wall_s:.1f}", f"{_rate(r):.1f}", eff,
                       f"{r.searchable_s:.1f}" if r.searchable_s else "-",
+                      f"{1000 * r.cpu_total / r.docs:.0f}" if r.docs else "-",
                       f"{r.peak_total / 2**20:.0f}")
     console.print(table)
     return 0 if all(r.unfinished == 0 for _, _, r in runs) else 1
