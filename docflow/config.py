@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
 from docflow.pipeline.types import Limits, OcrOptions
+from docflow.search import DatabasePool
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
                                              "credentials.")
     search: str = Field("tantivy", description="Search backend: tantivy (an index in the data "
                         "dir) or postgres (full-text in DOCFLOW_DATABASE_URL).")
+    search_pool_size: int = Field(2, description="Database connections the postgres search "
+                                  "backend keeps open in each API process and the "
+                                  "housekeeper, besides db_pool_size.")
+    search_max_overflow: int = Field(4, description="Extra search connections such a process "
+                                     "may open under load.")
 
     # Uploads and documents.
     max_batch_files: int = Field(10_000, description="Most files accepted in one batch upload.")
@@ -176,6 +182,11 @@ class Settings(BaseSettings):
             return self.broker_url_file.read_text().strip() or None
         except FileNotFoundError:
             return None
+
+    @property
+    def search_pool(self) -> DatabasePool:
+        return DatabasePool(pool_size=self.search_pool_size,
+                            max_overflow=self.search_max_overflow)
 
     @property
     def visibility_timeout(self) -> int:
