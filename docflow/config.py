@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "
                                  "(default: <data dir>/logs); give each host its own when "
                                  "the data dir is a shared volume.")
+
+    @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
+                     "s3_secret_access_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # compose passes `VAR: ${VAR}` as "" when .env leaves it out; boto3 refuses "".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from docflow.config import Settings
-from docflow.store import open_store
+from docflow.store import open_blobs, open_store
 from docflow.store.blobs import BlobStore, BlobTooLarge, LocalBlobStore
 from docflow.store.s3_blobs import S3BlobStore
 
@@ -108,3 +108,18 @@ def test_an_original_swept_while_the_same_bytes_arrive_is_stored_again(
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_blank_s3_settings_mean_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As compose passes them when .env leaves them out: boto3's defaults apply, no error."""
+    for name in ("ENDPOINT_URL", "REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(f"DOCFLOW_S3_{name}", "")
+    monkeypatch.setenv("DOCFLOW_S3_BUCKET", " ")
+    settings = Settings(data_dir=tmp_path, blob_store="s3")
+    assert settings.s3_bucket is None and settings.s3_endpoint_url is None
+    with pytest.raises(ValueError, match="DOCFLOW_S3_BUCKET"):
+        open_blobs(settings)
+    settings.s3_bucket = "docflow-originals"
+    blobs = open_blobs(settings)
+    assert isinstance(blobs, S3BlobStore)
+    assert blobs.client.meta.endpoint_url.startswith("https://")
