@@ -22,10 +22,11 @@ RUN groupadd --system --gid 10001 docflow \
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
 COPY docflow ./docflow
-# Only pip downloads anything (no apt, no compilers needed). Flower is the broker monitor that
-# deploy/ runs from this same image; it is not a dependency of the package itself.
+# Only pip downloads anything (no apt, no compilers needed). The s3 extra (boto3) lets the image
+# keep originals in a bucket (DOCFLOW_BLOB_STORE=s3). Flower is the broker monitor that deploy/
+# runs from this same image; it is not a dependency of the package itself.
 # constraints.txt pins every transitive package at the versions the test suite ran with.
-RUN pip install --no-cache-dir --prefer-binary -c constraints.txt . "flower==2.2.0"
+RUN pip install --no-cache-dir --prefer-binary -c constraints.txt ".[s3]" "flower==2.2.0"
 
 # Numeric, so Kubernetes runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

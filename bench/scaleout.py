@@ -4,6 +4,7 @@ through the embedded default (SQLite + embedded Valkey), in one run.
     .venv/bin/python bench/scaleout.py [--count N] [--processes 1,2,4]
                                        [--source auto|shared|generated]
                                        [--database-url URL] [--redis-url URL]
+                                       [--bench-database NAME]
 
 Each run starts `docflow serve` with that many worker processes (and the API and housekeeper
 beside them), uploads the corpus, and times it from the first upload byte until every document
@@ -46,20 +47,29 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "docflow_bench_scaleout"
 
 
-def _fresh_database(admin_url: str) -> str:
+def _fresh_database(admin_url: str, name: str) -> str:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _drop_database(admin_url: str) -> None:
+def _drop_database(admin_url: str, name: str) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def _drop_database_or_say_so(admin_url: str, name: str) -> None:
+    """Cleanup after a run that may have failed: never hide the failure behind this one."""
+    try:
+        _drop_database(admin_url, name)
+    except Exception as exc:
+        err.print(f"[yellow]could not drop the bench database {name}: {exc}; "
+                  f'drop it with: DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _reset(database_url: str, redis_url: str) -> None:
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=ADMIN_URL,
                         help="an existing PostgreSQL database to create the bench one from")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--bench-database", default=BENCH_DB,
+                        help="the database created for the run and dropped after it")
     args = parser.parse_args(argv)
     processes = [int(p) for p in args.processes.split(",")]
 
@@ -94,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     busy = psutil.cpu_percent(interval=1.0)
     workdir = Path(tempfile.mkdtemp(prefix="docflow-scaleout-"))
     runs: list[tuple[str, int, StackResult]] = []
+    made_database = False
     try:
         source = args.source
         if source == "auto":
@@ -101,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         corpus: Corpus = (shared_corpus(args.count, args.seed, workdir / "copies")
                           if source == "shared"
                           else generated_corpus(args.count, args.seed, workdir / "corpus"))
-        database_url = _fresh_database(args.database_url)
+        made_database = True  # from here on, the bench database is dropped however we leave
+        database_url = _fresh_database(args.database_url, args.bench_database)
         for n in processes:
             _reset(database_url, args.redis_url)
             err.print(f"[bold]PostgreSQL + Redis, {n} worker processes")
@@ -113,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[bold]embedded default (SQLite + Valkey), {embedded} worker processes")
         runs.append(("embedded default", embedded, run_stack(
             corpus, embedded, args.chunk, workdir / "embedded", args.timeout)))
-        _drop_database(args.database_url)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted; everything this run started has been stopped")
         return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         shutil.rmtree(workdir, ignore_errors=True)
+        if made_database:
+            _drop_database_or_say_so(args.database_url, args.bench_database)
 
     console.print(f"Machine: {os.cpu_count()} CPUs; CPU busy before the run {busy:.0f}%. "
                   f"Source: {source}, {len(corpus.docs)} documents "

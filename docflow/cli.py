@@ -308,7 +308,7 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
 
     settings = _settings(data_dir)
     index = open_index(settings.search, settings.index_dir, writer=False,
-                       database_url=settings.sqlalchemy_url)
+                       database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     results = index.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit)
     table = Table("score", "document", "file", "type", "snippet",
                   title=f"{results.total} documents match {query!r}")

@@ -6,11 +6,12 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
 from docflow.pipeline.types import Limits, OcrOptions
+from docflow.search import DatabasePool
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
                                              "credentials.")
     search: str = Field("tantivy", description="Search backend: tantivy (an index in the data "
                         "dir) or postgres (full-text in DOCFLOW_DATABASE_URL).")
+    search_pool_size: int = Field(2, description="Database connections the postgres search "
+                                  "backend keeps open in each API process and the "
+                                  "housekeeper, besides db_pool_size.")
+    search_max_overflow: int = Field(4, description="Extra search connections such a process "
+                                     "may open under load.")
 
     # Uploads and documents.
     max_batch_files: int = Field(10_000, description="Most files accepted in one batch upload.")
@@ -129,6 +135,13 @@ class Settings(BaseSettings):
                                  "(default: <data dir>/logs); give each host its own when "
                                  "the data dir is a shared volume.")
 
+    @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
+                     "s3_secret_access_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # compose passes `VAR: ${VAR}` as "" when .env leaves it out; boto3 refuses "".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @cached_property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -176,6 +189,11 @@ class Settings(BaseSettings):
             return self.broker_url_file.read_text().strip() or None
         except FileNotFoundError:
             return None
+
+    @property
+    def search_pool(self) -> DatabasePool:
+        return DatabasePool(pool_size=self.search_pool_size,
+                            max_overflow=self.search_max_overflow)
 
     @property
     def visibility_timeout(self) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,24 @@ def s3_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture
+def other_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A fresh folder on another filesystem than tmp_path (tmpfs /dev/shm where there is one),
+    as when the originals are on a shared volume and the data dir on a local disk."""
+    here = tmp_path.stat().st_dev
+    candidates = ["/dev/shm", "/run/shm", f"/run/user/{os.getuid()}", "/var/tmp", "/tmp"]
+    for candidate in candidates:
+        base = Path(candidate)
+        if base.is_dir() and os.access(base, os.W_OK) and base.stat().st_dev != here:
+            break
+    else:
+        pytest.fail(f"none of {candidates} is writable on another filesystem than {tmp_path}; "
+                    "this test needs two filesystems")
+    folder = Path(tempfile.mkdtemp(prefix="docflow-test-", dir=base))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ class ApiState:
         # Opened on first use: the indexer may create the index after the API starts.
         if self._index is None:
             self._index = open_index(self.settings.search, self.settings.index_dir,
-                                     writer=False, database_url=self.settings.sqlalchemy_url)
+                                     writer=False, database_url=self.settings.sqlalchemy_url,
+                                     pool=self.settings.search_pool)
         return self._index
 
     def query_encoder(self) -> SentenceEncoder:

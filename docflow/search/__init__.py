@@ -95,41 +95,53 @@ class SearchIndex(Protocol):
         ...
 
 
-def _open_tantivy(path: pathlib.Path, writer: bool, database_url: str | None) -> SearchIndex:
+@dataclass(frozen=True)
+class DatabasePool:
+    """Connections a database-backed index keeps open (pool_size) and may add (max_overflow)."""
+
+    pool_size: int = 2
+    max_overflow: int = 4
+
+
+def _open_tantivy(path: pathlib.Path, writer: bool, database_url: str | None,
+                  pool: DatabasePool) -> SearchIndex:
     from docflow.search.tantivy_index import TantivyIndex
 
     return TantivyIndex(path, writer=writer)
 
 
-def _open_postgres(path: pathlib.Path, writer: bool, database_url: str | None) -> SearchIndex:
+def _open_postgres(path: pathlib.Path, writer: bool, database_url: str | None,
+                   pool: DatabasePool) -> SearchIndex:
     from docflow.search.postgres_index import PostgresIndex
 
-    return PostgresIndex(database_url or "", writer=writer)
+    return PostgresIndex(database_url or "", writer=writer, pool_size=pool.pool_size,
+                         max_overflow=pool.max_overflow)
 
 
 # Backends are imported lazily so one backend's dependencies never load for another.
-_BACKENDS: dict[str, Callable[[pathlib.Path, bool, str | None], SearchIndex]] = {
+_BACKENDS: dict[str, Callable[[pathlib.Path, bool, str | None, DatabasePool], SearchIndex]] = {
     "tantivy": _open_tantivy,
     "postgres": _open_postgres,
 }
 
 
 def open_index(backend: str, path: pathlib.Path, writer: bool,
-               database_url: str | None = None) -> SearchIndex:
+               database_url: str | None = None, pool: DatabasePool | None = None) -> SearchIndex:
     """Open the search index; `writer=True` only in the process that indexes.
 
     `path` is where a file-based backend (tantivy) keeps its index; `database_url` is the
-    database of a database-backed one (postgres).
+    database of a database-backed one (postgres), and `pool` sizes its connection pool.
     """
     try:
         opener = _BACKENDS[backend]
     except KeyError:
         valid = ", ".join(sorted(_BACKENDS))
         raise ValueError(f"unknown search backend {backend!r}; valid backends: {valid}") from None
-    return opener(pathlib.Path(path), writer, database_url)
+    return opener(pathlib.Path(path), writer, database_url, pool or DatabasePool())
 
 
 __all__ = [
+    "DatabasePool",
     "IndexLocked",
     "ReadOnlyIndex",
     "SearchDocument",

@@ -2,8 +2,11 @@
 websearch_to_tsquery for user queries and ts_headline for snippets.
 
 For the scale-out mode (`DOCFLOW_SEARCH=postgres`): every API host reads the same index, and
-any host may write, since PostgreSQL serialises writers itself. The table is derived data: the
-backend creates it on first use, and it can be dropped and rebuilt from the documents.
+any host may write, since PostgreSQL serialises writers itself. The table, `search_index`, is
+created by the migrations (0008_search_index) like every other table, so later changes to it
+are migrated too. Its tsvector covers the filename and the first million characters of the
+text (a tsvector holds at most 1 MB). It is derived data: the indexer fills it again from the
+documents whose `indexed` flag is false.
 """
 
 from __future__ import annotations
@@ -14,34 +17,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, create_engine, text
 
-from docflow.search import ReadOnlyIndex, SearchDocument, SearchHit, SearchResults
+from docflow.search import ReadOnlyIndex, SearchDocument, SearchError, SearchHit, SearchResults
 
 TABLE = "search_index"
 SNIPPET_CHARS = 200
-# A tsvector holds at most 1 MB; the first million characters are what gets indexed.
-MAX_INDEXED_CHARS = 1_000_000
 # ts_headline re-parses the text for every hit: give it a bounded window.
 HEADLINE_CHARS = 100_000
 # Markers that cannot occur in extracted text; replaced by <b> after HTML-escaping.
 _START, _STOP = "\x02", "\x03"
-
-_DDL = [
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-        id text PRIMARY KEY,
-        filename text NOT NULL,
-        doc_type text,
-        batch_id text,
-        body text NOT NULL,
-        tsv tsvector GENERATED ALWAYS AS (
-            setweight(to_tsvector('english',
-                regexp_replace(filename, '[^[:alnum:]]+', ' ', 'g')), 'A') ||
-            setweight(to_tsvector('english', left(body, {MAX_INDEXED_CHARS})), 'B')
-        ) STORED
-    )""",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_tsv ON {TABLE} USING gin (tsv)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_doc_type ON {TABLE} (doc_type)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_batch_id ON {TABLE} (batch_id)",
-]
 
 _UPSERT = text(f"""
     INSERT INTO {TABLE} (id, filename, doc_type, batch_id, body)
@@ -69,19 +52,26 @@ _LIST = f"""
     ORDER BY id LIMIT :limit OFFSET :offset"""
 
 
+class IndexNotMigrated(SearchError):
+    code = "search_index_not_migrated"
+
+
 class PostgresIndex:
-    def __init__(self, database_url: str, *, writer: bool) -> None:
+    def __init__(self, database_url: str, *, writer: bool, pool_size: int = 2,
+                 max_overflow: int = 4) -> None:
         if not database_url.startswith("postgresql"):
             raise ValueError("the postgres search backend needs a PostgreSQL database URL "
                              "(DOCFLOW_DATABASE_URL=postgresql+psycopg://...)")
         self.writable = writer
-        self._engine: Engine | None = create_engine(database_url, pool_size=2, max_overflow=4,
+        self._engine: Engine | None = create_engine(database_url, pool_size=pool_size,
+                                                    max_overflow=max_overflow,
                                                     pool_pre_ping=True)
-        with self._engine.begin() as conn:
-            # Two hosts creating the table at once: the advisory lock makes one wait.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": TABLE})
-            for statement in _DDL:
-                conn.execute(text(statement))
+        with self._engine.connect() as conn:
+            found = conn.execute(text("SELECT to_regclass(:t)"), {"t": TABLE}).scalar_one()
+        if found is None:
+            self.close()
+            raise IndexNotMigrated(f"the database has no {TABLE} table yet: run `docflow "
+                                   "migrate` (every docflow service also migrates as it starts)")
 
     def _eng(self) -> Engine:
         if self._engine is None:

@@ -3,8 +3,10 @@ hosts share) by default, an S3-compatible bucket in `store/s3_blobs.py`."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -137,16 +139,13 @@ class LocalBlobStore(_Puts):
     def adopt(self, tmp: Path, sha256: str) -> None:
         """Move a fully written temp file into place, unless the same bytes are already stored."""
         target = self.path(sha256)
-        if target.is_file():
+        try:
+            os.utime(target)  # already stored: touch it, so the orphan sweep spares it
+        except FileNotFoundError:  # not stored, or swept a moment ago: store these bytes
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _move_into_place(tmp, target)
+        else:
             tmp.unlink(missing_ok=True)
-            try:
-                os.utime(target)
-            except FileNotFoundError:  # swept a moment ago: store these bytes again
-                pass
-            else:
-                return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
 
     def listing(self) -> Iterator[tuple[str, float]]:
         for first in _subdirs(self.root):
@@ -164,6 +163,30 @@ class LocalBlobStore(_Puts):
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+
+def _move_into_place(source: Path, target: Path) -> None:
+    """Rename `source` to `target` atomically. When they are on different filesystems (the
+    originals on a shared volume, the upload temp dir in the data dir), copy into a temp file
+    beside the target first, so readers never see a partly written original."""
+    try:
+        os.replace(source, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".adopt-")
+    staged = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    source.unlink(missing_ok=True)
 
 
 def _subdirs(path: Path) -> list[os.DirEntry[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -159,6 +160,22 @@ def test_originals_in_an_s3_bucket_are_stored_and_sent_back(settings: Settings,
     assert original.status_code == 200 and original.content == b"in a bucket"
     assert not any((settings.resolved_data_dir / "originals").rglob("*"))
 
+
+
+def test_uploads_reach_originals_on_another_filesystem(settings: Settings,
+                                                       other_filesystem: Path) -> None:
+    """DOCFLOW_ORIGINALS_DIR on a shared volume while the data dir (and its upload tmp) is
+    on a local disk: the single and the batch upload both store their originals."""
+    settings.originals_dir = other_filesystem / "originals"
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        one = client.post("/api/upload", files={"file": ("one.txt", b"on the volume")})
+        batch = client.post("/api/batch-upload", files=_files("a.txt", "b.txt"))
+        assert one.status_code == 202 and batch.status_code == 202, (one.text, batch.text)
+        ids = [one.json()["document_id"]] + [d["document_id"] for d in batch.json()["documents"]]
+        sent = [client.get(f"/api/documents/{i}/file").content for i in ids]
+    assert sent == [b"on the volume", b"content of a.txt", b"content of b.txt"]
+    assert sum(1 for p in settings.blob_dir.rglob("*") if p.is_file()) == 3
+    assert list(settings.upload_tmp_dir.iterdir()) == []
 
 @pytest.mark.postgres
 def test_health_is_503_when_the_database_goes_away(settings: Settings,

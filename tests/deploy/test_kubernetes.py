@@ -12,11 +12,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
@@ -433,3 +436,30 @@ def test_keda_reads_the_same_redis_as_the_broker_url() -> None:
             assert params.get("password") == broker.password
             if broker.username:
                 assert params.get("username") == broker.username
+
+
+def _uncommented(file: str, name: str) -> dict[str, str]:
+    """The object `name` in `file` with its commented `# DOCFLOW_...: value` lines switched on."""
+    text = re.sub(r"(?m)^(\s*)# (DOCFLOW_[A-Z0-9_]+: )", r"\1\2", (KUBERNETES / file).read_text())
+    (doc,) = [d for d in yaml.safe_load_all(text) if d["metadata"]["name"] == name]
+    return doc.get("data") or doc["stringData"]
+
+
+def test_the_commented_s3_option_turns_originals_into_a_bucket(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from docflow.config import Settings
+    from docflow.store import open_blobs
+    from docflow.store.s3_blobs import S3BlobStore
+
+    config = _uncommented("configmap.yaml", "docflow-config")
+    secrets = _uncommented("secret.yaml", "docflow-secrets")
+    assert config["DOCFLOW_BLOB_STORE"] == "s3" and "DOCFLOW_S3_ACCESS_KEY_ID" in secrets
+    for key in [k for k in os.environ if k.startswith("DOCFLOW_")]:
+        monkeypatch.delenv(key)
+    for key, value in {**config, **secrets}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DOCFLOW_DATA_DIR", str(tmp_path))
+    blobs = open_blobs(Settings())
+    assert isinstance(blobs, S3BlobStore)
+    assert blobs.bucket == config["DOCFLOW_S3_BUCKET"]
+    assert blobs.client.meta.endpoint_url == config["DOCFLOW_S3_ENDPOINT_URL"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from docflow.search import SearchIndex, open_index
+from docflow.store import Database, upgrade_database
+from tests.conftest import empty_postgres
 
 BACKENDS = ["tantivy", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -21,10 +22,10 @@ def open_search_index(request: pytest.FixtureRequest, tmp_path) -> Iterator[Open
     database_url = None
     if request.param == "postgres":
         database_url = request.getfixturevalue("postgres_url")
-        engine = create_engine(database_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS search_index"))
-        engine.dispose()
+        empty_postgres(database_url)
+        migrated = Database(database_url)
+        upgrade_database(migrated)  # the migrations create the search table, as in production
+        migrated.dispose()
 
     def _open(*, writer: bool) -> SearchIndex:
         handle = open_index(request.param, tmp_path / "search", writer=writer,

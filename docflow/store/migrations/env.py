@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from docflow.store.migrate import include_name
 from docflow.store.models import Base
 
 config = context.config
@@ -21,7 +22,8 @@ def run_migrations() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
