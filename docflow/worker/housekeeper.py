@@ -38,7 +38,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
 
     store = open_store(settings, migrate=True)
     index = open_index(settings.search, settings.index_dir, writer=True,
-                       database_url=settings.sqlalchemy_url)
+                       database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     dispatcher = Dispatcher(settings)
     log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
              settings.index_interval_seconds, settings.reconcile_interval_seconds)
