@@ -150,6 +150,28 @@ def test_dropped_connections_and_lost_answers_still_give_each_file_once(
     assert counts == 300
 
 
+def _batch_counts(url: str, batch_ids: list[str]) -> list[int]:
+    return [httpx.get(f"{url}/api/batches/{b}").json()["document_count"] for b in batch_ids]
+
+
+def test_a_run_stopped_mid_batch_resumes_into_full_batches(tmp_path: Path,
+                                                           api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 100)
+    # The server goes away a few requests in: the run stops inside the first batch, with the
+    # other batches already planned.
+    proxy = FlakyProxy(api.port, drop_rate=0, down_after=5).start()
+    try:
+        first = _upload(_options(tmp_path, api.url), url=proxy.url)
+    finally:
+        proxy.stop()
+    assert first.stopped, vars(first)
+    assert 0 < len(_documents(api.url)) < 40
+    again = _upload(_options(tmp_path, api.url))
+    assert again.stopped is None and again.failed == 0
+    _assert_each_file_once(api.url, files)
+    assert _batch_counts(api.url, again.batch_ids) == [40, 40, 20]
+
+
 def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:
     make_tree(tmp_path / "corpus", 5)
     summary = _upload(_options(tmp_path, "http://127.0.0.1:9"),
