@@ -1,7 +1,8 @@
 """When to try a request again, and how long to wait: exponential backoff with jitter.
 
-Connection errors, timeouts, 429 and 5xx are retried; any other answer is final. The jitter
-keeps many clients (or eight concurrent requests of one) from retrying in lockstep.
+Connection errors, timeouts, 408, 425, 429 and every 5xx that can pass are retried; any other
+answer is final. The jitter keeps many clients (or eight concurrent requests of one) from
+retrying in lockstep.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import httpx
 
 from docflow.client.errors import TransportFailed
 
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 425, 429})
+# 5xx that no retry can change: not implemented, HTTP version, content negotiation, a loop, an
+# extension or a network login (a captive portal) the server requires.
+FINAL_5XX = frozenset({501, 505, 506, 508, 510, 511})
 # A connection that broke or never formed; a malformed request (LocalProtocolError) is final.
 RETRY_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError,
                                              httpx.RemoteProtocolError)
@@ -41,7 +45,7 @@ class RetryPolicy:
 
     @staticmethod
     def retryable_status(status: int) -> bool:
-        return status in RETRY_STATUSES
+        return status in RETRY_STATUSES or (500 <= status <= 599 and status not in FINAL_5XX)
 
     @staticmethod
     def retryable_error(exc: BaseException) -> bool:

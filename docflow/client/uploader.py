@@ -33,7 +33,9 @@ WALK_CHUNK = 256
 HASH_CHUNK_BYTES = 64 * MB
 MAX_FAILURES_KEPT = 10_000
 UNREACHABLE_IN_A_ROW = 3  # requests that exhausted their retries before the run stops
-SPLIT_STATUSES = (400, 413, 422)  # answers about one file that fail a request of many
+# Answers that one file of a request of many may cause (500: the server failed on it, after
+# every retry): each file is then sent alone, so only that one fails.
+SPLIT_STATUSES = (400, 413, 422, 500)
 
 
 @dataclass

@@ -5,9 +5,10 @@ balancers and captive portals do.
   sees all of them (sometimes after part of the body went through); the other half are
   forwarded whole, the server answers, and the answer is thrown away: the client never learns
   that its request succeeded.
-- `error_rate`: a share of requests answered with a real HTTP error from `error_statuses` (503,
-  429) with a `Retry-After`, as a busy load balancer does. Half are answered before the server
-  sees them; the other half after the server did the work, its answer replaced by the error.
+- `error_rate`: a share of requests answered with a real HTTP error, each of `error_statuses`
+  (503, 429) in turn, with a `Retry-After`, as a busy load balancer does. Half are answered
+  before the server sees them; the other half after the server did the work, its answer
+  replaced by the error.
 - `answer_when=(marker, answer)`: every request whose head or body holds `marker` gets the raw
   HTTP `answer` (see `http_answer`) and never reaches the server (`b""` marks every request).
 - `down_after`: after that many requests the server is gone: every later one is cut.
@@ -23,7 +24,7 @@ import threading
 from docflow.broker import free_port
 
 REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error",
-           502: "Bad Gateway", 503: "Service Unavailable"}
+           502: "Bad Gateway", 503: "Service Unavailable", 522: "Connection Timed Out"}
 
 
 def http_answer(status: int, body: bytes = b"", content_type: str = "text/plain",
@@ -63,6 +64,7 @@ class FlakyProxy:
         self.answer_when, self.down_after = answer_when, down_after
         self.requests = self.dropped_before = self.dropped_after = 0
         self.errors_before = self.errors_after = self.answered = self.cut = 0
+        self.error_answers: list[int] = []  # the status of each error answered
         self._rng = random.Random(seed)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -107,7 +109,8 @@ class FlakyProxy:
         return "pass"
 
     def _error(self) -> bytes:
-        status = self._rng.choice(self.error_statuses)
+        status = self.error_statuses[len(self.error_answers) % len(self.error_statuses)]
+        self.error_answers.append(status)
         return http_answer(status, b"busy, try again later",
                            headers={"Retry-After": self.retry_after})
 

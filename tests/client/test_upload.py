@@ -4,6 +4,7 @@ between the two (reruns, a lost checkpoint, dropped connections, a server that i
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 from collections import Counter
@@ -22,8 +23,9 @@ from docflow.client import (
     UploadSummary,
     run_upload,
 )
+from docflow.client.report import print_summary
 from tests.client.conftest import ApiServer, make_tree
-from tests.client.flaky_proxy import FlakyProxy
+from tests.client.flaky_proxy import FlakyProxy, http_answer
 
 FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.1)
 
@@ -170,6 +172,51 @@ def test_a_run_stopped_mid_batch_resumes_into_full_batches(tmp_path: Path,
     assert again.stopped is None and again.failed == 0
     _assert_each_file_once(api.url, files)
     assert _batch_counts(api.url, again.batch_ids) == [40, 40, 20]
+
+
+def test_busy_answers_are_waited_out_and_each_file_arrives_once(tmp_path: Path,
+                                                               api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 90)
+    # A busy load balancer: 503, 429 and 522 with Retry-After, some after the server did the
+    # work (its answer replaced), some before it saw the request.
+    proxy = FlakyProxy(api.port, drop_rate=0, error_rate=0.15, seed=4,
+                       error_statuses=(503, 429, 522), retry_after="1").start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=3), url=proxy.url)
+    finally:
+        proxy.stop()
+    assert proxy.errors_before > 0 and proxy.errors_after > 0, vars(proxy)
+    assert set(proxy.error_answers) == {503, 429, 522}, proxy.error_answers
+    assert summary.stopped is None and summary.failed == 0
+    assert summary.retries >= len(proxy.error_answers)
+    assert summary.elapsed >= 1.0  # Retry-After: 1 was waited out
+    assert summary.uploaded + summary.already_uploaded == 90
+    _assert_each_file_once(api.url, files)
+    assert _batch_counts(api.url, summary.batch_ids) == [40, 40, 10]
+
+
+def test_a_file_the_server_keeps_failing_on_is_reported_and_the_others_arrive(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 30)
+    (tmp_path / "corpus" / "d000" / "poison.txt").write_text("the server fails on this one")
+    proxy = FlakyProxy(api.port, drop_rate=0, answer_when=(
+        b'filename="d000/poison.txt"', http_answer(500, b"Internal Server Error"))).start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=5), url=proxy.url,
+                          policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    finally:
+        proxy.stop()
+    # Its request of five was tried 3 times, then each of the five alone: it 3 times more.
+    assert proxy.answered == 6
+    assert summary.stopped is None
+    assert (summary.found, summary.uploaded, summary.failed) == (31, 30, 1)
+    (failure,) = summary.failures
+    assert (failure.path, failure.code) == ("d000/poison.txt", "http_500")
+    assert "500 Internal Server Error" in failure.message
+    _assert_each_file_once(api.url, files)
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), summary, tmp_path / "batch_ids.json")
+    assert "d000/poison.txt" in out.getvalue() and "http_500" in out.getvalue()
 
 
 def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:
