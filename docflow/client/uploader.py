@@ -79,6 +79,11 @@ class UploadSummary:
     stopped: str | None = None  # why the run ended before the last file
 
     @property
+    def unaccounted(self) -> int:
+        """Files found with no outcome: those a stopped run never reached, else a bug."""
+        return self.found - self.uploaded - self.already_uploaded - self.failed
+
+    @property
     def files_per_second(self) -> float:
         return self.sent_files / self.elapsed if self.elapsed else 0.0
 
@@ -333,7 +338,9 @@ class Uploader:
         self.display.advance(1)
 
     def _walk_error(self, rel: str, exc: OSError) -> None:
-        # Called from the walking thread while the event loop waits for it.
+        # Called from the walking thread while the event loop waits for it. An entry that could
+        # not be read (a symlink loop, a folder that cannot be listed) is one found and failed.
+        self.summary.found += 1
         self.summary.failed += 1
         if len(self.summary.failures) < MAX_FAILURES_KEPT:
             self.summary.failures.append(Failure(rel, "unreadable", f"Could not read it: "

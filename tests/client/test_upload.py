@@ -219,6 +219,20 @@ def test_a_file_the_server_keeps_failing_on_is_reported_and_the_others_arrive(
     assert "d000/poison.txt" in out.getvalue() and "http_500" in out.getvalue()
 
 
+def test_an_entry_that_cannot_be_read_is_counted_found_and_failed(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    files = make_tree(tmp_path / "corpus", 10)
+    os.symlink("loop", tmp_path / "corpus" / "loop")  # reading it fails: ELOOP
+    code = run_upload(_options(tmp_path, api.url), Console(width=160, force_terminal=False))
+    assert code == 1
+    saved = json.loads((tmp_path / "batch_ids.json").read_text())
+    counts = saved["summary"]
+    assert (counts["total_files"], counts["uploaded"], counts["failed"]) == (11, 10, 1)
+    assert [(f["path"], f["code"]) for f in saved["failed"]] == [("loop", "unreadable")]
+    assert "do not add up" not in capsys.readouterr().out
+    _assert_each_file_once(api.url, files)
+
+
 def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:
     make_tree(tmp_path / "corpus", 5)
     summary = _upload(_options(tmp_path, "http://127.0.0.1:9"),
