@@ -53,7 +53,7 @@ def run_upload(options: UploadOptions, console: Console, *, monitor: bool = Fals
     async def upload() -> UploadSummary:
         nonlocal uploader
         api = DocflowApi(options.url, token=options.token, timeout=options.timeout,
-                         connections=options.concurrency)
+                         connections=options.concurrency, policy=options.retry)
         uploader = Uploader(options, checkpoint, api, display)
         display.start()
         try:

@@ -16,15 +16,16 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from docflow.client.errors import TransportFailed
+from docflow.client.errors import ClientError, TransportFailed, UnexpectedAnswer
 
 RETRY_STATUSES = frozenset({408, 425, 429})
 # 5xx that no retry can change: not implemented, HTTP version, content negotiation, a loop, an
 # extension or a network login (a captive portal) the server requires.
 FINAL_5XX = frozenset({501, 505, 506, 508, 510, 511})
-# A connection that broke or never formed; a malformed request (LocalProtocolError) is final.
+# A connection that broke or never formed, or an answer that is not docflow's; a malformed
+# request (LocalProtocolError) is final.
 RETRY_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError,
-                                             httpx.RemoteProtocolError)
+                                             httpx.RemoteProtocolError, UnexpectedAnswer)
 MAX_RETRY_AFTER = 120.0
 
 
@@ -82,14 +83,15 @@ async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], polic
     """Call `send` until it answers with a final status or the attempts run out.
 
     Returns the last response (2xx, a final error, or a retryable status on the last try);
-    raises TransportFailed when the last attempt could not get an answer at all.
+    raises TransportFailed when the last attempt could not get an answer at all, and the last
+    attempt's own ClientError (UnexpectedAnswer) when it says more.
     """
     for attempt in range(policy.attempts):
         last = attempt == policy.attempts - 1
         try:
             response = await send()
         except Exception as exc:
-            if not policy.retryable_error(exc):
+            if not policy.retryable_error(exc) or (last and isinstance(exc, ClientError)):
                 raise
             if last:
                 raise TransportFailed(f"No answer after {policy.attempts} attempts: "

@@ -23,10 +23,12 @@ from docflow.client.errors import (
     RequestFailed,
     ServerUnreachable,
     TransportFailed,
+    UnexpectedAnswer,
     UnreadableFile,
 )
 from docflow.client.keys import batch_key, file_key, sha256_file
 from docflow.client.progress import MB, UploadDisplay
+from docflow.client.retry import RetryPolicy
 from docflow.client.walk import Counter, FileFilter, LocalFile, take, walk_files
 
 WALK_CHUNK = 256
@@ -53,6 +55,7 @@ class UploadOptions:
     request_files: int = 50  # files per request, at most
     request_bytes: int = 32 * MB  # bytes per request, roughly (one bigger file goes alone)
     timeout: float = 120.0  # seconds without progress on one request
+    retry: RetryPolicy = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ class Uploader:
             if rest:
                 await self._deliver(batch_id, rest)
             return
-        except TransportFailed as exc:
+        except (TransportFailed, UnexpectedAnswer) as exc:
             self._fail(items, exc.code, exc.message)
             self._count_unreachable(exc)
             return

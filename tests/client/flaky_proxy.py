@@ -87,6 +87,12 @@ class FlakyProxy:
         self._ready.set()
         self._loop.run_forever()
         self._server.close()
+        # Connections still open (idle keep-alives, closes in progress) end with the proxy.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     def _fate(self) -> str:
         self.requests += 1

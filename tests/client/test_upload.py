@@ -233,6 +233,48 @@ def test_an_entry_that_cannot_be_read_is_counted_found_and_failed(
     _assert_each_file_once(api.url, files)
 
 
+PORTAL = http_answer(200, b"<html><body>Log in to the hotel Wi-Fi</body></html>",
+                     "text/html; charset=utf-8")
+NOT_DOCFLOW = "answered 200 with text/html, not docflow's JSON: is --url right?"
+
+
+def test_a_page_answered_for_one_file_fails_that_file_and_the_run_goes_on(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 12)
+    (tmp_path / "corpus" / "d000" / "portal.txt").write_text("answered by a proxy's page")
+    proxy = FlakyProxy(api.port, drop_rate=0,
+                       answer_when=(b'filename="d000/portal.txt"', PORTAL)).start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=1), url=proxy.url,
+                          policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    finally:
+        proxy.stop()
+    assert proxy.answered == 3  # retried, as a proxy may pass the next try through
+    assert summary.stopped is None
+    assert (summary.found, summary.uploaded, summary.failed) == (13, 12, 1)
+    (failure,) = summary.failures
+    assert (failure.path, failure.code) == ("d000/portal.txt", "unexpected_answer")
+    assert failure.message == f"The server at {proxy.url} {NOT_DOCFLOW}"
+    _assert_each_file_once(api.url, files)
+
+
+def test_a_captive_portal_ends_the_run_cleanly_with_its_reason(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(tmp_path / "corpus", 5)
+    proxy = FlakyProxy(api.port, drop_rate=0, answer_when=(b"", PORTAL)).start()
+    try:
+        options = _options(tmp_path, proxy.url,
+                           retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+        code = run_upload(options, Console(width=300, force_terminal=False))
+    finally:
+        proxy.stop()
+    assert code == 1
+    assert NOT_DOCFLOW in capsys.readouterr().out
+    saved = json.loads((tmp_path / "batch_ids.json").read_text())
+    assert NOT_DOCFLOW in saved["summary"]["stopped"] and saved["batch_ids"] == []
+    assert _documents(api.url) == []
+
+
 def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:
     make_tree(tmp_path / "corpus", 5)
     summary = _upload(_options(tmp_path, "http://127.0.0.1:9"),
