@@ -122,6 +122,11 @@ def _follow(batch_ids: list[str], url: str, token: str | None, console: Console,
     states = [view.states[b] for b in view.batch_ids if b in view.states]
     if len(states) <= BATCH_ROWS_SHOWN:
         console.print(batch_table(states, title="batches"))
+    elif notable := [s for s in states if s.failed or not s.done]:
+        console.print(batch_table(notable[:BATCH_ROWS_SHOWN], title=f"{len(notable):,} of "
+                                  f"{len(states):,} batches have failures or are unfinished"))
+        if len(notable) > BATCH_ROWS_SHOWN:
+            console.print(f"… and {len(notable) - BATCH_ROWS_SHOWN:,} more")
     if view.timed_out:
         console.print(f"[yellow]Gave up waiting after {view.elapsed:.0f}s[/]; run "
                       "`docflow monitor` again to keep following.")
