@@ -1,7 +1,7 @@
 """Uploading a folder: walk it lazily, hash, group files into batches and requests, send them
 with a few requests in flight, and record every answer in the checkpoint.
 
-    walk (thread) -> plan: skip / hash / assign a batch -> queue -> N senders -> checkpoint
+    walk (thread) -> plan: skip / hash / record a batch -> queue -> N senders -> checkpoint
 
 A file already uploaded (same path, size and mtime in the checkpoint) is skipped unread. Every
 other file carries an idempotency key, so whatever reached the server before a crash or a lost
@@ -55,7 +55,7 @@ class UploadOptions:
     request_files: int = 50  # files per request, at most
     request_bytes: int = 32 * MB  # bytes per request, roughly (one bigger file goes alone)
     timeout: float = 120.0  # seconds without progress on one request
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = RetryPolicy()  # for each request run_upload sends
 
 
 @dataclass(frozen=True)
