@@ -13,11 +13,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from docflow.client import DEFAULT_URL, UploadOptions, run_monitor, run_upload
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int from `low` to `high`, as `docflow upload` accepts."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is not {span}")
+        return value
+
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
                         "the one in the file)")
     parser.add_argument("--token", default=os.environ.get("DOCFLOW_TOKEN"),
                         help="sent as Authorization: Bearer TOKEN")
-    parser.add_argument("--batch-size", type=int, default=1000, help="files per batch")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--batch-size", type=_whole_number(1), default=1000,
+                        help="files per batch")
+    parser.add_argument("--concurrency", type=_whole_number(1, 64), default=8,
+                        help="requests in flight (1 to 64)")
     parser.add_argument("--monitor", action="store_true",
                         help="after uploading, follow processing until done")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file (to resume)")

@@ -30,7 +30,8 @@ DESCRIPTION = """
 docflow stores each original once, extracts its text, decides what kind of document it is,
 pulls out key fields and indexes it for search, on Celery workers.
 
-Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`), follow them with
+Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`; an `Idempotency-Key`
+header on each file part makes a retried request return the documents it made), follow them with
 `/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
 and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
 

@@ -24,6 +24,15 @@ from docflow.store.documents import NewDocument
 MAX_FIELD_BYTES = 4096
 IDEMPOTENCY_HEADER = b"idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
+# Browsers and httpx write '"', CR and LF in a part's filename as %22, %0D and %0A (WHATWG form
+# encoding) and leave "%" itself alone: only those three are escapes.
+FORM_FILENAME_ESCAPES = re.compile(r"%(22|0D|0A)", re.IGNORECASE)
+
+
+def form_filename(raw: bytes) -> str:
+    """A part's filename as the sender's user named the file."""
+    text = raw.decode("utf-8", "replace")
+    return FORM_FILENAME_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 @dataclass
@@ -85,7 +94,7 @@ class _Receiver:
             if len(self.form.files) >= self.max_files:
                 raise ApiError(422, "too_many_files", f"A batch holds at most {self.max_files} "
                                "files; split the upload into several batches.")
-            self._filename = params[b"filename"].decode("utf-8", "replace")
+            self._filename = form_filename(params[b"filename"])
             self._key = self._idempotency_key() if self.keys else None
             self._writer = self.blobs.writer(self.max_file_bytes)
         else:

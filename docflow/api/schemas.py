@@ -44,11 +44,26 @@ class UploadResponse(BaseModel):
     filename: str
 
 
-class BatchUploadResponse(BaseModel):
-    batch_id: str
-    document_count: int
+class AppendedDocumentOut(BaseModel):
+    document_id: str
+    task_id: str
     status: str
-    documents: list[UploadResponse]
+    filename: str
+    batch_id: str | None = Field(description="The batch holding the document: another one "
+                                 "when its key was first sent there.")
+    idempotency_key: str | None
+    created: bool = Field(description="False when the key was seen before: this is the "
+                          "document that request created, not a new one.")
+
+
+class BatchUploadResponse(BaseModel):
+    batch_id: str = Field(description="The batch made for the new files; when every file's "
+                          "key was seen before, the batch of the first one.")
+    document_count: int = Field(description="Documents in that batch.")
+    status: str
+    created: int = Field(description="New documents made by this request.")
+    existing: int = Field(description="Files whose idempotency key was already known.")
+    documents: list[AppendedDocumentOut]
 
 
 class UploadLimits(BaseModel):
@@ -67,18 +82,6 @@ class BatchOut(BaseModel):
     source: str = Field(description="How it was made: batch-upload, ingest, batch-api.")
     document_count: int = Field(description="Documents in the batch so far.")
     created_at: datetime
-
-
-class AppendedDocumentOut(BaseModel):
-    document_id: str
-    task_id: str
-    status: str
-    filename: str
-    batch_id: str | None = Field(description="The batch holding the document: another one "
-                                 "when its key was first sent there.")
-    idempotency_key: str | None
-    created: bool = Field(description="False when the key was seen before: this is the "
-                          "document that request created, not a new one.")
 
 
 class BatchAppendResponse(BaseModel):

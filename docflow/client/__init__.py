@@ -13,6 +13,7 @@ from docflow.client.errors import (
     RequestFailed,
     ServerUnreachable,
     TransportFailed,
+    UnexpectedAnswer,
 )
 from docflow.client.monitor import follow_batches
 from docflow.client.retry import RetryPolicy
@@ -21,5 +22,6 @@ from docflow.client.walk import FileFilter, walk_files
 
 __all__ = ["DEFAULT_URL", "BatchState", "Checkpoint", "CheckpointMismatch", "ClientError",
            "DocflowApi", "Failure", "FileFilter", "Limits", "RequestFailed", "RetryPolicy",
-           "ServerUnreachable", "TransportFailed", "UploadOptions", "UploadSummary", "Uploader",
-           "default_checkpoint", "follow_batches", "run_monitor", "run_upload", "walk_files"]
+           "ServerUnreachable", "TransportFailed", "UnexpectedAnswer", "UploadOptions",
+           "UploadSummary", "Uploader", "default_checkpoint", "follow_batches", "run_monitor",
+           "run_upload", "walk_files"]

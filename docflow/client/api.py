@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 import docflow
-from docflow.client.errors import RequestFailed, UnreadableFile
+from docflow.client.errors import RequestFailed, UnexpectedAnswer, UnreadableFile
 from docflow.client.retry import RetryHook, RetryPolicy, send_with_retries
 
 
@@ -74,17 +74,27 @@ class DocflowApi:
 
     async def _send(self, send: Callable[[], Awaitable[httpx.Response]],
                     policy: RetryPolicy | None = None) -> httpx.Response:
-        return await send_with_retries(send, policy or self.policy, on_retry=self.on_retry)
+        async def send_checked() -> httpx.Response:
+            response = await send()
+            if response.is_success:
+                _json_object(response, self.url)  # a proxy's page is retried, not parsed
+            return response
+
+        return await send_with_retries(send_checked, policy or self.policy,
+                                       on_retry=self.on_retry)
 
     async def limits(self) -> Limits:
         response = await self._send(lambda: self._http.get("/api/limits"))
-        body = _json_or_raise(response)
-        return Limits(int(body["max_files_per_batch"]), int(body["max_file_bytes"]))
+        body = _json_or_raise(response, self.url)
+        with _docflow_shape(response, self.url):
+            return Limits(int(body["max_files_per_batch"]), int(body["max_file_bytes"]))
 
     async def create_batch(self, name: str | None, key: str) -> str:
         response = await self._send(lambda: self._http.post(
             "/api/batches", json={"name": name}, headers={"Idempotency-Key": key}))
-        return str(_json_or_raise(response)["batch_id"])
+        body = _json_or_raise(response, self.url)
+        with _docflow_shape(response, self.url):
+            return str(body["batch_id"])
 
     async def append(self, batch_id: str, parts: Sequence[Part]) -> list[Placed]:
         """Send files to a batch; retries resend the same keys, so nothing arrives twice."""
@@ -101,9 +111,11 @@ class DocflowApi:
                                             {"Idempotency-Key": part.key})))
                 return await self._http.post(f"/api/batches/{batch_id}/files", files=files)
 
-        body = _json_or_raise(await self._send(send))
-        return [Placed(d["idempotency_key"], d["document_id"], d.get("batch_id"),
-                       bool(d["created"])) for d in body["documents"]]
+        response = await self._send(send)
+        body = _json_or_raise(response, self.url)
+        with _docflow_shape(response, self.url):
+            return [Placed(d["idempotency_key"], d["document_id"], d.get("batch_id"),
+                           bool(d["created"])) for d in body["documents"]]
 
     async def batch_status(self, batch_id: str,
                            policy: RetryPolicy | None = None) -> BatchState | None:
@@ -112,16 +124,44 @@ class DocflowApi:
                                     policy)
         if response.status_code == 404:
             return None
-        body = _json_or_raise(response)
-        return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__})
+        body = _json_or_raise(response, self.url)
+        with _docflow_shape(response, self.url):
+            return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__})
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
-def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
+def _json_object(response: httpx.Response, url: str) -> dict[str, Any]:
+    """The answer's JSON object; UnexpectedAnswer when it is anything else (an HTML page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        kind = response.headers.get("content-type", "").split(";")[0].strip()
+        what = f"{kind} that is not a JSON object" if "json" in kind else \
+            kind or "no content type"
+        raise UnexpectedAnswer(f"The server at {url} answered {response.status_code} with "
+                               f"{what}, not docflow's JSON: is --url right?")
+    return body
+
+
+@contextmanager
+def _docflow_shape(response: httpx.Response, url: str) -> Iterator[None]:
+    """JSON without the fields docflow sends is another server's answer."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UnexpectedAnswer(f"The server at {url} answered {response.request.method} "
+                               f"{response.request.url.path} with JSON that docflow does not "
+                               f"send ({detail}): is --url right?") from exc
+
+
+def _json_or_raise(response: httpx.Response, url: str) -> dict[str, Any]:
     if response.is_success:
-        return response.json()  # type: ignore[no-any-return]
+        return _json_object(response, url)
     try:
         body = response.json()
         code, message = str(body["code"]), str(body["message"])

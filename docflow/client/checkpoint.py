@@ -1,6 +1,7 @@
 """The upload checkpoint: which file (path, size, mtime, SHA-256) went into which batch and
-became which document. A SQLite file, committed after every request, so a crash or Ctrl-C
-loses at most the requests in flight, and those are safe to send again (idempotency keys).
+became which document. A SQLite file: each file's batch is committed when it is planned, before
+it is sent, and each answer when it comes, so a crash or Ctrl-C loses at most the answers in
+flight; a rerun sends those files again, to the same batch (idempotency keys make that safe).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class Checkpoint:
         return FileRecord(*row) if row else None
 
     def assign(self, records: Iterable[FileRecord], new_in_batch: dict[int, int]) -> None:
-        """Record files as sent to their batch, before the request goes out."""
+        """Record files as planned for their batch, before any request for them goes out;
+        `new_in_batch` counts the files each batch takes on for the first time."""
         with self._tx():
             self._db.executemany(
                 f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES "
@@ -147,6 +149,12 @@ class Checkpoint:
         row = self._db.execute("SELECT seq, batch_id, name, assigned FROM batches "
                                "ORDER BY seq DESC LIMIT 1").fetchone()
         return BatchRecord(*row) if row else None
+
+    def unfilled_batches(self, size: int) -> list[BatchRecord]:
+        """The batches that can take more files, oldest first."""
+        rows = self._db.execute("SELECT seq, batch_id, name, assigned FROM batches "
+                                "WHERE assigned < ? ORDER BY seq", (size,)).fetchall()
+        return [BatchRecord(*row) for row in rows]
 
     def batch(self, seq: int) -> BatchRecord:
         row = self._db.execute("SELECT seq, batch_id, name, assigned FROM batches "

@@ -32,8 +32,9 @@ def default_checkpoint(directory: Path, url: str) -> Path:
 
 def run_upload(options: UploadOptions, console: Console, *, monitor: bool = False,
                quiet: bool = False) -> int:
-    """Upload a folder; 0 when every file is on the server, 1 when some failed or the run
-    stopped early, 2 when it could not start, 130 when interrupted."""
+    """Upload a folder; 0 when every file is on the server, 1 when some failed, the run
+    stopped early or the counts do not add up, 2 when it could not start, 130 when
+    interrupted."""
     checkpoint_path = options.checkpoint or default_checkpoint(options.directory, options.url)
     try:
         checkpoint = Checkpoint(checkpoint_path, options.directory, options.url)
@@ -52,7 +53,7 @@ def run_upload(options: UploadOptions, console: Console, *, monitor: bool = Fals
     async def upload() -> UploadSummary:
         nonlocal uploader
         api = DocflowApi(options.url, token=options.token, timeout=options.timeout,
-                         connections=options.concurrency)
+                         connections=options.concurrency, policy=options.retry)
         uploader = Uploader(options, checkpoint, api, display)
         display.start()
         try:
@@ -75,11 +76,16 @@ def run_upload(options: UploadOptions, console: Console, *, monitor: bool = Fals
     print_summary(console, summary, options.batch_ids_out)
     if interrupted:
         return 130
-    code = 1 if summary.failed or summary.stopped else 0
+    code = upload_exit_code(summary)
     if monitor and summary.batch_ids and not summary.stopped:
         code = max(code, _follow(summary.batch_ids, options.url, options.token, console,
                                  quiet=quiet))
     return code
+
+
+def upload_exit_code(summary: UploadSummary) -> int:
+    """0 only when every file found is on the server: uploaded now, or already before."""
+    return 1 if summary.failed or summary.stopped or summary.unaccounted else 0
 
 
 def run_monitor(batch_ids_file: Path, console: Console, *, url: str | None = None,
@@ -116,6 +122,11 @@ def _follow(batch_ids: list[str], url: str, token: str | None, console: Console,
     states = [view.states[b] for b in view.batch_ids if b in view.states]
     if len(states) <= BATCH_ROWS_SHOWN:
         console.print(batch_table(states, title="batches"))
+    elif notable := [s for s in states if s.failed or not s.done]:
+        console.print(batch_table(notable[:BATCH_ROWS_SHOWN], title=f"{len(notable):,} of "
+                                  f"{len(states):,} batches have failures or are unfinished"))
+        if len(notable) > BATCH_ROWS_SHOWN:
+            console.print(f"… and {len(notable) - BATCH_ROWS_SHOWN:,} more")
     if view.timed_out:
         console.print(f"[yellow]Gave up waiting after {view.elapsed:.0f}s[/]; run "
                       "`docflow monitor` again to keep following.")

@@ -39,6 +39,13 @@ class RequestFailed(ClientError):
         self.status = status
 
 
+class UnexpectedAnswer(ClientError):
+    """A success that is not docflow's JSON: a captive portal, a proxy's page, a wrong --url.
+    Retried like a dropped connection (a proxy may pass the next one through)."""
+
+    code = "unexpected_answer"
+
+
 class UnreadableFile(ClientError):
     """A local file could not be opened or read (removed, or no permission)."""
 

@@ -143,16 +143,33 @@ class MonitorDisplay:
 
 
 class PlainMonitorDisplay(MonitorDisplay):
-    """A line every `every` seconds, and the last one when everything is done."""
+    """For a log: every `every` seconds, and when everything is done, a line for each batch
+    whose counts changed (at most `batch_lines`, those waiting longest first, so 500 batches do
+    not flood it), then the overall line."""
 
-    def __init__(self, console: Console, every: float = 10.0) -> None:
-        self.console, self.every = console, every
+    def __init__(self, console: Console, every: float = 10.0, batch_lines: int = 10) -> None:
+        self.console, self.every, self.batch_lines = console, every, batch_lines
         self._last = 0.0
+        self._shown: dict[str, tuple[int, int, int, int]] = {}  # counts last printed
+        self._shown_at: dict[str, int] = {}  # the round a batch's line was last printed
+        self._round = 0
 
     def update(self, view: MonitorView) -> None:
-        if time.monotonic() - self._last >= self.every or view.done:
-            self._last = time.monotonic()
-            self.console.print(view.line())
+        if time.monotonic() - self._last < self.every and not view.done:
+            return
+        self._last = time.monotonic()
+        self._round += 1
+        changed = [s for b in view.batch_ids if (s := view.states.get(b)) is not None
+                   and _counts(s) != self._shown.get(b)]
+        changed.sort(key=lambda s: self._shown_at.get(s.batch_id, 0))  # stable: list order
+        for state in changed[:self.batch_lines]:
+            self.console.print(batch_line(state))
+            self._shown[state.batch_id] = _counts(state)
+            self._shown_at[state.batch_id] = self._round
+        if len(changed) > self.batch_lines:
+            self.console.print(f"… and {len(changed) - self.batch_lines:,} more batches "
+                               "changed")
+        self.console.print(view.line())
 
     def note(self, text: str) -> None:
         self.console.print(text)
@@ -183,6 +200,16 @@ class RichMonitorDisplay(MonitorDisplay):
 
     def note(self, text: str) -> None:
         self._live.console.print(text)
+
+
+def _counts(state: BatchState) -> tuple[int, int, int, int]:
+    return state.completed, state.failed, state.processing, state.total
+
+
+def batch_line(state: BatchState) -> str:
+    return (f"batch {state.batch_id}: {state.completed:,} completed, {state.failed:,} failed, "
+            f"{state.processing:,} processing of {state.total:,} "
+            f"({state.progress_percent:.1f}% done)")
 
 
 def batch_table(states: Sequence[BatchState], title: str | None = None) -> Table:

@@ -48,6 +48,12 @@ def print_summary(console: Console, summary: UploadSummary, batch_ids_out: Path)
         console.print("Rerun the same command to try the failed files again.")
     if summary.stopped:
         console.print(f"[red]Stopped early:[/] {summary.stopped}")
+    elif summary.unaccounted:
+        console.print(f"[red]The counts do not add up:[/] {summary.found:,} files found, but "
+                      f"{summary.uploaded:,} uploaded + {summary.already_uploaded:,} already "
+                      f"uploaded + {summary.failed:,} failed = "
+                      f"{summary.found - summary.unaccounted:,}. This is a bug in docflow "
+                      "upload; rerun the same command to send whatever is missing.")
 
 
 def format_elapsed(seconds: float) -> str:

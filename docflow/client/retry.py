@@ -1,7 +1,8 @@
 """When to try a request again, and how long to wait: exponential backoff with jitter.
 
-Connection errors, timeouts, 429 and 5xx are retried; any other answer is final. The jitter
-keeps many clients (or eight concurrent requests of one) from retrying in lockstep.
+Connection errors, timeouts, 408, 425, 429 and every 5xx that can pass are retried; any other
+answer is final. The jitter keeps many clients (or eight concurrent requests of one) from
+retrying in lockstep.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from docflow.client.errors import TransportFailed
+from docflow.client.errors import ClientError, TransportFailed, UnexpectedAnswer
 
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# A connection that broke or never formed; a malformed request (LocalProtocolError) is final.
+RETRY_STATUSES = frozenset({408, 425, 429})
+# 5xx that no retry can change: not implemented, HTTP version, content negotiation, a loop, an
+# extension or a network login (a captive portal) the server requires.
+FINAL_5XX = frozenset({501, 505, 506, 508, 510, 511})
+# A connection that broke or never formed, or an answer that is not docflow's; a malformed
+# request (LocalProtocolError) is final.
 RETRY_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError,
-                                             httpx.RemoteProtocolError)
+                                             httpx.RemoteProtocolError, UnexpectedAnswer)
 MAX_RETRY_AFTER = 120.0
 
 
@@ -41,7 +46,7 @@ class RetryPolicy:
 
     @staticmethod
     def retryable_status(status: int) -> bool:
-        return status in RETRY_STATUSES
+        return status in RETRY_STATUSES or (500 <= status <= 599 and status not in FINAL_5XX)
 
     @staticmethod
     def retryable_error(exc: BaseException) -> bool:
@@ -78,14 +83,15 @@ async def send_with_retries(send: Callable[[], Awaitable[httpx.Response]], polic
     """Call `send` until it answers with a final status or the attempts run out.
 
     Returns the last response (2xx, a final error, or a retryable status on the last try);
-    raises TransportFailed when the last attempt could not get an answer at all.
+    raises TransportFailed when the last attempt could not get an answer at all, and the last
+    attempt's own ClientError (UnexpectedAnswer) when it says more.
     """
     for attempt in range(policy.attempts):
         last = attempt == policy.attempts - 1
         try:
             response = await send()
         except Exception as exc:
-            if not policy.retryable_error(exc):
+            if not policy.retryable_error(exc) or (last and isinstance(exc, ClientError)):
                 raise
             if last:
                 raise TransportFailed(f"No answer after {policy.attempts} attempts: "

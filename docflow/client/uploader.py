@@ -1,7 +1,7 @@
 """Uploading a folder: walk it lazily, hash, group files into batches and requests, send them
 with a few requests in flight, and record every answer in the checkpoint.
 
-    walk (thread) -> plan: skip / hash / assign a batch -> queue -> N senders -> checkpoint
+    walk (thread) -> plan: skip / hash / record a batch -> queue -> N senders -> checkpoint
 
 A file already uploaded (same path, size and mtime in the checkpoint) is skipped unread. Every
 other file carries an idempotency key, so whatever reached the server before a crash or a lost
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,17 +23,21 @@ from docflow.client.errors import (
     RequestFailed,
     ServerUnreachable,
     TransportFailed,
+    UnexpectedAnswer,
     UnreadableFile,
 )
 from docflow.client.keys import batch_key, file_key, sha256_file
 from docflow.client.progress import MB, UploadDisplay
+from docflow.client.retry import RetryPolicy
 from docflow.client.walk import Counter, FileFilter, LocalFile, take, walk_files
 
 WALK_CHUNK = 256
 HASH_CHUNK_BYTES = 64 * MB
 MAX_FAILURES_KEPT = 10_000
 UNREACHABLE_IN_A_ROW = 3  # requests that exhausted their retries before the run stops
-SPLIT_STATUSES = (400, 413, 422)  # answers about one file that fail a request of many
+# Answers that one file of a request of many may cause (500: the server failed on it, after
+# every retry): each file is then sent alone, so only that one fails.
+SPLIT_STATUSES = (400, 413, 422, 500)
 
 
 @dataclass
@@ -50,6 +55,7 @@ class UploadOptions:
     request_files: int = 50  # files per request, at most
     request_bytes: int = 32 * MB  # bytes per request, roughly (one bigger file goes alone)
     timeout: float = 120.0  # seconds without progress on one request
+    retry: RetryPolicy = RetryPolicy()  # for each request run_upload sends
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ class UploadSummary:
     stopped: str | None = None  # why the run ended before the last file
 
     @property
+    def unaccounted(self) -> int:
+        """Files found with no outcome: those a stopped run never reached, else a bug."""
+        return self.found - self.uploaded - self.already_uploaded - self.failed
+
+    @property
     def files_per_second(self) -> float:
         return self.sent_files / self.elapsed if self.elapsed else 0.0
 
@@ -88,7 +99,6 @@ class UploadSummary:
 class _Request:
     batch_seq: int
     items: list[tuple[LocalFile, FileRecord]] = field(default_factory=list)
-    new_in_batch: int = 0  # files assigned to the batch by this run, for its count
     nbytes: int = 0
 
 
@@ -105,6 +115,7 @@ class Uploader:
                                  frozenset(skip))
         self.limits = Limits(options.batch_size, 2**62)
         self._batch_ids: dict[int, str] = {}
+        self._unfilled: deque[BatchRecord] = deque()
         self._current: BatchRecord | None = None
         self._current_count = 0
         self._unreachable_in_a_row = 0
@@ -115,7 +126,7 @@ class Uploader:
         counter = Counter(self.root, self.filter, self.display.set_total)
         try:
             self.limits = await self._limits()
-            self._open_current()
+            self._unfilled = deque(self.checkpoint.unfilled_batches(self._batch_size))
             counter.start()
             queue: asyncio.Queue[_Request | None] = asyncio.Queue(self.options.concurrency)
             async with asyncio.TaskGroup() as group:
@@ -153,11 +164,18 @@ class Uploader:
         files = walk_files(self.root, self.filter, on_error=self._walk_error)
         open_requests: dict[int, _Request] = {}
         while chunk := await asyncio.to_thread(take, files, WALK_CHUNK):
-            for local, record, new in await self._plan_chunk(chunk):
+            ready = await self._plan_chunk(chunk)
+            # Recorded before anything is sent: a rerun after a crash sends each planned file to
+            # the batch it was planned for, so no batch is left short.
+            new_in_batch: dict[int, int] = {}
+            for _, record, new in ready:
+                if new:
+                    new_in_batch[record.batch_seq] = new_in_batch.get(record.batch_seq, 0) + 1
+            self.checkpoint.assign([record for _, record, _ in ready], new_in_batch)
+            for local, record, _ in ready:
                 request = open_requests.setdefault(record.batch_seq, _Request(record.batch_seq))
                 request.items.append((local, record))
                 request.nbytes += local.size
-                request.new_in_batch += new
                 if (len(request.items) >= self.options.request_files
                         or request.nbytes >= self.options.request_bytes):
                     await self._enqueue(open_requests.pop(record.batch_seq), queue)
@@ -208,17 +226,17 @@ class Uploader:
                     ready.append((local, record, True))
         return ready
 
-    def _open_current(self) -> None:
-        last = self.checkpoint.last_batch()
-        if last is not None and last.assigned < self._batch_size:
-            self._current, self._current_count = last, last.assigned
-
     @property
     def _batch_size(self) -> int:
         return max(1, min(self.options.batch_size, self.limits.max_files_per_batch))
 
     def _next_batch_seq(self) -> int:
-        if self._current is None or self._current_count >= self._batch_size:
+        """The batch for the next new file: the earliest one not yet full, else a new one."""
+        while self._current is None or self._current_count >= self._batch_size:
+            if self._unfilled:
+                self._current = self._unfilled.popleft()
+                self._current_count = self._current.assigned
+                continue
             last = self.checkpoint.last_batch()
             seq = (last.seq + 1) if last else 1
             name = f"{self.options.batch_name or self.root.name} part {seq}"
@@ -228,8 +246,6 @@ class Uploader:
 
     async def _enqueue(self, request: _Request, queue: asyncio.Queue[_Request | None]) -> None:
         await self._batch_id(request.batch_seq)
-        self.checkpoint.assign([record for _, record in request.items],
-                               {request.batch_seq: request.new_in_batch})
         await queue.put(request)
 
     async def _batch_id(self, seq: int) -> str:
@@ -262,7 +278,7 @@ class Uploader:
             if rest:
                 await self._deliver(batch_id, rest)
             return
-        except TransportFailed as exc:
+        except (TransportFailed, UnexpectedAnswer) as exc:
             self._fail(items, exc.code, exc.message)
             self._count_unreachable(exc)
             return
@@ -325,7 +341,9 @@ class Uploader:
         self.display.advance(1)
 
     def _walk_error(self, rel: str, exc: OSError) -> None:
-        # Called from the walking thread while the event loop waits for it.
+        # Called from the walking thread while the event loop waits for it. An entry that could
+        # not be read (a symlink loop, a folder that cannot be listed) is one found and failed.
+        self.summary.found += 1
         self.summary.failed += 1
         if len(self.summary.failures) < MAX_FAILURES_KEPT:
             self.summary.failures.append(Failure(rel, "unreadable", f"Could not read it: "

@@ -74,11 +74,42 @@ def append_to_batch(session: Session, batch_id: str, items: Sequence[NewDocument
     batch = session.get(Batch, batch_id, with_for_update=True)
     if batch is None:
         raise BatchNotFound(batch_id)
+    fresh, plan = _plan_by_key(session, items)
+    if batch.document_count + len(fresh) > max_files:
+        raise BatchFull(batch_id, batch.document_count, len(fresh), max_files)
+    created = register_documents(session, fresh, batch_id=batch_id)
+    batch.document_count += len(created)
+    return Appended(batch_id=batch_id, document_count=batch.document_count,
+                    documents=_placed(plan, created))
+
+
+def upload_batch(session: Session, source: str, name: str | None,
+                 items: Sequence[NewDocument]) -> Appended:
+    """A new batch of these files; a key seen before gets its existing document back and adds
+    nothing. When every file is known, no batch is made: the answer is the first file's."""
+    fresh, plan = _plan_by_key(session, items)
+    first = plan[0] if plan else None
+    if not fresh and isinstance(first, Document) and first.batch_id is not None:
+        known = session.get(Batch, first.batch_id)
+        if known is not None:
+            return Appended(batch_id=known.id, document_count=known.document_count,
+                            documents=_placed(plan, []))
+    batch = create_batch(session, source, name)
+    created = register_documents(session, fresh, batch_id=batch.id)
+    batch.document_count = len(created)
+    return Appended(batch_id=batch.id, document_count=batch.document_count,
+                    documents=_placed(plan, created))
+
+
+def _plan_by_key(session: Session, items: Sequence[NewDocument]
+                 ) -> tuple[list[NewDocument], list[Document | int]]:
+    """The items to create, and for each item its existing document (a key seen before) or
+    the index of its new one in the first list (the same key twice in a request is one)."""
     existing = find_by_idempotency_keys(
         session, [i.idempotency_key for i in items if i.idempotency_key])
     fresh: list[NewDocument] = []
     first_in_request: dict[str, int] = {}
-    plan: list[Document | int] = []  # an existing document, or an index into `fresh`
+    plan: list[Document | int] = []
     for item in items:
         key = item.idempotency_key
         if key is not None and key in existing:
@@ -90,10 +121,12 @@ def append_to_batch(session: Session, batch_id: str, items: Sequence[NewDocument
                 first_in_request[key] = len(fresh)
             plan.append(len(fresh))
             fresh.append(item)
-    if batch.document_count + len(fresh) > max_files:
-        raise BatchFull(batch_id, batch.document_count, len(fresh), max_files)
-    created = register_documents(session, fresh, batch_id=batch_id)
-    batch.document_count += len(created)
+    return fresh, plan
+
+
+def _placed(plan: list[Document | int], created: list[Document]
+            ) -> list[tuple[Document, bool]]:
+    """Each item's document, True for the first item that created it."""
     claimed: set[int] = set()
     documents: list[tuple[Document, bool]] = []
     for step in plan:
@@ -102,8 +135,7 @@ def append_to_batch(session: Session, batch_id: str, items: Sequence[NewDocument
         else:
             documents.append((created[step], step not in claimed))
             claimed.add(step)
-    return Appended(batch_id=batch_id, document_count=batch.document_count,
-                    documents=documents)
+    return documents
 
 
 def write_with_retry(db: Database, work: Callable[[Session], T], attempts: int = 3) -> T:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from celery import Celery
@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from docflow.config import Settings
 from docflow.store import DocumentStatus, Store
-from docflow.store.batches import Appended, append_to_batch, create_batch, write_with_retry
+from docflow.store.batches import (
+    Appended,
+    append_to_batch,
+    create_batch,
+    upload_batch,
+    write_with_retry,
+)
 from docflow.store.documents import NewDocument, register_documents
 from docflow.worker.celery_app import (
     DEFAULT_QUEUE,
@@ -168,8 +174,22 @@ def append_documents(store: Store, dispatcher: Dispatcher, batch_id: str,
 
     Raises BatchNotFound or BatchFull (docflow.store.batches) before anything is written.
     """
+    return _write_then_send(store, dispatcher, lambda session: append_to_batch(
+        session, batch_id, items, max_batch_files))
+
+
+def upload_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDocument], *,
+                     source: str, batch_name: str | None = None) -> AppendedBatch:
+    """Make a batch of the files whose idempotency key is new (rows first), then send their
+    tasks; a known key answers with its existing document."""
+    return _write_then_send(store, dispatcher, lambda session: upload_batch(
+        session, source, batch_name, items))
+
+
+def _write_then_send(store: Store, dispatcher: Dispatcher,
+                     write: Callable[[Session], Appended]) -> AppendedBatch:
     def work(session: Session) -> tuple[Appended, list[AppendedDocument]]:
-        appended = append_to_batch(session, batch_id, items, max_batch_files)
+        appended = write(session)
         return appended, [AppendedDocument(d.id, d.task_id, d.status, d.filename, d.batch_id,
                                            d.idempotency_key, created)
                           for d, created in appended.documents]

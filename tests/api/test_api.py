@@ -39,6 +39,21 @@ def test_single_upload_is_queued_and_can_be_followed(client: TestClient) -> None
     assert "note.txt" in original.headers["content-disposition"]
 
 
+def test_quotes_and_line_breaks_in_names_arrive_as_the_user_named_the_file(
+        client: TestClient) -> None:
+    # httpx, like browsers, sends '"' as %22 and CR/LF as %0D/%0A; any other % is the name's.
+    r = client.post("/api/upload", files={"file": ('a"quote.txt', b"q", "text/plain")})
+    assert r.status_code == 202, r.text
+    assert r.json()["filename"] == 'a"quote.txt'
+    doc = client.get(f"/api/documents/{r.json()['document_id']}").json()
+    assert doc["filename"] == 'a"quote.txt'
+    r = client.post("/api/batch-upload", files=_files("line\nbreak.txt", "cr\rhere.txt",
+                                                      "100%25 sure.txt"))
+    names = [d["filename"] for d in r.json()["documents"]]
+    # Control characters in a stored name become U+FFFD, as for any other sender.
+    assert names == ["line\ufffdbreak.txt", "cr\ufffdhere.txt", "100%25 sure.txt"]
+
+
 def test_batch_upload_registers_every_file_before_answering(client: TestClient) -> None:
     r = client.post("/api/batch-upload", files=_files("a.txt", "b.txt", "c.txt"),
                     data={"batch_name": "three"})

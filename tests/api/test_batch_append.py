@@ -142,18 +142,56 @@ def test_limits_tell_a_client_what_to_respect(client: TestClient) -> None:
                                                 "max_file_bytes": 10_000}
 
 
-def test_batch_upload_ignores_keys_as_before(client: TestClient) -> None:
+def test_batch_upload_honours_per_file_keys(client: TestClient) -> None:
+    first = client.post("/api/batch-upload", files=_parts("a.txt", "b.txt"),
+                        data={"batch_name": "scans"})
+    assert first.status_code == 202, first.text
+    body = first.json()
+    assert (body["document_count"], body["created"], body["existing"]) == (2, 2, 0)
+    ids = {d["idempotency_key"]: d["document_id"] for d in body["documents"]}
+    # The same request again, its answer lost: the same documents, the same batch, nothing new.
+    again = client.post("/api/batch-upload", files=_parts("a.txt", "b.txt"),
+                        data={"batch_name": "scans"}).json()
+    assert again["batch_id"] == body["batch_id"]
+    assert (again["document_count"], again["created"], again["existing"]) == (2, 0, 2)
+    assert {d["idempotency_key"]: d["document_id"] for d in again["documents"]} == ids
+    # A known key among new files: a new batch of the new ones; the known one stays put.
+    mixed = client.post("/api/batch-upload", files=_parts("b.txt", "c.txt")).json()
+    assert mixed["batch_id"] != body["batch_id"]
+    assert (mixed["document_count"], mixed["created"], mixed["existing"]) == (1, 1, 1)
+    known, new = mixed["documents"]
+    assert (known["document_id"], known["batch_id"], known["created"]) == (
+        ids["key-b.txt"], body["batch_id"], False)
+    assert new["batch_id"] == mixed["batch_id"] and new["created"]
+    # Keys known from an appended batch count too; files without keys are always new.
+    appended = _new_batch(client)
+    client.post(f"/api/batches/{appended}/files", files=_parts("d.txt"))
+    reply = client.post("/api/batch-upload", files=_parts("d.txt")).json()
+    assert reply["batch_id"] == appended and reply["created"] == 0
     for _ in range(2):
-        r = client.post("/api/batch-upload", files=_parts("a.txt"))
-        assert r.status_code == 202 and r.json()["document_count"] == 1
-    assert client.get("/api/documents").json()["total"] == 2
+        r = client.post("/api/batch-upload", files=_parts("e.txt", keyed=False))
+        assert r.status_code == 202 and r.json()["created"] == 1
+    assert client.get("/api/documents").json()["total"] == 6
+    for batch_id, count in ((body["batch_id"], 2), (mixed["batch_id"], 1), (appended, 1)):
+        assert client.get(f"/api/batch-status/{batch_id}").json()["total"] == count
+        assert client.get(f"/api/batches/{batch_id}").json()["document_count"] == count
+
+
+def test_batch_upload_refuses_a_bad_key_and_stores_nothing(client: TestClient) -> None:
+    bad = [("files", ("a.txt", b"a", "text/plain", {"Idempotency-Key": "a b"}))]
+    r = client.post("/api/batch-upload", files=bad)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_idempotency_key"
+    assert client.get("/api/documents").json()["total"] == 0
 
 
 def test_openapi_documents_the_batch_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"post"} <= set(paths["/api/batches"]) and "get" in paths["/api/batches/{batch_id}"]
     assert "get" in paths["/api/limits"]
-    body = paths["/api/batches/{batch_id}/files"]["post"]["requestBody"]["content"]
-    form = body["multipart/form-data"]
-    assert "files" in form["schema"]["properties"]
-    assert "Idempotency-Key" in form["encoding"]["files"]["headers"]
+    for path in ("/api/batches/{batch_id}/files", "/api/batch-upload"):
+        operation = paths[path]["post"]
+        form = operation["requestBody"]["content"]["multipart/form-data"]
+        assert "files" in form["schema"]["properties"]
+        key = form["encoding"]["files"]["headers"]["Idempotency-Key"]
+        assert "A key seen before returns that document" in key["description"]
+        assert "Idempotency-Key" in operation["description"]

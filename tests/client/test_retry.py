@@ -26,6 +26,10 @@ def test_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:
 
 @pytest.mark.parametrize(("status", "retry"), [(429, True), (500, True), (502, True),
                                                (503, True), (504, True), (408, True),
+                                               (425, True), (507, True), (509, True),
+                                               (520, True), (522, True), (524, True),
+                                               (529, True), (599, True),
+                                               (501, False), (505, False), (511, False),
                                                (400, False), (404, False), (413, False),
                                                (422, False), (200, False)])
 def test_which_answers_are_retried(status: int, retry: bool) -> None:

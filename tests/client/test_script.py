@@ -51,3 +51,27 @@ def test_the_original_arguments_upload_and_monitor(tmp_path: Path, api: ApiServe
     assert script.main(["--monitor-only", str(ids)]) == 0
     out = capsys.readouterr().out
     assert "25/25 documents (100.0%)" in out and "all 3 batches done" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "65", "many"])
+def test_a_concurrency_docflow_upload_refuses_is_an_argument_error(
+        tmp_path: Path, api: ApiServer, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(tmp_path / "corpus", 3)
+    with pytest.raises(SystemExit) as stopped:
+        _script().main([str(tmp_path / "corpus"), "--concurrency", value, "--url", api.url,
+                        "--checkpoint", str(tmp_path / "cp.sqlite"),
+                        "--batch-ids-out", str(tmp_path / "ids.json")])
+    assert stopped.value.code == 2
+    assert "argument --concurrency" in capsys.readouterr().err
+    assert httpx.get(f"{api.url}/api/documents").json()["total"] == 0
+
+
+def test_a_batch_size_below_one_is_an_argument_error(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(tmp_path / "corpus", 3)
+    with pytest.raises(SystemExit) as stopped:
+        _script().main([str(tmp_path / "corpus"), "--batch-size", "0", "--url", api.url,
+                        "--checkpoint", str(tmp_path / "cp.sqlite"),
+                        "--batch-ids-out", str(tmp_path / "ids.json")])
+    assert stopped.value.code == 2
+    assert "argument --batch-size: 0 is not at least 1" in capsys.readouterr().err

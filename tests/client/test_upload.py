@@ -4,6 +4,7 @@ between the two (reruns, a lost checkpoint, dropped connections, a server that i
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 from collections import Counter
@@ -22,8 +23,9 @@ from docflow.client import (
     UploadSummary,
     run_upload,
 )
+from docflow.client.report import print_summary
 from tests.client.conftest import ApiServer, make_tree
-from tests.client.flaky_proxy import FlakyProxy
+from tests.client.flaky_proxy import FlakyProxy, http_answer
 
 FAST_RETRIES = RetryPolicy(attempts=8, base_delay=0.01, max_delay=0.1)
 
@@ -148,6 +150,129 @@ def test_dropped_connections_and_lost_answers_still_give_each_file_once(
     counts = sum(httpx.get(f"{api.url}/api/batches/{b}").json()["document_count"]
                  for b in summary.batch_ids)
     assert counts == 300
+
+
+def _batch_counts(url: str, batch_ids: list[str]) -> list[int]:
+    return [httpx.get(f"{url}/api/batches/{b}").json()["document_count"] for b in batch_ids]
+
+
+def test_a_run_stopped_mid_batch_resumes_into_full_batches(tmp_path: Path,
+                                                           api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 100)
+    # The server goes away a few requests in: the run stops inside the first batch, with the
+    # other batches already planned.
+    proxy = FlakyProxy(api.port, drop_rate=0, down_after=5).start()
+    try:
+        first = _upload(_options(tmp_path, api.url), url=proxy.url)
+    finally:
+        proxy.stop()
+    assert first.stopped, vars(first)
+    assert 0 < len(_documents(api.url)) < 40
+    again = _upload(_options(tmp_path, api.url))
+    assert again.stopped is None and again.failed == 0
+    _assert_each_file_once(api.url, files)
+    assert _batch_counts(api.url, again.batch_ids) == [40, 40, 20]
+
+
+def test_busy_answers_are_waited_out_and_each_file_arrives_once(tmp_path: Path,
+                                                               api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 90)
+    # A busy load balancer: 503, 429 and 522 with Retry-After, some after the server did the
+    # work (its answer replaced), some before it saw the request.
+    proxy = FlakyProxy(api.port, drop_rate=0, error_rate=0.15, seed=4,
+                       error_statuses=(503, 429, 522), retry_after="1").start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=3), url=proxy.url)
+    finally:
+        proxy.stop()
+    assert proxy.errors_before > 0 and proxy.errors_after > 0, vars(proxy)
+    assert set(proxy.error_answers) == {503, 429, 522}, proxy.error_answers
+    assert summary.stopped is None and summary.failed == 0
+    assert summary.retries >= len(proxy.error_answers)
+    assert summary.elapsed >= 1.0  # Retry-After: 1 was waited out
+    assert summary.uploaded + summary.already_uploaded == 90
+    _assert_each_file_once(api.url, files)
+    assert _batch_counts(api.url, summary.batch_ids) == [40, 40, 10]
+
+
+def test_a_file_the_server_keeps_failing_on_is_reported_and_the_others_arrive(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 30)
+    (tmp_path / "corpus" / "d000" / "poison.txt").write_text("the server fails on this one")
+    proxy = FlakyProxy(api.port, drop_rate=0, answer_when=(
+        b'filename="d000/poison.txt"', http_answer(500, b"Internal Server Error"))).start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=5), url=proxy.url,
+                          policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    finally:
+        proxy.stop()
+    # Its request of five was tried 3 times, then each of the five alone: it 3 times more.
+    assert proxy.answered == 6
+    assert summary.stopped is None
+    assert (summary.found, summary.uploaded, summary.failed) == (31, 30, 1)
+    (failure,) = summary.failures
+    assert (failure.path, failure.code) == ("d000/poison.txt", "http_500")
+    assert "500 Internal Server Error" in failure.message
+    _assert_each_file_once(api.url, files)
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), summary, tmp_path / "batch_ids.json")
+    assert "d000/poison.txt" in out.getvalue() and "http_500" in out.getvalue()
+
+
+def test_an_entry_that_cannot_be_read_is_counted_found_and_failed(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    files = make_tree(tmp_path / "corpus", 10)
+    os.symlink("loop", tmp_path / "corpus" / "loop")  # reading it fails: ELOOP
+    code = run_upload(_options(tmp_path, api.url), Console(width=160, force_terminal=False))
+    assert code == 1
+    saved = json.loads((tmp_path / "batch_ids.json").read_text())
+    counts = saved["summary"]
+    assert (counts["total_files"], counts["uploaded"], counts["failed"]) == (11, 10, 1)
+    assert [(f["path"], f["code"]) for f in saved["failed"]] == [("loop", "unreadable")]
+    assert "do not add up" not in capsys.readouterr().out
+    _assert_each_file_once(api.url, files)
+
+
+PORTAL = http_answer(200, b"<html><body>Log in to the hotel Wi-Fi</body></html>",
+                     "text/html; charset=utf-8")
+NOT_DOCFLOW = "answered 200 with text/html, not docflow's JSON: is --url right?"
+
+
+def test_a_page_answered_for_one_file_fails_that_file_and_the_run_goes_on(
+        tmp_path: Path, api: ApiServer) -> None:
+    files = make_tree(tmp_path / "corpus", 12)
+    (tmp_path / "corpus" / "d000" / "portal.txt").write_text("answered by a proxy's page")
+    proxy = FlakyProxy(api.port, drop_rate=0,
+                       answer_when=(b'filename="d000/portal.txt"', PORTAL)).start()
+    try:
+        summary = _upload(_options(tmp_path, api.url, request_files=1), url=proxy.url,
+                          policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    finally:
+        proxy.stop()
+    assert proxy.answered == 3  # retried, as a proxy may pass the next try through
+    assert summary.stopped is None
+    assert (summary.found, summary.uploaded, summary.failed) == (13, 12, 1)
+    (failure,) = summary.failures
+    assert (failure.path, failure.code) == ("d000/portal.txt", "unexpected_answer")
+    assert failure.message == f"The server at {proxy.url} {NOT_DOCFLOW}"
+    _assert_each_file_once(api.url, files)
+
+
+def test_a_captive_portal_ends_the_run_cleanly_with_its_reason(
+        tmp_path: Path, api: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(tmp_path / "corpus", 5)
+    proxy = FlakyProxy(api.port, drop_rate=0, answer_when=(b"", PORTAL)).start()
+    try:
+        options = _options(tmp_path, proxy.url,
+                           retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+        code = run_upload(options, Console(width=300, force_terminal=False))
+    finally:
+        proxy.stop()
+    assert code == 1
+    assert NOT_DOCFLOW in capsys.readouterr().out
+    saved = json.loads((tmp_path / "batch_ids.json").read_text())
+    assert NOT_DOCFLOW in saved["summary"]["stopped"] and saved["batch_ids"] == []
+    assert _documents(api.url) == []
 
 
 def test_a_server_that_is_down_stops_the_run_with_a_clear_reason(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Uploads, streamed to disk, rows written, tasks sent: POST /api/upload, /api/batch-upload
-and /api/batches/{batch_id}/files (append to a batch, with per-file idempotency keys)."""
+and /api/batches/{batch_id}/files (append to a batch); the last two with per-file
+idempotency keys."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from docflow.api.schemas import (
 from docflow.api.state import ApiState, get_state
 from docflow.store import Batch
 from docflow.store.batches import BatchFull, BatchNotFound
-from docflow.worker.dispatch import append_documents, submit_documents
+from docflow.worker.dispatch import append_documents, submit_documents, upload_documents
 
 router = APIRouter(tags=["upload"])
 
@@ -39,7 +40,7 @@ def _multipart_body(field: str, many: bool, batch_name: bool = True,
                                         "required": [field]}}
     if keys:
         media["encoding"] = {field: {"headers": {"Idempotency-Key": {
-            "description": "Per file part: the client's key for this file (1-200 of "
+            "description": "Per file part, optional: the client's key for this file (1-200 of "
             "A-Z a-z 0-9 . _ : -). A key seen before returns that document instead of a new "
             "one, so a request retried after a lost response creates nothing twice.",
             "schema": {"type": "string", "maxLength": 200}}}}}
@@ -68,23 +69,27 @@ async def upload(request: Request, state: ApiState = Depends(get_state)) -> Uplo
 
 
 @router.post("/api/batch-upload", status_code=202, response_model=BatchUploadResponse,
-             responses=_RESPONSES, openapi_extra=_multipart_body("files", many=True),
+             responses=_RESPONSES, openapi_extra=_multipart_body("files", many=True, keys=True),
              summary="Upload a batch of documents")
 async def batch_upload(request: Request,
                        state: ApiState = Depends(get_state)) -> BatchUploadResponse:
-    """Store 1 to `max_batch_files` files (repeated field `files`) as one batch."""
+    """Store 1 to `max_batch_files` files (repeated field `files`) as one batch. Give each file
+    part an `Idempotency-Key` header to make retries safe: a key seen before returns its
+    existing document (in the batch it first went to) and creates nothing; when every key was
+    seen before, no batch is made and `batch_id` is the first file's batch."""
     s = state.settings
     form = await receive_files(request, state.store.blobs, file_field="files",
-                               max_files=s.max_batch_files, max_file_bytes=s.max_file_bytes)
-    submitted = await run_in_threadpool(submit_documents, state.store, state.dispatcher,
-                                        form.files, source="batch-upload",
-                                        batch_name=form.fields.get("batch_name"))
-    assert submitted.batch_id is not None
-    docs = [UploadResponse(document_id=d, task_id=t, status=st, filename=f)
-            for d, t, st, f in submitted.documents]
+                               max_files=s.max_batch_files, max_file_bytes=s.max_file_bytes,
+                               keys=True)
+    uploaded = await run_in_threadpool(upload_documents, state.store, state.dispatcher,
+                                       form.files, source="batch-upload",
+                                       batch_name=form.fields.get("batch_name"))
+    docs = [AppendedDocumentOut(**vars(d)) for d in uploaded.documents]
     status = "completed" if all(d.status == "completed" for d in docs) else "queued"
-    return BatchUploadResponse(batch_id=submitted.batch_id, document_count=len(docs),
-                               status=status, documents=docs)
+    created = sum(d.created for d in docs)
+    return BatchUploadResponse(batch_id=uploaded.batch_id,
+                               document_count=uploaded.document_count, status=status,
+                               created=created, existing=len(docs) - created, documents=docs)
 
 
 def _batch_exists(state: ApiState, batch_id: str) -> bool:
