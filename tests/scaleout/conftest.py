@@ -63,6 +63,13 @@ class RedisServer:
         time.sleep(1)
         self.start()
 
+    def _kill_all(self) -> None:
+        self.client.close()
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
@@ -97,15 +104,28 @@ class ScaleOut:
             **(extra_env or {})})
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         port = free_port()
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        try:
+            self._come_up(port, workers)
+        except BaseException:
+            self._kill_all()  # nothing left behind to serve the next test's database
+            raise
+
+    def _come_up(self, port: int, workers: Sequence[tuple[str, str]]) -> None:
+        # The API first: it brings the fresh database to the newest schema with the built-in
+        # document types, as a deployment's first service (or migration job) does.
         self._start("api", ["uvicorn", "--factory", "docflow.api.app:create_app",
                             "--host", "127.0.0.1", "--port", str(port)])
+        deadline = time.monotonic() + 90
+        while self._online() is None:
+            assert time.monotonic() < deadline, f"the API did not come up\n{self.output()}"
+            assert self.processes["api"].poll() is None, f"api exited\n{self.output()}"
+            time.sleep(0.3)
         self._start("housekeeper", ["docflow", "housekeeper"])
         for node, queues in workers:
             self._start(node, ["docflow", "worker", "-n", f"{node}@%h", "--queues", queues,
                                "--concurrency", "1"])
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        deadline = time.monotonic() + 90
-        while self._online() < len(workers):
+        while (self._online() or 0) < len(workers):
             assert time.monotonic() < deadline, f"workers did not come up\n{self.output()}"
             for name, process in self.processes.items():
                 assert process.poll() is None, f"{name} exited\n{self.output()}"
@@ -119,11 +139,12 @@ class ScaleOut:
     def _out(self, name: str) -> Path:
         return self.tmp_path / f"{name}.out"
 
-    def _online(self) -> int:
+    def _online(self) -> int | None:
+        """Workers online, as the API says; None while it does not answer."""
         try:
             return int(self.client.get("/api/workers").json()["worker_count"])
         except httpx.HTTPError:
-            return 0
+            return None
 
     def node(self, name: str) -> str:
         """A worker's full node name (NAME@host)."""
@@ -159,6 +180,13 @@ class ScaleOut:
     def output(self) -> str:
         return "\n".join(f"--- {name}\n{self._out(name).read_text(errors='replace')[-3000:]}"
                          for name in self.processes)
+
+    def _kill_all(self) -> None:
+        self.client.close()
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self) -> None:
         """SIGTERM, as a process manager stops a host's services; each must exit cleanly."""

@@ -45,8 +45,8 @@ def _upload(scale: ScaleOut, files: list[File]) -> str:
 
 
 def _documents(scale: ScaleOut, batch_id: str) -> dict[str, Row]:
-    rows = scale.query("SELECT id, filename, status, attempts, worker, indexed FROM documents "
-                       "WHERE batch_id = :b", b=batch_id)
+    rows = scale.query("SELECT id, filename, status, attempts, worker, worker_pid, started_at, "
+                       "finished_at, error_code FROM documents WHERE batch_id = :b", b=batch_id)
     return {r.id: r for r in rows}
 
 
@@ -65,7 +65,8 @@ def _assert_each_processed_once(scale: ScaleOut, batch_id: str, total: int,
     documents."""
     status = scale.wait_batch(batch_id)
     docs = _documents(scale, batch_id)
-    failed = {r.filename: r.status for r in docs.values() if r.status != "completed"}
+    failed = {r.filename: (r.status, r.error_code) for r in docs.values()
+              if r.status != "completed"}
     assert (status["total"], status["completed"], status["failed"], failed) == (
         total, total, 0, {}), status
     listed: set[str] = set()
@@ -77,8 +78,8 @@ def _assert_each_processed_once(scale: ScaleOut, batch_id: str, total: int,
         listed |= {d["id"] for d in page["documents"]}
     assert listed == set(docs)
     allowed = {i: (claims or {}).get(i, {1}) for i in docs}
-    assert {i: r.attempts for i, r in docs.items() if r.attempts not in allowed[i]} == {}, (
-        {i: n for i, n in allowed.items() if n != {1}})
+    unexpected = [r for i, r in docs.items() if r.attempts not in allowed[i]]
+    assert unexpected == [], {i: n for i, n in allowed.items() if n != {1}}
     _assert_index_is_the_completed_documents(scale)
     return docs
 
@@ -200,14 +201,16 @@ def test_scans_on_the_ocr_queue_do_not_hold_up_small_documents(
 def test_a_redis_restart_mid_batch_loses_nothing(tmp_path: Path, fresh_postgres: str,
                                                   persistent: bool) -> None:
     server = RedisServer(tmp_path / "redis", persistent=persistent)
-    scale = ScaleOut(tmp_path, fresh_postgres, server.url)
     try:
-        batch_id = _upload(scale, _texts(200, "restart"))
-        _wait_completed(scale, batch_id, 20)
-        server.restart()
-        _assert_each_processed_once(scale, batch_id, 200)
+        scale = ScaleOut(tmp_path, fresh_postgres, server.url)
+        try:
+            batch_id = _upload(scale, _texts(200, "restart"))
+            _wait_completed(scale, batch_id, 20)
+            server.restart()
+            _assert_each_processed_once(scale, batch_id, 200)
+        finally:
+            scale.stop()
     finally:
-        scale.stop()
         server.stop()
 
 
