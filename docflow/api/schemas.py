@@ -114,9 +114,11 @@ class WorkerOut(BaseModel):
     name: str
     hostname: str
     pid: int
-    concurrency: int
+    concurrency: int = Field(description="The most tasks it runs at once: its pool size, or "
+                             "MAX of --autoscale MAX,MIN.")
     queues: list[str]
-    active_tasks: int
+    active_tasks: int = Field(description="Tasks it is running now: documents and OCR parts "
+                              "of long scans.")
     online: bool
     state: str = Field(description="online; lost (its heartbeat stopped: its documents are "
                        "sent again); or stopped (shut down cleanly).")
@@ -126,7 +128,8 @@ class WorkerOut(BaseModel):
 
 class WorkersResponse(BaseModel):
     worker_count: int = Field(description="Workers whose heartbeat is recent.")
-    active_tasks: int = Field(description="Documents being processed now, across workers.")
+    active_tasks: int = Field(description="Tasks running now (documents and OCR parts), "
+                              "across online workers.")
     workers: list[WorkerOut]
 
 

@@ -9,7 +9,14 @@ import psutil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from docflow.store.models import Document, DocumentStatus, Worker, utcnow
+from docflow.store.models import (
+    Document,
+    DocumentStatus,
+    OcrPart,
+    OcrPartStatus,
+    Worker,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,10 @@ class WorkerInfo:
 
 def heartbeat(session: Session, *, name: str, hostname: str, pid: int, concurrency: int,
               queues: str) -> int:
-    """Record that a worker is alive, with the documents it is processing now."""
+    """Record that a worker is alive, with the tasks it is running now: whole documents and
+    OCR parts of long scans (a split document itself is held by no worker)."""
     now = utcnow()
-    active = session.scalar(select(func.count()).select_from(Document).where(
-        Document.status == DocumentStatus.PROCESSING, Document.worker == name)) or 0
+    active = active_tasks(session, name)
     row = session.get(Worker, name)
     if row is None or row.pid != pid:
         if row is not None:
@@ -42,6 +49,16 @@ def heartbeat(session: Session, *, name: str, hostname: str, pid: int, concurren
     row.hostname, row.pid, row.concurrency, row.queues = hostname, pid, concurrency, queues
     row.status, row.active_tasks, row.last_heartbeat = "online", active, now
     return active
+
+
+def active_tasks(session: Session, name: str) -> int:
+    # A split document keeps its last holder's name without a lease: its parts are the work.
+    documents = session.scalar(select(func.count()).select_from(Document).where(
+        Document.status == DocumentStatus.PROCESSING, Document.worker == name,
+        Document.lease_until.is_not(None))) or 0
+    parts = session.scalar(select(func.count()).select_from(OcrPart).where(
+        OcrPart.status == OcrPartStatus.PROCESSING, OcrPart.worker == name)) or 0
+    return documents + parts
 
 
 def mark_stopped(session: Session, name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import signals
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 class Heartbeat:
     """A thread in the worker's main process that reports it alive every few seconds."""
 
-    def __init__(self, name: str, concurrency: int, queues: list[str]) -> None:
+    def __init__(self, name: str, concurrency: Callable[[], int], queues: list[str]) -> None:
         self.name, self.concurrency, self.queues = name, concurrency, ",".join(queues)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
@@ -32,7 +33,7 @@ class Heartbeat:
         rt = runtime()
         with fork_guard, rt.store.db.write() as session:
             workers.heartbeat(session, name=self.name, hostname=HOSTNAME, pid=os.getpid(),
-                              concurrency=self.concurrency, queues=self.queues)
+                              concurrency=self.concurrency(), queues=self.queues)
 
     def _run(self) -> None:
         interval = runtime().settings.heartbeat_seconds
@@ -55,6 +56,15 @@ class Heartbeat:
 _heartbeat: Heartbeat | None = None
 
 
+def most_tasks_at_once(controller: Any) -> int:
+    """The worker's pool size; with --autoscale MAX,MIN its maximum (which a remote
+    `celery control autoscale` may change), not the size it happens to have now."""
+    scaler = getattr(controller, "autoscaler", None)
+    if scaler is not None:
+        return int(scaler.max_concurrency)
+    return int(getattr(controller, "max_concurrency", None) or controller.concurrency)
+
+
 @signals.setup_logging.connect
 def _setup_logging(loglevel: Any = None, **_: Any) -> None:
     settings = runtime().settings
@@ -65,10 +75,11 @@ def _setup_logging(loglevel: Any = None, **_: Any) -> None:
 def _start_heartbeat(sender: Any, **_: Any) -> None:
     global _heartbeat
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
-    _heartbeat = Heartbeat(sender.hostname, sender.controller.concurrency, queues)
+    controller = sender.controller
+    _heartbeat = Heartbeat(sender.hostname, lambda: most_tasks_at_once(controller), queues)
     _heartbeat.start()
     log.info("worker %s ready: concurrency %d, queues %s", sender.hostname,
-             sender.controller.concurrency, ",".join(queues))
+             most_tasks_at_once(controller), ",".join(queues))
 
 
 @signals.worker_shutdown.connect

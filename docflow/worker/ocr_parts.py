@@ -25,6 +25,7 @@ from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
 from docflow.worker.results import (
     Ending,
     ask_fields_of,
+    claim_or_retry,
     classifiers,
     dispatcher,
     guarded,
@@ -75,11 +76,10 @@ def ocr_part(self: Task, part_id: str) -> str:
     rt = runtime()
     settings = rt.settings
     worker = self.request.hostname or HOSTNAME
-    with rt.store.db.write() as session:
-        claim = parts.claim(session, part_id, worker=worker, host=HOSTNAME, pid=os.getpid(),
-                            lease_seconds=settings.lease_seconds,
-                            max_attempts=max_claims(self, settings),
-                            holder_gone=holder_gone(rt, session))
+    claim = claim_or_retry(self, rt, f"OCR part {part_id}", lambda session: parts.claim(
+        session, part_id, worker=worker, host=HOSTNAME, pid=os.getpid(),
+        lease_seconds=settings.lease_seconds, max_attempts=max_claims(self, settings),
+        holder_gone=holder_gone(rt, session)))
     if claim.outcome is parts.PartOutcome.BUSY:
         look_again_later(self, part_id, claim.lease_until)
         return claim.outcome.value

@@ -10,6 +10,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn, TypeVar
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -17,6 +18,7 @@ from billiard.exceptions import Terminated
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.orm import Session
 
 from docflow.config import Settings
 from docflow.pipeline.classify.classifier import DocumentClassifier, needs_review
@@ -34,6 +36,7 @@ from docflow.worker.learned_fields import LearnedFieldsCache
 from docflow.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
+C = TypeVar("C")
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -163,6 +166,20 @@ def max_claims(task: Task, settings: Settings) -> int:
     return settings.max_attempts + (task.request.retries or 0)
 
 
+def claim_or_retry(task: Task, rt: Runtime, what: str, take: Callable[[Session], C]) -> C:
+    """Claim the work in one write transaction (`take`); a transient error there (the database
+    dropped the connection) sends the task again after a backoff, like one met while working.
+    Out of retries, the error ends the task and the reconciler sends the work again later."""
+    try:
+        with rt.store.db.write() as session:
+            return take(session)
+    except TRANSIENT_ERRORS as exc:
+        if task.request.retries >= rt.settings.task_max_retries:
+            raise
+        log.warning("%s: transient %s while claiming it, retrying", what, type(exc).__name__)
+        _send_again(task, rt, exc)
+
+
 def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) -> None:
     retries = task.request.retries
     if retries >= rt.settings.task_max_retries:
@@ -171,8 +188,13 @@ def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) 
         return
     log.warning("%s: transient %s, retrying", ending.what, type(exc).__name__)
     ending.release()
+    _send_again(task, rt, exc)
+
+
+def _send_again(task: Task, rt: Runtime, exc: BaseException) -> NoReturn:
     # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
-    countdown = rt.settings.task_retry_backoff * (2 ** retries) * random.uniform(0.5, 1.5)
+    countdown = (rt.settings.task_retry_backoff * (2 ** task.request.retries)
+                 * random.uniform(0.5, 1.5))
     raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
 
 

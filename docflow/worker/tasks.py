@@ -32,6 +32,7 @@ from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
 from docflow.worker.results import (
     Ending,
     ask_fields_of,
+    claim_or_retry,
     classifiers,
     dispatcher,
     fail,
@@ -52,11 +53,10 @@ log = logging.getLogger(__name__)
 def process_document(self: Task, document_id: str) -> str:
     rt = runtime()
     settings = rt.settings
-    with rt.store.db.write() as session:
-        claim = docs.claim(session, document_id, worker=self.request.hostname or HOSTNAME,
-                           host=HOSTNAME, pid=os.getpid(), lease_seconds=settings.lease_seconds,
-                           max_attempts=max_claims(self, settings),
-                           holder_gone=holder_gone(rt, session))
+    claim = claim_or_retry(self, rt, f"document {document_id}", lambda session: docs.claim(
+        session, document_id, worker=self.request.hostname or HOSTNAME, host=HOSTNAME,
+        pid=os.getpid(), lease_seconds=settings.lease_seconds,
+        max_attempts=max_claims(self, settings), holder_gone=holder_gone(rt, session)))
     if claim.outcome is docs.ClaimOutcome.BUSY:
         look_again_later(self, document_id, claim.lease_until)
         return claim.outcome.value

@@ -3,26 +3,32 @@ workers with different node names and the housekeeper, as separate processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import Row, create_engine, text
 
 from docflow.broker import free_port
+from docflow.worker.runtime import HOSTNAME
 from tests.conftest import empty_postgres
-from tests.e2e.stack import Stack
 
 
 class RedisServer:
-    """A redis-server process on a free port, with or without append-only persistence."""
+    """A redis-server process on a free port, with or without append-only persistence.
+
+    The append-only file is fsynced every second, as deploy/README.md recommends: a crash may
+    lose the last second of messages, which the reconciler sends again.
+    """
 
     def __init__(self, directory: Path, persistent: bool) -> None:
         binary = shutil.which("redis-server")
@@ -39,7 +45,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--save", "", "--appendonly", "yes" if self.persistent else "no",
-             "--appendfsync", "always"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--appendfsync", "everysec"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         for _ in range(100):
             try:
@@ -57,6 +63,13 @@ class RedisServer:
         time.sleep(1)
         self.start()
 
+    def _kill_all(self) -> None:
+        self.client.close()
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
@@ -70,50 +83,130 @@ def fresh_postgres(postgres_url: str) -> str:
 
 
 class ScaleOut:
-    """API + first worker + housekeeper via `docflow serve`, and a second worker on its own."""
+    """The scale-out deployment in small: an API, the housekeeper and Celery workers with node
+    names and queues of their own, each a process in a session of its own (as if on separate
+    hosts), on one PostgreSQL database, one Redis server and one data dir as the shared volume.
+    """
 
     def __init__(self, tmp_path: Path, database_url: str, broker_url: str,
+                 workers: Sequence[tuple[str, str]] = (("first", "default,ocr"),
+                                                       ("second", "default,ocr")),
                  extra_env: dict[str, str] | None = None) -> None:
-        self.env = {"DOCFLOW_DATABASE_URL": database_url, "DOCFLOW_BROKER_URL": broker_url,
-                    "DOCFLOW_SEARCH": "postgres", "DOCFLOW_RESEND_AFTER_SECONDS": "3",
-                    "DOCFLOW_RECONCILE_INTERVAL_SECONDS": "2", "DOCFLOW_LEASE_SECONDS": "9",
-                    "DOCFLOW_WORKER_STALE_SECONDS": "8", "DOCFLOW_HEARTBEAT_SECONDS": "2",
-                    "DOCFLOW_VISIBILITY_TIMEOUT_SECONDS": "15", **(extra_env or {})}
-        self.database_url = database_url
-        self.stack = Stack(tmp_path / "data", concurrency=1, env=self.env)
-        self.stack.wait_healthy()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
-        env.update(self.env, DOCFLOW_DATA_DIR=str(tmp_path / "data"))
-        self.second = subprocess.Popen(
-            [sys.executable, "-m", "docflow", "worker", "-n", "second@%h", "--concurrency", "1"],
-            env=env, stdout=(tmp_path / "second.out").open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 60
-        while self.stack.client.get("/api/workers").json()["worker_count"] < 2:
-            assert time.monotonic() < deadline, "the second worker did not come up"
+        self.tmp_path, self.database_url = tmp_path, database_url
+        self.data_dir = tmp_path / "data"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFLOW_")}
+        self.env.update({
+            "DOCFLOW_DATA_DIR": str(self.data_dir), "DOCFLOW_DATABASE_URL": database_url,
+            "DOCFLOW_BROKER_URL": broker_url, "DOCFLOW_SEARCH": "postgres",
+            "DOCFLOW_RESEND_AFTER_SECONDS": "3", "DOCFLOW_RECONCILE_INTERVAL_SECONDS": "2",
+            "DOCFLOW_LEASE_SECONDS": "9", "DOCFLOW_WORKER_STALE_SECONDS": "8",
+            "DOCFLOW_HEARTBEAT_SECONDS": "2", "DOCFLOW_VISIBILITY_TIMEOUT_SECONDS": "15",
+            **(extra_env or {})})
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        port = free_port()
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        try:
+            self._come_up(port, workers)
+        except BaseException:
+            self._kill_all()  # nothing left behind to serve the next test's database
+            raise
+
+    def _come_up(self, port: int, workers: Sequence[tuple[str, str]]) -> None:
+        # The API first: it brings the fresh database to the newest schema with the built-in
+        # document types, as a deployment's first service (or migration job) does.
+        self._start("api", ["uvicorn", "--factory", "docflow.api.app:create_app",
+                            "--host", "127.0.0.1", "--port", str(port)])
+        deadline = time.monotonic() + 90
+        while self._online() is None:
+            assert time.monotonic() < deadline, f"the API did not come up\n{self.output()}"
+            assert self.processes["api"].poll() is None, f"api exited\n{self.output()}"
+            time.sleep(0.3)
+        self._start("housekeeper", ["docflow", "housekeeper"])
+        for node, queues in workers:
+            self._start(node, ["docflow", "worker", "-n", f"{node}@%h", "--queues", queues,
+                               "--concurrency", "1"])
+        while (self._online() or 0) < len(workers):
+            assert time.monotonic() < deadline, f"workers did not come up\n{self.output()}"
+            for name, process in self.processes.items():
+                assert process.poll() is None, f"{name} exited\n{self.output()}"
             time.sleep(0.3)
 
-    def kill_second_worker(self) -> None:
-        """SIGKILL the second worker's main process and its pool, all at once."""
-        os.killpg(self.second.pid, signal.SIGKILL)
-        self.second.wait()
+    def _start(self, name: str, argv: list[str]) -> None:
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", *argv], env=self.env, stdout=self._out(name).open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
 
-    def index_entries(self) -> tuple[int, int]:
+    def _out(self, name: str) -> Path:
+        return self.tmp_path / f"{name}.out"
+
+    def _online(self) -> int | None:
+        """Workers online, as the API says; None while it does not answer."""
+        try:
+            return int(self.client.get("/api/workers").json()["worker_count"])
+        except httpx.HTTPError:
+            return None
+
+    def node(self, name: str) -> str:
+        """A worker's full node name (NAME@host)."""
+        return f"{name}@{HOSTNAME}"
+
+    def wait_batch(self, batch_id: str, timeout: float = 300) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.client.get(f"/api/batch-status/{batch_id}").json()
+            if status["completed"] + status["failed"] >= status["total"]:
+                return status
+            assert time.monotonic() < deadline, f"batch not done: {status}\n{self.output()}"
+            time.sleep(0.5)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a worker's main process and its pool, all at once (its host died)."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def log(self, filename: str) -> str:
+        """A log file of the data dir: celery.log (every worker), housekeeper.log, api.log."""
+        return (self.data_dir / "logs" / filename).read_text(errors="replace")
+
+    def query(self, sql: str, **params: object) -> list[Row]:
         engine = create_engine(self.database_url)
-        with engine.connect() as conn:
-            total, distinct = conn.execute(text(
-                "SELECT count(*), count(DISTINCT id) FROM search_index")).one()
-        engine.dispose()
-        return int(total), int(distinct)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text(sql), params).all())
+        finally:
+            engine.dispose()
+
+    def output(self) -> str:
+        return "\n".join(f"--- {name}\n{self._out(name).read_text(errors='replace')[-3000:]}"
+                         for name in self.processes)
+
+    def _kill_all(self) -> None:
+        self.client.close()
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self) -> None:
-        if self.second.poll() is None:
-            os.killpg(self.second.pid, signal.SIGTERM)
+        """SIGTERM, as a process manager stops a host's services; each must exit cleanly."""
+        self.client.close()
+        running = {n: p for n, p in self.processes.items() if p.poll() is None}
+        for process in running.values():
+            os.killpg(process.pid, signal.SIGTERM)
+        codes = {}
+        for name, process in running.items():
             try:
-                self.second.wait(20)
+                codes[name] = process.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.second.pid, signal.SIGKILL)
-        assert self.stack.stop() == 0, self.stack.output()
+                os.killpg(process.pid, signal.SIGKILL)
+                codes[name] = process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # an orphaned pool process
+        # uvicorn ends a graceful shutdown by raising the signal it handled again.
+        unclean = {n: c for n, c in codes.items()
+                   if c != 0 and not (n == "api" and c == -signal.SIGTERM)}
+        assert unclean == {}, f"{unclean}\n{self.output()}"
 
 
 @pytest.fixture

@@ -70,3 +70,43 @@ def test_a_worker_name_is_free_once_its_holder_stopped_or_died(store: Store) -> 
     with store.db.write() as session:
         w.mark_stopped(session, f"docflow@{here}")
     assert _worker_name(store, settings, None) == f"docflow@{here}"
+
+
+def test_active_tasks_count_the_documents_and_ocr_parts_a_worker_is_running(store: Store) -> None:
+    from docflow.store import documents as docs
+    from docflow.store.models import Document, DocumentStatus, OcrPart, OcrPartStatus
+    from tests.conftest import put
+
+    with store.db.write() as session:
+        whole, split, other = docs.register_documents(
+            session, [put(store, f"doc {i}".encode(), f"{i}.txt") for i in range(3)])
+        for doc in (whole, other):
+            docs.claim(session, doc.id, worker="w@h1" if doc is whole else "x@h2", host="h",
+                       pid=10, lease_seconds=60, max_attempts=4, holder_gone=lambda d: False)
+        # A long scan split into OCR parts (no worker holds the document itself): w@h1 reads
+        # one part, the other waits, and one of an earlier attempt was called off.
+        split.status, split.ocr_parts, split.attempts = DocumentStatus.PROCESSING, 2, 1
+        session.add_all([
+            OcrPart(document_id=split.id, attempt=1, first_page=1, last_page=20,
+                    status=OcrPartStatus.PROCESSING, worker="w@h1",
+                    lease_until=utcnow() + timedelta(seconds=60)),
+            OcrPart(document_id=split.id, attempt=1, first_page=21, last_page=40,
+                    status=OcrPartStatus.QUEUED),
+            OcrPart(document_id=split.id, attempt=0, first_page=1, last_page=40,
+                    status=OcrPartStatus.CANCELLED, worker="w@h1")])
+    _beat(store, "w@h1")
+    _beat(store, "x@h2")
+    with store.db.read() as session:
+        active = {i.name: i.active_tasks for i in w.list_workers(session, stale_after=30)}
+    assert active == {"w@h1": 2, "x@h2": 1}
+    # The part is stored and w@h1 let go of finishing the document after a transient error
+    # (its name stays, the lease is gone); the whole document is done: w@h1 runs nothing.
+    with store.db.write() as session:
+        for part in session.query(OcrPart).filter(OcrPart.status == OcrPartStatus.PROCESSING):
+            part.status = OcrPartStatus.COMPLETED
+        session.get(Document, split.id).worker = "w@h1"
+        done = session.get(Document, whole.id)
+        done.status, done.lease_until = DocumentStatus.COMPLETED, None
+    _beat(store, "w@h1")
+    with store.db.read() as session:
+        assert {i.name: i.active_tasks for i in w.list_workers(session, 30)}["w@h1"] == 0

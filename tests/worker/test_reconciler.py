@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 import redis
 
 from docflow.config import Settings
 from docflow.search import open_index
-from docflow.store import Document, DocumentStatus, Store
+from docflow.store import Document, DocumentStatus, Store, Worker, open_store, workers
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.worker import runtime as runtime_module
@@ -16,7 +18,7 @@ from docflow.worker.dispatch import Dispatcher, submit_documents
 from docflow.worker.indexer import index_pending
 from docflow.worker.reconciler import reconcile
 from docflow.worker.tasks import process_document
-from tests.conftest import put
+from tests.conftest import empty_postgres, put
 
 
 def _age_queued(store: Store, seconds: float) -> None:
@@ -56,6 +58,67 @@ def test_a_document_whose_lease_ran_out_is_requeued_and_sent(
     assert report.expired_leases == 1 and report.sent == 1
     with store.db.read() as session:
         assert session.get(Document, doc_id).status == DocumentStatus.QUEUED
+    dispatcher.close()
+
+
+def test_the_documents_of_a_worker_that_stopped_beating_are_sent_again(
+        settings: Settings, store: Store, broker: redis.Redis) -> None:
+    """Its leases may run far into the future: a silent heartbeat is enough to take them."""
+    dispatcher = Dispatcher(settings)
+    sub = submit_documents(store, dispatcher, [put(store, b"held by the dead", "dead.txt"),
+                                               put(store, b"held by the living", "alive.txt")],
+                           source="test")
+    dead_id, alive_id = sub.documents[0][0], sub.documents[1][0]
+    broker.flushall()  # only what the reconciler sends is in the queue now
+    with store.db.write() as session:
+        for doc_id, worker in ((dead_id, "dead@host"), (alive_id, "alive@host")):
+            docs.claim(session, doc_id, worker=worker, host="elsewhere", pid=1,
+                       lease_seconds=3600, max_attempts=4, holder_gone=lambda d: False)
+            workers.heartbeat(session, name=worker, hostname="elsewhere", pid=1,
+                              concurrency=1, queues="default")
+        session.get(Worker, "dead@host").last_heartbeat = utcnow() - timedelta(
+            seconds=settings.worker_stale_seconds + 1)
+    report = reconcile(store, dispatcher, settings)
+    assert (report.expired_leases, report.sent) == (1, 1)
+    with store.db.read() as session:
+        assert session.get(Document, dead_id).status == DocumentStatus.QUEUED
+        alive = session.get(Document, alive_id)
+        assert (alive.status, alive.worker) == (DocumentStatus.PROCESSING, "alive@host")
+    assert broker.llen("default") == 1 and dead_id.encode() in broker.lindex("default", 0)
+    # The worker beating now keeps its document: the next round sends nothing.
+    assert reconcile(store, dispatcher, settings).sent == 0
+    dispatcher.close()
+
+
+@pytest.fixture
+def postgres_store(settings: Settings, postgres_url: str) -> Iterator[Store]:
+    settings.database_url = postgres_url
+    empty_postgres(postgres_url)
+    s = open_store(settings, migrate=True)
+    yield s
+    s.db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_round_is_skipped_while_another_host_reconciles(
+        settings: Settings, postgres_store: Store, broker: redis.Redis) -> None:
+    dispatcher = Dispatcher(settings)
+    submit_documents(postgres_store, dispatcher, [put(postgres_store, b"lost", "lost.txt")],
+                     source="test")
+    broker.flushall()
+    _age_queued(postgres_store, settings.resend_after_seconds + 1)
+    other_host = open_store(settings)  # its own engine: another connection holds the lock
+    try:
+        with other_host.db.exclusive("docflow.reconciler") as held:
+            assert held
+            report = reconcile(postgres_store, dispatcher, settings)
+            assert report.skipped and report.sent == 0
+            assert broker.llen("default") == 0
+    finally:
+        other_host.db.dispose()
+    # The lock is free again: this round finds the lost message and sends it.
+    report = reconcile(postgres_store, dispatcher, settings)
+    assert not report.skipped and report.sent == 1 and broker.llen("default") == 1
     dispatcher.close()
 
 

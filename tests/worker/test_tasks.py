@@ -368,6 +368,40 @@ def test_a_transient_error_then_success_completes_the_document(
     assert len(countdowns) == 1 and doc.attempts == 2
 
 
+@pytest.mark.parametrize("drops", [1, 99])
+def test_a_connection_dropped_while_claiming_is_retried(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, drops: int) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from docflow.worker import tasks
+
+    doc_id = _register(store, b"Dear Ann, thank you for your letter.", "letter.txt")
+    real_claim, real_retry, calls, countdowns = docs.claim, process_document.retry, [], []
+
+    def dropping(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= drops:  # as psycopg reports a connection pg_terminate_backend ended
+            raise OperationalError("SELECT documents", {}, Exception(
+                "consuming input failed: server closed the connection unexpectedly"))
+        return real_claim(*args, **kwargs)
+
+    def spy_retry(*args: object, **kwargs: object) -> object:
+        countdowns.append(kwargs["countdown"])
+        return real_retry(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.docs, "claim", dropping)
+    monkeypatch.setattr(process_document, "retry", spy_retry)
+    result = process_document.apply(args=[doc_id])  # eager: each retry runs at once
+    doc = _get(store, doc_id)
+    if drops == 1:
+        assert result.successful() and len(countdowns) == 1
+        assert doc.status == DocumentStatus.COMPLETED and doc.attempts == 1
+    else:  # out of retries: the task ends, the document waits queued for the reconciler
+        assert isinstance(result.result, OperationalError)
+        assert len(countdowns) == settings.task_max_retries
+        assert doc.status == DocumentStatus.QUEUED and doc.attempts == 0
+
+
 def test_the_celery_app_follows_the_task_policy(settings: Settings) -> None:
     from docflow.worker.celery_app import create_celery
 
