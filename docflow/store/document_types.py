@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from docflow.pipeline.classify.doc_types import DEFAULT_DOC_TYPES, OTHER, DocType
@@ -14,7 +14,14 @@ from docflow.store.models import DocumentType, utcnow
 
 
 def ensure_defaults(session: Session) -> None:
-    """Give a new database the built-in types (once; later edits are the users')."""
+    """Give a new database the built-in types (once; later edits are the users').
+
+    Every process runs this at start; on PostgreSQL the first takes a transaction lock, so two
+    hosts starting together on an empty database do not both insert them (SQLite's
+    `BEGIN IMMEDIATE` already lets one writer in at a time).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('docflow.document_types'))"))
     if session.scalar(select(DocumentType.name).limit(1)) is not None:
         return
     for t in DEFAULT_DOC_TYPES:

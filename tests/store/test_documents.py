@@ -178,3 +178,39 @@ def test_many_hosts_migrating_a_new_database_at_once_is_safe(postgres_url: str,
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
     assert "documents" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_hosts_adding_the_built_in_types_at_once_both_start(postgres_url: str,
+                                                                settings) -> None:
+    """Every process adds the built-in types at start; the second of two starting together
+    must find the first's rows, not crash on them (UniqueViolation)."""
+    from docflow.store import open_store
+    from docflow.store.document_types import ensure_defaults
+    from docflow.store.migrate import upgrade_database
+    from docflow.store.models import DocumentType
+    from tests.conftest import empty_postgres
+
+    empty_postgres(postgres_url)
+    settings.database_url = postgres_url
+    store = open_store(settings)
+    upgrade_database(store.db)
+    errors: list[BaseException] = []
+
+    def second_host() -> None:
+        try:
+            with store.db.write() as session:
+                ensure_defaults(session)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with store.db.write() as first:
+        ensure_defaults(first)  # inserted, not yet committed
+        other = threading.Thread(target=second_host)
+        other.start()
+        other.join(0.5)  # the second host reaches the same rows meanwhile
+    other.join(30)
+    assert not other.is_alive() and errors == []
+    with store.db.read() as session:
+        assert session.query(DocumentType).count() >= 11
+    store.db.dispose()
