@@ -7,15 +7,22 @@ once: claimed once (twice where the test interrupted it), one result, one search
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Container, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Row
 
+from docflow.broker import free_port
 from tests.scaleout.conftest import RedisServer, ScaleOut
 from tests.scans import make_scanned_pdf, text_image
 
@@ -180,6 +187,7 @@ def test_scans_on_the_ocr_queue_do_not_hold_up_small_documents(
         queues = {w["name"]: w["queues"] for w in
                   scale.client.get("/api/workers").json()["workers"]}
         assert queues == {scale.node("ocr"): ["ocr"], scale.node("light"): ["default"]}
+        _flower_sees_the_workers(scale, redis_server.url)
         # Some twenty seconds of OCR for the one ocr worker, uploaded first.
         scans = _upload(scale, [_scan(f"queuescan{i}word", pages=6) for i in range(4)])
         texts = _upload(scale, _texts(100, "light"))
@@ -195,6 +203,33 @@ def test_scans_on_the_ocr_queue_do_not_hold_up_small_documents(
         assert {r.worker for r in text_docs.values()} == {scale.node("light")}
     finally:
         scale.stop()
+
+
+def _flower_sees_the_workers(scale: ScaleOut, broker_url: str) -> None:
+    """Flower, started as deploy/README.md says, lists each worker with its queues."""
+    port = free_port()
+    flower = subprocess.Popen(
+        [sys.executable, "-m", "celery", "--app", "docflow.worker.celery_app:app", "--broker",
+         broker_url, "flower", f"--port={port}", "--address=127.0.0.1"],
+        env={**scale.env, "FLOWER_UNAUTHENTICATED_API": "true"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 60
+            workers: dict = {}
+            while set(workers) != {scale.node("ocr"), scale.node("light")}:
+                assert time.monotonic() < deadline, f"Flower saw {sorted(workers)}"
+                assert flower.poll() is None, flower.stdout.read().decode(errors="replace")
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    if client.get("/healthcheck").text == "OK":
+                        workers = client.get("/api/workers", params={"refresh": 1}).json()
+                time.sleep(0.5)
+            consumed = {name: sorted(q["name"] for q in info.get("active_queues") or [])
+                        for name, info in workers.items()}
+            assert consumed == {scale.node("ocr"): ["ocr"], scale.node("light"): ["default"]}
+    finally:
+        os.killpg(flower.pid, signal.SIGKILL)
+        flower.wait()
 
 
 @pytest.mark.parametrize("persistent", [True, False], ids=["aof-everysec", "no-persistence"])
