@@ -8,6 +8,7 @@ taken over can no longer write results.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,22 +24,83 @@ from docflow.store.blobs import StoredBlob
 from docflow.store.models import Document, DocumentStatus, Extraction, utcnow
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SEPARATORS = re.compile(r"[\\/]")
+_DRIVE = re.compile(r"^[A-Za-z]:$")
+MAX_NAME = 255
+MAX_SOURCE_PATH = 1024
+SHORTENED = "\N{HORIZONTAL ELLIPSIS}"  # the folder segment standing for those cut from a long path
 
 
 def clean_filename(name: str | None) -> str:
-    """The last path component, without control characters, at most 255 characters."""
-    base = re.split(r"[\\/]", name or "")[-1].strip()
+    """The last path component, without control characters, at most 255 characters, NFC."""
+    base = _SEPARATORS.split(unicodedata.normalize("NFC", name or ""))[-1].strip()
     base = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", base)
     if base in ("", ".", ".."):
         base = "unnamed"
-    return base[:255]
+    return base[:MAX_NAME]
+
+
+def clean_source_path(name: str | None) -> str | None:
+    """Where the file sat in the folder it was uploaded from: "2019/q1/invoice.pdf".
+
+    Separators become "/"; a leading "/" or drive ("C:") and "." or empty segments go; ".."
+    takes back the folder before it and never climbs above the root; control characters become
+    U+FFFD; NFC, so a path sent from macOS (NFD) matches the same path typed elsewhere. The last
+    segment is the document's filename (clean_filename). Past 1024 characters the deepest
+    folders are cut and replaced by one "…" segment; the filename is always kept. A plain name
+    is a path with no folders; None only when nothing was named.
+    """
+    if name is None or not name.strip():
+        return None
+    *segments, _ = _SEPARATORS.split(unicodedata.normalize("NFC", name))
+    if segments and _DRIVE.match(segments[0]):
+        segments = segments[1:]
+    folders: list[str] = []
+    for segment in (s.strip() for s in segments):
+        if segment == "..":
+            if folders:
+                folders.pop()
+        elif segment not in ("", "."):
+            folders.append(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", segment)[:MAX_NAME])
+    filename = clean_filename(name)
+    path = "/".join([*folders, filename])
+    if len(path) <= MAX_SOURCE_PATH:
+        return path
+    kept: list[str] = []
+    room = MAX_SOURCE_PATH - len(filename) - len(SHORTENED) - 1
+    for folder in folders:
+        if len(folder) + 1 > room:
+            break
+        kept.append(folder)
+        room -= len(folder) + 1
+    return "/".join([*kept, SHORTENED, filename])
+
+
+def path_prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """The range [low, high) holding exactly the paths that start with `prefix` (cleaned as
+    stored paths are), in code point order: SQLite's and PostgreSQL's "C" collation. High is the
+    prefix with its last character raised by one (None when nothing sorts above it); a fixed
+    bound such as prefix + U+FFFF would leave out names with characters past U+FFFF (emoji)."""
+    low = _CONTROL.sub("\N{REPLACEMENT CHARACTER}",
+                       unicodedata.normalize("NFC", prefix.replace("\\", "/")).lstrip("/"))
+    stem = low
+    while stem:
+        code = ord(stem[-1]) + 1
+        if code == 0xD800:  # surrogates are no characters: step over them
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return low, stem[:-1] + chr(code)
+        stem = stem[:-1]
+    return low, None
 
 
 @dataclass(frozen=True)
 class NewDocument:
-    filename: str
+    filename: str  # as sent: a name or a relative path ("2019/invoice.pdf")
     blob: StoredBlob
     idempotency_key: str | None = None  # the client's key for this file, unique when set
+    # Where it sits when that is not `filename` (an archive member: "scans.zip/a/b.pdf").
+    source_path: str | None = None
 
 
 def register_documents(session: Session, items: Sequence[NewDocument],
@@ -52,6 +114,7 @@ def register_documents(session: Session, items: Sequence[NewDocument],
     docs = []
     for item in items:
         doc = Document(batch_id=batch_id, filename=clean_filename(item.filename),
+                       source_path=clean_source_path(item.source_path or item.filename),
                        idempotency_key=item.idempotency_key, sha256=item.blob.sha256,
                        size=item.blob.size, created_at=now,
                        status=DocumentStatus.QUEUED, enqueued_at=now, attempts=0,
@@ -224,6 +287,7 @@ class DocumentFilter:
     doc_type: str | None = None
     parent_id: str | None = None
     needs_review: bool | None = None
+    path_prefix: str | None = None  # "2019/": that folder and below; "2019/inv": names too
 
 
 def list_documents(session: Session, flt: DocumentFilter, limit: int,
@@ -239,11 +303,29 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
         conditions.append(Document.parent_id == flt.parent_id)
     if flt.needs_review is not None:
         conditions.append(Document.needs_review.is_(flt.needs_review))
+    if flt.path_prefix:
+        # A range, not LIKE: it uses the plain index on both databases, and "%" or "_" in a
+        # folder's name mean themselves.
+        low, high = path_prefix_bounds(flt.path_prefix)
+        conditions.append(Document.source_path >= low)
+        if high is not None:
+            conditions.append(Document.source_path < high)
     total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
     rows = session.scalars(select(Document).where(*conditions)
                            .order_by(Document.created_at, Document.id)
                            .limit(limit).offset(offset))
     return total, list(rows)
+
+
+def source_paths(session: Session, ids: Sequence[str]) -> dict[str, str | None]:
+    """Each document's source_path, by id (ids not found are left out)."""
+    found: dict[str, str | None] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        found.update(session.execute(select(Document.id, Document.source_path)
+                                     .where(Document.id.in_(chunk))).tuples())
+    return found
 
 
 def get_by_task(session: Session, task_id: str) -> Document | None:

@@ -53,6 +53,9 @@ class Base(DeclarativeBase):
     pass
 
 
+SOURCE_PATH = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
 class DocumentStatus:
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -96,6 +99,7 @@ class Document(Base):
         Index("ix_documents_status_lease", "status", "lease_until"),
         Index("ix_documents_created_at", "created_at"),
         Index("ix_documents_needs_review", "needs_review"),
+        Index("ix_documents_source_path", "source_path"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -103,6 +107,10 @@ class Document(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     filename: Mapped[str] = mapped_column(String(1000))
+    # Where the file sat in the uploaded folder, "/"-separated ("2019/invoice.pdf"; a member of
+    # an archive: "2019/scans.zip/a.pdf"); None before migration 0009. Compared in code point
+    # order ("C" on PostgreSQL, SQLite's own), so a prefix is an index range on both.
+    source_path: Mapped[str | None] = mapped_column(SOURCE_PATH)
     # A client's key for one file (see the batch upload client): sent twice, stored once.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
