@@ -30,7 +30,8 @@ FORM_FILENAME_ESCAPES = re.compile(r"%(22|0D|0A)", re.IGNORECASE)
 
 
 def form_filename(raw: bytes) -> str:
-    """A part's filename as the sender's user named the file."""
+    """A part's filename as the sender's user named the file; it may hold the file's path in
+    an uploaded folder ("2019/invoice.pdf"), kept as its source_path (store.documents)."""
     text = raw.decode("utf-8", "replace")
     return FORM_FILENAME_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), text)
 

@@ -9,6 +9,14 @@ from pydantic import BaseModel, Field
 
 from docflow.store import Document
 
+SOURCE_PATH_HELP = ("Where the file sat in the uploaded folder, '/'-separated "
+                    "('2019/invoice.pdf'): the relative path sent as the file part's filename "
+                    "(as browsers send for a folder, and `docflow upload`), or the path under "
+                    "the folder `docflow ingest` read; just the filename when no folder was "
+                    "sent. An attachment or archive member's is its parent's path, then its "
+                    "path inside ('2019/mail.eml/invoice.pdf'). null for documents stored "
+                    "before paths were kept.")
+
 
 class DocumentError(BaseModel):
     code: str = Field(description="Stable reason code, e.g. corrupt, encrypted, empty.")
@@ -42,6 +50,7 @@ class UploadResponse(BaseModel):
     task_id: str
     status: str
     filename: str
+    source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
 
 
 class AppendedDocumentOut(BaseModel):
@@ -49,6 +58,7 @@ class AppendedDocumentOut(BaseModel):
     task_id: str
     status: str
     filename: str
+    source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
     batch_id: str | None = Field(description="The batch holding the document: another one "
                                  "when its key was first sent there.")
     idempotency_key: str | None
@@ -148,6 +158,7 @@ class HealthResponse(BaseModel):
 class SearchHitOut(BaseModel):
     id: str
     filename: str
+    source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
     doc_type: str | None
     score: float
     snippet: str = Field(description="Text around the match; matched terms as <b>term</b>. "
@@ -166,6 +177,7 @@ class SearchResponse(BaseModel):
 class DocumentSummary(BaseModel):
     id: str
     filename: str
+    source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
     status: str
     error: DocumentError | None
     doc_type: str | None
@@ -185,6 +197,7 @@ class DocumentList(BaseModel):
 class DocumentDetail(BaseModel):
     id: str
     filename: str
+    source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
     status: str
     error: DocumentError | None
     doc_type: DocType | None
@@ -215,7 +228,8 @@ def error_of(doc: Document) -> DocumentError | None:
 
 
 def summary_of(doc: Document) -> DocumentSummary:
-    return DocumentSummary(id=doc.id, filename=doc.filename, status=doc.status,
+    return DocumentSummary(id=doc.id, filename=doc.filename, source_path=doc.source_path,
+                           status=doc.status,
                            error=error_of(doc), doc_type=doc.doc_type, batch_id=doc.batch_id,
                            parent_id=doc.parent_id, needs_review=doc.needs_review,
                            created_at=doc.created_at)
@@ -228,7 +242,8 @@ def detail_of(doc: Document, text: str | None) -> DocumentDetail:
                            decider=doc.classifier, model_version=doc.model_version)
     fields: list[dict[str, Any]] = doc.fields or []
     return DocumentDetail(
-        id=doc.id, filename=doc.filename, status=doc.status, error=error_of(doc),
+        id=doc.id, filename=doc.filename, source_path=doc.source_path, status=doc.status,
+        error=error_of(doc),
         doc_type=doc_type, fields=[ExtractedField(**f) for f in fields], text=text,
         batch_id=doc.batch_id, parent_id=doc.parent_id, task_id=doc.task_id, sha256=doc.sha256,
         size=doc.size, format=doc.format, mime_type=doc.mime_type, page_count=doc.page_count,

@@ -324,7 +324,7 @@ def source_paths(session: Session, ids: Sequence[str]) -> dict[str, str | None]:
     for start in range(0, len(unique), 500):
         chunk = unique[start:start + 500]
         found.update(session.execute(select(Document.id, Document.source_path)
-                                     .where(Document.id.in_(chunk))).tuples())
+                                     .where(Document.id.in_(chunk))).tuples().all())
     return found
 
 

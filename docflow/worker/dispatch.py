@@ -130,7 +130,8 @@ class Dispatcher:
 @dataclass(frozen=True)
 class Submitted:
     batch_id: str | None
-    documents: list[tuple[str, str, str, str]]  # (document_id, task_id, status, filename)
+    # (document_id, task_id, status, filename, source_path)
+    documents: list[tuple[str, str, str, str, str | None]]
 
 
 def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDocument], *,
@@ -144,9 +145,10 @@ def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDo
             batch.document_count = len(items)
             batch_id = batch.id
         docs = register_documents(session, items, batch_id=batch_id)
-        rows = [(d.id, d.task_id, d.status, d.filename) for d in docs]
+        rows = [(d.id, d.task_id, d.status, d.filename, d.source_path) for d in docs]
     dispatcher.send(TaskRef(doc_id, task_id, queue_for_name(name))
-                    for doc_id, task_id, status, name in rows if status == DocumentStatus.QUEUED)
+                    for doc_id, task_id, status, name, _ in rows
+                    if status == DocumentStatus.QUEUED)
     return Submitted(batch_id=batch_id, documents=rows)
 
 
@@ -159,6 +161,7 @@ class AppendedDocument:
     batch_id: str | None
     idempotency_key: str | None
     created: bool  # False: the key was seen before and this is that document
+    source_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ def _write_then_send(store: Store, dispatcher: Dispatcher,
     def work(session: Session) -> tuple[Appended, list[AppendedDocument]]:
         appended = write(session)
         return appended, [AppendedDocument(d.id, d.task_id, d.status, d.filename, d.batch_id,
-                                           d.idempotency_key, created)
+                                           d.idempotency_key, created, d.source_path)
                           for d, created in appended.documents]
 
     appended, docs = write_with_retry(store.db, work)

@@ -54,6 +54,37 @@ def test_quotes_and_line_breaks_in_names_arrive_as_the_user_named_the_file(
     assert names == ["line\ufffdbreak.txt", "cr\ufffdhere.txt", "100%25 sure.txt"]
 
 
+def test_a_folder_upload_keeps_each_files_path_and_lists_by_folder(client: TestClient) -> None:
+    # Part filenames holding folders, as browsers send a folder (webkitdirectory) and as
+    # `docflow upload` does: the same name in two folders stays two findable documents.
+    r = client.post("/api/batch-upload", files=_files("2019/invoice.pdf", "2020/invoice.pdf",
+                                                      "2019/q1/invoice.pdf"))
+    assert r.status_code == 202, r.text
+    sent = r.json()["documents"]
+    assert [d["filename"] for d in sent] == ["invoice.pdf"] * 3
+    assert [d["source_path"] for d in sent] == ["2019/invoice.pdf", "2020/invoice.pdf",
+                                                "2019/q1/invoice.pdf"]
+    batch = client.post("/api/batches", json={"name": "more"}).json()["batch_id"]
+    r = client.post(f"/api/batches/{batch}/files",
+                    files=_files("2019\\scan.pdf", "../../etc/passwd", "plain.txt"))
+    assert r.status_code == 202, r.text
+    assert [d["source_path"] for d in r.json()["documents"]] == ["2019/scan.pdf", "etc/passwd",
+                                                                 "plain.txt"]
+    one = client.post("/api/upload", files={"file": ("/2019/../2021/note.txt", b"n")}).json()
+    assert (one["filename"], one["source_path"]) == ("note.txt", "2021/note.txt")
+    doc = client.get(f"/api/documents/{sent[1]['document_id']}").json()
+    assert (doc["filename"], doc["source_path"]) == ("invoice.pdf", "2020/invoice.pdf")
+
+    listing = client.get("/api/documents", params={"path_prefix": "2019/"}).json()
+    assert listing["total"] == 3
+    assert {d["source_path"] for d in listing["documents"]} == {
+        "2019/invoice.pdf", "2019/q1/invoice.pdf", "2019/scan.pdf"}
+    listing = client.get("/api/documents", params={"path_prefix": "2019/", "batch_id": batch})
+    assert [d["source_path"] for d in listing.json()["documents"]] == ["2019/scan.pdf"]
+    every = client.get("/api/documents").json()
+    assert every["total"] == 7 and all(d["source_path"] for d in every["documents"])
+
+
 def test_batch_upload_registers_every_file_before_answering(client: TestClient) -> None:
     r = client.post("/api/batch-upload", files=_files("a.txt", "b.txt", "c.txt"),
                     data={"batch_name": "three"})
@@ -141,6 +172,12 @@ def test_openapi_documents_every_route_of_the_contract(client: TestClient) -> No
         assert path in paths, path
     body = paths["/api/batch-upload"]["post"]["requestBody"]["content"]
     assert "files" in body["multipart/form-data"]["schema"]["properties"]
+    listing = {p["name"]: p for p in paths["/api/documents"]["get"]["parameters"]}
+    assert "folder and everything below" in listing["path_prefix"]["description"]
+    for shape in ("DocumentSummary", "DocumentDetail", "SearchHitOut", "UploadResponse",
+                  "AppendedDocumentOut"):
+        field = spec["components"]["schemas"][shape]["properties"]["source_path"]
+        assert "uploaded folder" in field["description"], shape
     assert client.get("/docs").status_code == 200
 
 

@@ -81,8 +81,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                                       ("lube.txt", LUBE, "cars"),
                                       ("match.txt", MATCH, "other"),
                                       ("cake.txt", CAKE, "other")]:
-                (doc,) = docs.register_documents(session, [put(store, body.encode(), name)],
-                                                 batch_id=batches[batch])
+                (doc,) = docs.register_documents(
+                    session, [put(store, body.encode(), f"archive/{batch}/{name}")],
+                    batch_id=batches[batch])
                 ids[name] = doc.id
         for doc_id in ids.values():
             assert tasks.process_document(doc_id) == "processed"
@@ -132,7 +133,7 @@ def test_semantic_search_finds_a_paraphrase_keyword_search_misses(stack: Stack) 
     scores = [h["score"] for h in found["hits"]]
     assert scores == sorted(scores, reverse=True) and 0.2 < scores[-1] <= scores[0] <= 1
     hit = next(h for h in found["hits"] if h["filename"] == "garage.txt")
-    assert set(hit) == {"id", "filename", "doc_type", "score", "snippet"}
+    assert set(hit) == {"id", "filename", "source_path", "doc_type", "score", "snippet"}
     assert hit["snippet"].startswith("Ridge Garage - invoice 4411.")
 
 
@@ -147,6 +148,17 @@ def test_filters_apply_to_semantic_and_hybrid_hits(stack: Stack) -> None:
         typed = _search(stack, query, mode=mode, doc_type=garage_type)
         assert "garage.txt" in _names(stack, typed)
         assert {h["doc_type"] for h in typed["hits"]} == {garage_type}
+
+
+def test_hits_of_every_mode_say_where_the_file_sat(stack: Stack) -> None:
+    for mode, q in (("keyword", "garage"), ("semantic", "automobile repair bill"),
+                    ("hybrid", "striker automobile repair")):
+        hits = _search(stack, q, mode=mode)["hits"]
+        assert hits, mode
+        folder = {"garage.txt": "cars", "lube.txt": "cars", "match.txt": "other",
+                  "cake.txt": "other"}
+        assert [h["source_path"] for h in hits] == [
+            f"archive/{folder[h['filename']]}/{h['filename']}" for h in hits], mode
 
 
 def test_hybrid_search_fuses_words_and_meaning(stack: Stack) -> None:

@@ -18,6 +18,13 @@ from docflow.store.models import DocumentType, utcnow
 
 router = APIRouter(tags=["documents"])
 
+PATH_PREFIX_HELP = (
+    "Only documents whose `source_path` starts with this (case-sensitive). End it "
+    "with '/' for a folder and everything below it: `2019/` matches `2019/invoice.pdf` and "
+    "`2019/q1/a.pdf` (and the members of archives in them), not `2019-old/a.pdf`; without the "
+    "'/', `2019` matches both. '\\' counts as '/' and a leading '/' is ignored. Documents "
+    "stored before paths were kept (source_path null) never match.")
+
 
 @router.get("/api/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
             summary="List documents")
@@ -32,15 +39,17 @@ def documents(batch_id: str | None = Query(None, description="Only the documents
                                             "members of this document."),
               needs_review: bool | None = Query(None, description="true: only documents whose "
                                                 "type was chosen with low confidence."),
+              path_prefix: str | None = Query(None, max_length=1024,
+                                              description=PATH_PREFIX_HELP),
               limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
               offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
               state: ApiState = Depends(get_state)) -> DocumentList:
-    """A page of documents, oldest first, with the total that match: id, file name, status,
-    the reason of a failure (`error: {code, message}`), type and whether it awaits review."""
+    """A page of documents, oldest first, with the total that match: id, file name, path in
+    the uploaded folder, status, the reason of a failure (`error: {code, message}`), type and
+    whether it awaits review."""
     with state.store.db.read() as session:
-        total, rows = list_documents(session, DocumentFilter(batch_id, status, doc_type, parent_id,
-                                                    needs_review),
-                                     limit, offset)
+        flt = DocumentFilter(batch_id, status, doc_type, parent_id, needs_review, path_prefix)
+        total, rows = list_documents(session, flt, limit, offset)
         return DocumentList(total=total, limit=limit, offset=offset,
                             documents=[summary_of(d) for d in rows])
 

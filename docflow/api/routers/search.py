@@ -21,6 +21,7 @@ from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import SearchHit, SearchResults
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.store import embeddings
+from docflow.store.documents import source_paths
 
 router = APIRouter(tags=["search"])
 
@@ -64,16 +65,21 @@ def search(q: str = Query(..., min_length=1, description="Words, \"phrases\", AN
            limit: int = Query(20, ge=1, le=200, description="Hits per page."),
            offset: int = Query(0, ge=0, description="Hits to skip (paging)."),
            state: ApiState = Depends(get_state)) -> SearchResponse:
-    """Completed documents ranked by relevance: id, file name, type, score and a snippet with
-    the matched words. A document is searchable a few seconds after it completes."""
+    """Completed documents ranked by relevance: id, file name, path in the uploaded folder,
+    type, score and a snippet with the matched words. A document is searchable a few seconds
+    after it completes."""
     if mode is SearchMode.KEYWORD:
         results = state.search_index().search(q, doc_type=doc_type, batch_id=batch_id,
                                               limit=limit, offset=offset)
         total, hits = results.total, results.hits
     else:
         total, hits = _semantic(state, q, mode, doc_type, batch_id, limit, offset)
+    # The index keeps no paths: one lookup by id for the page (at most `limit` rows).
+    with state.store.db.read() as session:
+        paths = source_paths(session, [h.id for h in hits]) if hits else {}
     return SearchResponse(query=q, mode=mode.value, total=total, limit=limit, offset=offset,
-                          hits=[SearchHitOut(**vars(h)) for h in hits])
+                          hits=[SearchHitOut(**vars(h), source_path=paths.get(h.id))
+                                for h in hits])
 
 
 def _semantic(state: ApiState, q: str, mode: SearchMode, doc_type: str | None,

@@ -58,14 +58,16 @@ def limits(state: ApiState = Depends(get_state)) -> UploadLimits:
              responses=_RESPONSES, openapi_extra=_multipart_body("file", many=False),
              summary="Upload one document")
 async def upload(request: Request, state: ApiState = Depends(get_state)) -> UploadResponse:
-    """Store one file (field `file`) and queue it for processing."""
+    """Store one file (field `file`) and queue it for processing. A filename holding folders
+    ("2019/invoice.pdf") is kept as the document's `source_path`; `filename` is its last part."""
     s = state.settings
     form = await receive_files(request, state.store.blobs, file_field="file", max_files=1,
                                max_file_bytes=s.max_file_bytes)
     submitted = await run_in_threadpool(submit_documents, state.store, state.dispatcher,
                                         form.files, source="upload", as_batch=False)
-    doc_id, task_id, status, filename = submitted.documents[0]
-    return UploadResponse(document_id=doc_id, task_id=task_id, status=status, filename=filename)
+    doc_id, task_id, status, filename, source_path = submitted.documents[0]
+    return UploadResponse(document_id=doc_id, task_id=task_id, status=status, filename=filename,
+                          source_path=source_path)
 
 
 @router.post("/api/batch-upload", status_code=202, response_model=BatchUploadResponse,
@@ -73,7 +75,10 @@ async def upload(request: Request, state: ApiState = Depends(get_state)) -> Uplo
              summary="Upload a batch of documents")
 async def batch_upload(request: Request,
                        state: ApiState = Depends(get_state)) -> BatchUploadResponse:
-    """Store 1 to `max_batch_files` files (repeated field `files`) as one batch. Give each file
+    """Store 1 to `max_batch_files` files (repeated field `files`) as one batch. Send each
+    file's path in the uploaded folder as its part's filename ("2019/invoice.pdf", as browsers
+    do for a folder): it is kept as the document's `source_path`, filterable with
+    `GET /api/documents?path_prefix=`. Give each file
     part an `Idempotency-Key` header to make retries safe: a key seen before returns its
     existing document (in the batch it first went to) and creates nothing; when every key was
     seen before, no batch is made and `batch_id` is the first file's batch."""
@@ -106,7 +111,8 @@ async def append_files(request: Request,
                        state: ApiState = Depends(get_state)) -> BatchAppendResponse:
     """Add files (repeated field `files`) to a batch made with `POST /api/batches`; a batch
     can arrive in many requests, up to `max_files_per_batch` documents in all (see
-    `/api/limits`). Give each file part an `Idempotency-Key` header to make retries safe."""
+    `/api/limits`). Give each file part an `Idempotency-Key` header to make retries safe. A
+    part's filename may hold its path in the uploaded folder: see `POST /api/batch-upload`."""
     s = state.settings
     # Refuse before reading the body: the files would be streamed to disk for nothing.
     if not await run_in_threadpool(_batch_exists, state, batch_id):
