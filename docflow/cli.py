@@ -218,7 +218,9 @@ def ingest(
         for path in paths:
             try:
                 blob = store.blobs.put_file(path, settings.max_file_bytes)
-                items.append(NewDocument(filename=path.name, blob=blob))
+                # Its path under DIRECTORY: the document's source_path, its last part the name.
+                items.append(NewDocument(filename=path.relative_to(directory).as_posix(),
+                                         blob=blob))
             except (BlobTooLarge, OSError) as exc:
                 skipped += 1
                 console.print(f"[yellow]skipped[/] {path}: {exc}")

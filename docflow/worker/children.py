@@ -2,6 +2,8 @@
 
 Each child gets an idempotency key made of its parent's id and its path inside the parent, so
 processing the parent twice finds the children it already made instead of adding new ones.
+Its source_path is its parent's, then that path: "2019/scans.zip/q1/a.pdf", so a folder filter
+finds the members of the archives in that folder too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,7 +35,9 @@ def child_key(parent_id: str, path: str) -> str:
 
 def store_children(blobs: BlobStore, parent_id: str, children: Sequence[ChildDocument],
                    max_file_bytes: int) -> list[tuple[NewDocument, bool]]:
-    """Store each child's bytes (before the transaction: this is I/O); True marks one too big."""
+    """Store each child's bytes (before the transaction: this is I/O); True marks one too big.
+    Each item's source_path is the child's path inside the parent (register_children adds the
+    parent's path)."""
     stored = []
     for child in children:
         key = child_key(parent_id, child.path or child.filename)
@@ -42,8 +47,8 @@ def store_children(blobs: BlobStore, parent_id: str, children: Sequence[ChildDoc
         except BlobTooLarge:
             blob = StoredBlob(sha256=hashlib.sha256(child.data).hexdigest(), size=len(child.data))
             too_big = True
-        stored.append((NewDocument(filename=child.filename, blob=blob, idempotency_key=key),
-                       too_big))
+        stored.append((NewDocument(filename=child.filename, blob=blob, idempotency_key=key,
+                                   source_path=child.path or child.filename), too_big))
     return stored
 
 
@@ -56,7 +61,8 @@ def register_children(session: Session, parent: Document,
     fresh = [(item, too_big) for item, too_big in stored if item.idempotency_key not in existing]
     if not fresh:
         return []
-    docs = register_documents(session, [item for item, _ in fresh], batch_id=parent.batch_id)
+    docs = register_documents(session, [replace(item, source_path=_below(parent, item))
+                                        for item, _ in fresh], batch_id=parent.batch_id)
     refs = []
     for doc, (_, too_big) in zip(docs, fresh, strict=True):
         doc.parent_id = parent.id
@@ -74,11 +80,24 @@ def copy_children(session: Session, donor: Document, parent: Document,
     twin (same bytes, same path inside the parent); returns tasks to send."""
     rows = session.scalars(select(Document).where(Document.parent_id == donor.id)
                            .order_by(Document.created_at, Document.id)).all()
+    donor_folder = _folder_of(donor)
     stored = []
     for row in rows:
         path_hash = (row.idempotency_key or row.id).rsplit(":", 1)[-1]
+        inside = row.source_path or ""
         item = NewDocument(filename=row.filename,
                            blob=StoredBlob(sha256=row.sha256, size=row.size),
-                           idempotency_key=f"child:{parent.id}:{path_hash}")
+                           idempotency_key=f"child:{parent.id}:{path_hash}",
+                           source_path=inside.removeprefix(donor_folder)
+                           if inside.startswith(donor_folder) else row.filename)
         stored.append((item, row.error_code == "too_large"))
     return register_children(session, parent, stored, max_file_bytes)
+
+
+def _folder_of(parent: Document) -> str:
+    """The parent as a folder of its children: its path (its name when it has none), then "/"."""
+    return f"{parent.source_path or parent.filename}/"
+
+
+def _below(parent: Document, item: NewDocument) -> str:
+    return _folder_of(parent) + (item.source_path or item.filename)

@@ -146,11 +146,14 @@ def test_archive_members_become_child_documents_once(store: Store) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("letters/a.txt", "Dear Ann, thank you. Sincerely, Bo")
         z.writestr("b.txt", "Invoice number 7, total due $12.00")
-    parent_id = _register(store, buf.getvalue(), "bundle.zip")
+    parent_id = _register(store, buf.getvalue(), "2019/bundle.zip")
     process_document(parent_id)
     with store.db.read() as session:
         kids = session.scalars(select(Document).where(Document.parent_id == parent_id)).all()
         assert sorted(k.filename for k in kids) == ["a.txt", "b.txt"]
+        # A member sits in its archive, which sits in its folder: "2019/" finds it too.
+        assert sorted(k.source_path for k in kids) == ["2019/bundle.zip/b.txt",
+                                                       "2019/bundle.zip/letters/a.txt"]
         assert {k.batch_id for k in kids} == {_get(store, parent_id).batch_id}
         kid_ids = {k.id for k in kids}
     for kid in kid_ids:
@@ -178,9 +181,9 @@ def test_a_second_copy_of_an_archive_gets_children_of_its_own(store: Store) -> N
         z.writestr("letters/a.txt", "Dear Ann, thank you. Sincerely, Bo")
         z.writestr("b.txt", "Invoice number 7, total due $12.00")
         z.writestr("c.txt", "Minutes of the meeting")
-    first = _register(store, buf.getvalue(), "bundle.zip")
+    first = _register(store, buf.getvalue(), "2019/bundle.zip")
     assert process_document(first) == "processed"
-    second = _register(store, buf.getvalue(), "copy-of-bundle.zip")
+    second = _register(store, buf.getvalue(), "2020/copy-of-bundle.zip")
     assert process_document(second) == "processed"  # the result of the first, reused
     assert _get(store, second).reused_from == first
 
@@ -193,6 +196,8 @@ def test_a_second_copy_of_an_archive_gets_children_of_its_own(store: Store) -> N
     assert sorted(mine) == sorted(theirs) == ["a.txt", "b.txt", "c.txt"]
     assert {k.id for k in mine.values()}.isdisjoint(k.id for k in theirs.values())
     assert all(mine[n].sha256 == theirs[n].sha256 for n in mine)
+    assert mine["a.txt"].source_path == "2020/copy-of-bundle.zip/letters/a.txt"
+    assert theirs["a.txt"].source_path == "2019/bundle.zip/letters/a.txt"
     for kid in [*theirs.values(), *mine.values()]:
         process_document(kid.id)
     assert {k.status for k in children(second).values()} == {DocumentStatus.COMPLETED}
