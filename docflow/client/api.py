@@ -22,7 +22,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Part:
-    """One local file of a request: read from `path`, named `rel` on the server."""
+    """One local file of a request: read from `path`, sent as the filename `rel` (its path in
+    the folder, "/"-separated), which the server keeps as the document's source_path."""
 
     rel: str
     path: str

@@ -87,6 +87,25 @@ def test_a_folder_arrives_in_batches_each_file_once(tmp_path: Path, api: ApiServ
     assert totals == counts
 
 
+def test_the_server_keeps_each_files_path_in_the_folder(tmp_path: Path, api: ApiServer) -> None:
+    """500,000 archived files repeat their names ("2019/invoice.pdf", "2020/invoice.pdf"): on
+    the server each keeps the path it has under the uploaded folder, and a folder filters."""
+    corpus = tmp_path / "corpus"
+    rels = ["2019/invoice.pdf", "2020/invoice.pdf", "2020/q1/invoice.pdf", "root.txt",
+            'Kunden/M\u00fcller & S\u00f6hne/"Angebot" 100%.txt', "with space/a b.txt"]
+    for i, rel in enumerate(rels):
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / rel).write_text(f"file {i}")
+    summary = _upload(_options(tmp_path, api.url))
+    assert (summary.uploaded, summary.failed) == (len(rels), 0)
+    docs = _documents(api.url)
+    assert sorted(d["source_path"] for d in docs) == sorted(rels)
+    assert all(d["filename"] == d["source_path"].rsplit("/", 1)[-1] for d in docs)
+    in_2020 = httpx.get(f"{api.url}/api/documents", params={"path_prefix": "2020/"}).json()
+    assert sorted(d["source_path"] for d in in_2020["documents"]) == [
+        "2020/invoice.pdf", "2020/q1/invoice.pdf"]
+
+
 def test_a_rerun_sends_nothing_and_a_lost_checkpoint_creates_nothing(
         tmp_path: Path, api: ApiServer) -> None:
     files = make_tree(tmp_path / "corpus", 60)
