@@ -323,8 +323,9 @@ def source_paths(session: Session, ids: Sequence[str]) -> dict[str, str | None]:
     unique = sorted(set(ids))
     for start in range(0, len(unique), 500):
         chunk = unique[start:start + 500]
-        found.update(session.execute(select(Document.id, Document.source_path)
-                                     .where(Document.id.in_(chunk))).tuples().all())
+        for doc_id, path in session.execute(select(Document.id, Document.source_path)
+                                            .where(Document.id.in_(chunk))):
+            found[doc_id] = path
     return found
 
 
