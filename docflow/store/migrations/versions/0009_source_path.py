@@ -2,7 +2,7 @@
 
 Revision ID: 0009_source_path
 Revises: 0008_search_index
-Create Date: 2026-12-04
+Create Date: 2026-11-30
 
 On PostgreSQL the column compares in the "C" collation (code point order, as SQLite does), so
 `GET /api/documents?path_prefix=` is a range on the plain btree whatever the database's
