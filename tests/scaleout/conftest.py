@@ -63,13 +63,6 @@ class RedisServer:
         time.sleep(1)
         self.start()
 
-    def _kill_all(self) -> None:
-        self.client.close()
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
     def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
