@@ -77,3 +77,27 @@ def test_a_document_registered_after_the_listing_keeps_its_original(
     monkeypatch.setattr(blobs, "stored_at", register_then_look)
     assert sweep_orphans(store.db, blobs, DAY, now=time.time() + DAY + 60).deleted == 0
     assert blobs.exists(blob.sha256)
+
+
+def test_temp_files_that_crashed_uploads_left_are_swept(store: Store, blobs: BlobStore) -> None:
+    tmp_dir = Path(blobs.tmp_dir)
+    partial = tmp_dir / "upload-crashed"
+    partial.write_bytes(b"half an upload")
+    in_progress = tmp_dir / "upload-running"
+    in_progress.write_bytes(b"being written now")
+    unrelated = tmp_dir / "notes.txt"
+    unrelated.write_bytes(b"not ours")
+    stale = [partial]
+    if isinstance(blobs, LocalBlobStore):
+        kept = blobs.put_stream(io.BytesIO(b"an original"))
+        copy = blobs.path(kept.sha256).parent / ".adopt-crashed"
+        copy.write_bytes(b"half a copy")
+        stale.append(copy)
+    old = time.time() - DAY - 60
+    for path in stale + [unrelated]:
+        os.utime(path, (old, old))
+
+    swept = sweep_orphans(store.db, blobs, DAY)
+    assert swept.temp_files == len(stale)
+    assert not any(path.exists() for path in stale)
+    assert in_progress.exists() and unrelated.exists()
