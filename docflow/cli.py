@@ -6,6 +6,7 @@ import html
 import os
 import re
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -297,6 +298,14 @@ def _print_batch(store: object, batch_id: str) -> None:
         console.print(table)
 
 
+class Mode(StrEnum):
+    """The search modes of `docflow search` (docflow.search.modes.SearchMode)."""
+
+    keyword = "keyword"
+    semantic = "semantic"
+    hybrid = "hybrid"
+
+
 @app.command()
 def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/-.")],
            data_dir: DataDir = None,
@@ -304,17 +313,35 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                                                         "type.")] = None,
            batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.")]
            = None,
-           limit: Annotated[int, typer.Option(help="Hits to show.")] = 10) -> None:
+           limit: Annotated[int, typer.Option(help="Hits to show.")] = 10,
+           mode: Annotated[Mode, typer.Option(
+               help="keyword: the words of QUERY. semantic: documents closest in meaning to "
+               "QUERY (needs DOCFLOW_ZERO_SHOT=true when they were processed). hybrid: both "
+               "rankings fused.")] = "keyword") -> None:  # type: ignore[assignment]
     """Search processed documents from the terminal."""
-    from docflow.search import open_index
+    from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
+    from docflow.search import modes, open_index
+    from docflow.store import open_store
+    from docflow.worker.training import embedding_model_dir
 
     settings = _settings(data_dir)
     index = open_index(settings.search, settings.index_dir, writer=False,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
-    results = index.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit)
+    store = open_store(settings)
+    try:
+        found = modes.search(index, store.db, query, modes.SearchMode(mode.value),
+                             doc_type=doc_type,
+                             batch_id=batch_id, limit=limit, zero_shot=settings.zero_shot,
+                             encoder=lambda: SentenceEncoder(embedding_model_dir(settings)))
+    except (modes.SemanticSearchOff, EmbeddingModelMissing) as exc:
+        console.print(f"[red]{exc.message}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        index.close()
+        store.db.dispose()
     table = Table("score", "document", "file", "type", "snippet",
-                  title=f"{results.total} documents match {query!r}")
-    for hit in results.hits:
+                  title=f"{found.total} documents match {query!r} ({mode.value})")
+    for hit in found.hits:
         table.add_row(f"{hit.score:.2f}", hit.id, hit.filename, hit.doc_type or "",
                       _snippet_text(hit.snippet))
     console.print(table)

@@ -210,3 +210,19 @@ def test_without_the_embedding_weights_semantic_search_is_a_clear_503(
         keyword = client.get("/api/search", params={"q": "anything"})
     assert reply.status_code == 503 and reply.json()["code"] == "embedding_model_missing"
     assert keyword.status_code == 200  # keyword search does not need the model
+
+
+def test_the_search_command_has_the_same_modes(stack: Stack) -> None:
+    from typer.testing import CliRunner
+
+    from docflow.cli import app
+
+    runner = CliRunner()
+    semantic = runner.invoke(app, ["search", "automobile repair bill", "--mode", "semantic"])
+    assert semantic.exit_code == 0, semantic.output
+    assert "garage.txt" in semantic.output and "(semantic)" in semantic.output
+    keyword = runner.invoke(app, ["search", "automobile repair bill"])
+    assert keyword.exit_code == 0 and "0 documents match" in keyword.output
+    off = runner.invoke(app, ["search", "automobile repair bill", "--mode", "hybrid"],
+                        env={"DOCFLOW_ZERO_SHOT": "false"})
+    assert off.exit_code == 2 and "DOCFLOW_ZERO_SHOT=true" in off.output
