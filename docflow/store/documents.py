@@ -28,6 +28,8 @@ _SEPARATORS = re.compile(r"[\\/]")
 _DRIVE = re.compile(r"^[A-Za-z]:$")
 MAX_NAME = 255
 MAX_SOURCE_PATH = 1024
+# A document whose bytes another is being processed for looks again this often at most.
+TWIN_WAIT_SECONDS = 10.0
 SHORTENED = "\N{HORIZONTAL ELLIPSIS}"  # the folder segment standing for those cut from a long path
 
 
@@ -160,6 +162,15 @@ def find_by_idempotency_keys(session: Session, keys: Sequence[str]) -> dict[str,
     return found
 
 
+def _processing_twin(session: Session, doc: Document, now: datetime) -> Document | None:
+    """Another document with the same bytes that is being processed now: held under a running
+    lease, or split into OCR parts."""
+    return session.scalars(select(Document).where(
+        Document.sha256 == doc.sha256, Document.id != doc.id,
+        Document.status == DocumentStatus.PROCESSING,
+        (Document.lease_until > now) | Document.ocr_parts.is_not(None)).limit(1)).first()
+
+
 def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:
     return session.scalars(select(Document).where(
         Document.sha256 == sha256, Document.status == DocumentStatus.COMPLETED,
@@ -192,6 +203,7 @@ class ClaimOutcome(Enum):
     DONE = "done"  # already completed or failed: nothing to do
     BUSY = "busy"  # another live worker holds the lease
     SPLIT = "split"  # its OCR runs in page-range parts (store.ocr_parts); they finish it
+    TWIN_BUSY = "twin busy"  # the same bytes are being processed for another document now
     MISSING = "missing"
     EXHAUSTED = "exhausted"  # too many attempts: failed now
 
@@ -218,6 +230,14 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
     if (doc.status == DocumentStatus.PROCESSING and doc.lease_until is not None
             and doc.lease_until > now and not holder_gone(doc)):
         return Claim(ClaimOutcome.BUSY, lease_until=doc.lease_until)
+    twin = _processing_twin(session, doc, now)
+    if twin is not None and not holder_gone(twin):
+        # Wait for its result rather than read the same bytes twice; a twin that fails or whose
+        # worker dies leaves this document to be processed on its own.
+        wait_until = now + timedelta(seconds=TWIN_WAIT_SECONDS)
+        if twin.lease_until is not None:
+            wait_until = min(wait_until, twin.lease_until)
+        return Claim(ClaimOutcome.TWIN_BUSY, lease_until=wait_until)
     if doc.attempts >= max_attempts:
         mark_failed(doc, "worker_lost", f"Processing was interrupted {doc.attempts} times (the "
                     "worker died or ran out of time); the document was given up so it cannot "

@@ -20,13 +20,14 @@ from docflow.worker.runtime import HOSTNAME, Runtime
 log = logging.getLogger(__name__)
 
 
-def look_again_later(task: Task, key: str, lease_until: datetime | None) -> None:
-    """Another live worker holds the lease (a redelivered or repeated message): send this
-    task again for when that lease would have run out."""
+def look_again_later(task: Task, key: str, lease_until: datetime | None,
+                     why: str = "it is held by a live worker (a redelivered or repeated "
+                     "message)") -> None:
+    """Another live worker holds the lease (or, for a document, its twin's): send this task
+    again for when that lease would have run out."""
     assert lease_until is not None
     wait = max(1.0, (lease_until - utcnow()).total_seconds() + 1)
-    log.info("%s is held by a live worker (a redelivered or repeated message); looking again "
-             "in %.0fs", key, wait)
+    log.info("%s: %s; looking again in %.0fs", key, why, wait)
     task.apply_async(args=[key], task_id=task.request.id, countdown=wait)
 
 

@@ -60,6 +60,11 @@ def process_document(self: Task, document_id: str) -> str:
     if claim.outcome is docs.ClaimOutcome.BUSY:
         look_again_later(self, document_id, claim.lease_until)
         return claim.outcome.value
+    if claim.outcome is docs.ClaimOutcome.TWIN_BUSY:
+        look_again_later(self, document_id, claim.lease_until,
+                         why="its bytes are being processed for another document; it will "
+                         "take that result")
+        return claim.outcome.value
     if claim.outcome is not docs.ClaimOutcome.CLAIMED:
         return claim.outcome.value
 

@@ -11,6 +11,7 @@ from docflow.store import Document, DocumentStatus, Store
 from docflow.store import documents as docs
 from docflow.worker import runtime as runtime_module
 from docflow.worker.dispatch import Dispatcher
+from docflow.worker.runtime import HOSTNAME
 from docflow.worker.tasks import process_document
 from tests.conftest import put
 
@@ -416,3 +417,40 @@ def test_the_celery_app_follows_the_task_policy(settings: Settings) -> None:
     assert (conf.task_soft_time_limit, conf.task_time_limit) == (600, 660)
     assert conf.worker_max_tasks_per_child == 100
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+
+
+def test_a_copy_waits_for_its_twin_in_flight_and_takes_its_result(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two uploads of the same bytes at once: the second is not read again while the first is
+    being processed; it looks again later and takes the first one's result."""
+    content = b"Dear Ann, the same letter uploaded twice in one batch."
+    first, second = _register(store, content, "a.txt"), _register(store, content, "b.txt")
+    with store.db.write() as session:  # a live worker elsewhere is reading the first
+        docs.claim(session, first, worker="w@elsewhere", host="elsewhere", pid=1,
+                   lease_seconds=600, max_attempts=4, holder_gone=lambda d: False)
+    sent_again: list[dict] = []
+    monkeypatch.setattr(process_document, "apply_async",
+                        lambda *args, **kwargs: sent_again.append(kwargs))
+    assert process_document(second) == "twin busy"
+    assert len(sent_again) == 1 and 1 <= sent_again[0]["countdown"] <= 11
+    doc = _get(store, second)
+    assert doc.status == DocumentStatus.QUEUED and doc.attempts == 0
+
+    with store.db.write() as session:  # the first one's worker finishes it
+        session.get(Document, first).lease_until = None
+        session.get(Document, first).status = DocumentStatus.QUEUED
+    assert process_document(first) == "processed"
+    assert process_document(second) == "processed"
+    doc = _get(store, second)
+    assert doc.status == DocumentStatus.COMPLETED and doc.reused_from == first
+
+
+def test_a_copy_whose_twin_lost_its_worker_is_processed_on_its_own(store: Store) -> None:
+    content = b"Dear Ann, a letter whose first reader died."
+    first, second = _register(store, content, "a.txt"), _register(store, content, "b.txt")
+    with store.db.write() as session:  # held by a process of this host that no longer exists
+        docs.claim(session, first, worker="gone@here", host=HOSTNAME, pid=2**22 + 4321,
+                   lease_seconds=600, max_attempts=4, holder_gone=lambda d: False)
+    assert process_document(second) == "processed"
+    doc = _get(store, second)
+    assert doc.status == DocumentStatus.COMPLETED and doc.reused_from is None
