@@ -6,7 +6,6 @@ import html
 import os
 import re
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from docflow.config import Settings
+from docflow.search import SearchMode
 
 app = typer.Typer(help="docflow: turn a pile of documents into searchable, classified, "
                   "structured data.\n\nStart everything with `docflow serve`, then open "
@@ -298,14 +298,6 @@ def _print_batch(store: object, batch_id: str) -> None:
         console.print(table)
 
 
-class Mode(StrEnum):
-    """The search modes of `docflow search` (docflow.search.modes.SearchMode)."""
-
-    keyword = "keyword"
-    semantic = "semantic"
-    hybrid = "hybrid"
-
-
 @app.command()
 def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/-.")],
            data_dir: DataDir = None,
@@ -314,10 +306,10 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
            batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.")]
            = None,
            limit: Annotated[int, typer.Option(help="Hits to show.")] = 10,
-           mode: Annotated[Mode, typer.Option(
+           mode: Annotated[SearchMode, typer.Option(
                help="keyword: the words of QUERY. semantic: documents closest in meaning to "
                "QUERY (needs DOCFLOW_ZERO_SHOT=true when they were processed). hybrid: both "
-               "rankings fused.")] = "keyword") -> None:  # type: ignore[assignment]
+               "rankings fused.")] = SearchMode.KEYWORD) -> None:
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
     from docflow.search import modes, open_index
@@ -329,8 +321,7 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     store = open_store(settings)
     try:
-        found = modes.search(index, store.db, query, modes.SearchMode(mode.value),
-                             doc_type=doc_type,
+        found = modes.search(index, store.db, query, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, zero_shot=settings.zero_shot,
                              encoder=lambda: SentenceEncoder(embedding_model_dir(settings)))
     except (modes.SemanticSearchOff, EmbeddingModelMissing) as exc:

@@ -11,7 +11,17 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+
+class SearchMode(StrEnum):
+    """How a query is matched (docflow.search.modes runs each): by its words, by meaning
+    (stored embeddings), or both rankings fused."""
+
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+    HYBRID = "hybrid"
 
 
 @dataclass(frozen=True)

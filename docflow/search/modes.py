@@ -12,10 +12,9 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from docflow.search import SearchHit, SearchIndex, SearchResults
+from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.store import embeddings
 from docflow.store.db import Database
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
 MIN_SIMILARITY = 0.2
 SNIPPET_CHARS = 200
 _WORD = re.compile(r"\w+")
-
-
-class SearchMode(StrEnum):
-    KEYWORD = "keyword"
-    SEMANTIC = "semantic"
-    HYBRID = "hybrid"
 
 
 class SemanticSearchOff(Exception):

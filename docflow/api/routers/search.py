@@ -11,8 +11,7 @@ from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from docflow.api.schemas import SearchHitOut, SearchResponse
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
-from docflow.search import modes
-from docflow.search.modes import SearchMode
+from docflow.search import SearchMode, modes
 from docflow.store.documents import source_paths
 
 router = APIRouter(tags=["search"])
