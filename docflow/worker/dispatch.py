@@ -14,7 +14,6 @@ from docflow.store import DocumentStatus, Store
 from docflow.store.batches import (
     Appended,
     append_to_batch,
-    create_batch,
     upload_batch,
     write_with_retry,
 )
@@ -139,12 +138,11 @@ def submit_documents(store: Store, dispatcher: Dispatcher, items: Sequence[NewDo
                      as_batch: bool = True) -> Submitted:
     """Write the rows first (the database is the truth), then send their tasks."""
     with store.db.write() as session:
-        batch_id = None
         if as_batch:
-            batch = create_batch(session, source=source, name=batch_name)
-            batch.document_count = len(items)
-            batch_id = batch.id
-        docs = register_documents(session, items, batch_id=batch_id)
+            appended = upload_batch(session, source, batch_name, items)
+            batch_id, docs = appended.batch_id, [d for d, _ in appended.documents]
+        else:
+            batch_id, docs = None, register_documents(session, items)
         rows = [(d.id, d.task_id, d.status, d.filename, d.source_path) for d in docs]
     dispatcher.send(TaskRef(doc_id, task_id, queue_for_name(name))
                     for doc_id, task_id, status, name, _ in rows
