@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -30,6 +30,7 @@ MAX_NAME = 255
 MAX_SOURCE_PATH = 1024
 # A document whose bytes another is being processed for looks again this often at most.
 TWIN_WAIT_SECONDS = 10.0
+IN_CHUNK = 500  # values per `IN (...)` list
 SHORTENED = "\N{HORIZONTAL ELLIPSIS}"  # the folder segment standing for those cut from a long path
 
 
@@ -130,11 +131,16 @@ def register_documents(session: Session, items: Sequence[NewDocument],
     return docs
 
 
+def _in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct values, sorted, in lists short enough for one `IN (...)` each."""
+    unique = sorted(set(values))
+    for start in range(0, len(unique), IN_CHUNK):
+        yield unique[start:start + IN_CHUNK]
+
+
 def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
     donors: dict[str, Document] = {}
-    shas_list = sorted(shas)
-    for start in range(0, len(shas_list), 500):
-        chunk = shas_list[start:start + 500]
+    for chunk in _in_chunks(shas):
         rows = session.scalars(select(Document).where(
             Document.sha256.in_(chunk), Document.status == DocumentStatus.COMPLETED))
         for row in rows:
@@ -144,8 +150,7 @@ def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
 
 def _having_children(session: Session, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in _in_chunks(ids):
         found.update(p for p in session.scalars(select(Document.parent_id).where(
             Document.parent_id.in_(chunk)).distinct()) if p is not None)
     return found
@@ -154,9 +159,7 @@ def _having_children(session: Session, ids: Sequence[str]) -> set[str]:
 def find_by_idempotency_keys(session: Session, keys: Sequence[str]) -> dict[str, Document]:
     """The documents already created for these client keys, by key."""
     found: dict[str, Document] = {}
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start:start + 500]
+    for chunk in _in_chunks(keys):
         for row in session.scalars(select(Document).where(Document.idempotency_key.in_(chunk))):
             found[row.idempotency_key or ""] = row
     return found
@@ -340,9 +343,7 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
 def source_paths(session: Session, ids: Sequence[str]) -> dict[str, str | None]:
     """Each document's source_path, by id (ids not found are left out)."""
     found: dict[str, str | None] = {}
-    unique = sorted(set(ids))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start:start + 500]
+    for chunk in _in_chunks(ids):
         for doc_id, path in session.execute(select(Document.id, Document.source_path)
                                             .where(Document.id.in_(chunk))):
             found[doc_id] = path
