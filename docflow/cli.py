@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
 
@@ -369,7 +370,8 @@ def upload(
     url: ServerUrl = "http://127.0.0.1:8000",
     token: Token = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files per batch.")] = 1000,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight.")] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=MAX_CONCURRENCY,
+                                             help="Requests in flight.")] = 8,
     monitor: Annotated[bool, typer.Option(help="Then follow processing until every "
                                           "document is done.")] = False,
     checkpoint: Annotated[Path | None, typer.Option(

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from docflow.client import DEFAULT_URL, UploadOptions, run_monitor, run_upload
+from docflow.client import (
+    DEFAULT_URL,
+    MAX_CONCURRENCY,
+    UploadOptions,
+    run_monitor,
+    run_upload,
+)
 
 
 def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -49,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="sent as Authorization: Bearer TOKEN")
     parser.add_argument("--batch-size", type=_whole_number(1), default=1000,
                         help="files per batch")
-    parser.add_argument("--concurrency", type=_whole_number(1, 64), default=8,
-                        help="requests in flight (1 to 64)")
+    parser.add_argument("--concurrency", type=_whole_number(1, MAX_CONCURRENCY), default=8,
+                        help=f"requests in flight (1 to {MAX_CONCURRENCY})")
     parser.add_argument("--monitor", action="store_true",
                         help="after uploading, follow processing until done")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file (to resume)")

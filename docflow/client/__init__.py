@@ -17,11 +17,17 @@ from docflow.client.errors import (
 )
 from docflow.client.monitor import follow_batches
 from docflow.client.retry import RetryPolicy
-from docflow.client.uploader import Failure, Uploader, UploadOptions, UploadSummary
+from docflow.client.uploader import (
+    MAX_CONCURRENCY,
+    Failure,
+    Uploader,
+    UploadOptions,
+    UploadSummary,
+)
 from docflow.client.walk import FileFilter, walk_files
 
-__all__ = ["DEFAULT_URL", "BatchState", "Checkpoint", "CheckpointMismatch", "ClientError",
-           "DocflowApi", "Failure", "FileFilter", "Limits", "RequestFailed", "RetryPolicy",
-           "ServerUnreachable", "TransportFailed", "UnexpectedAnswer", "UploadOptions",
-           "UploadSummary", "Uploader", "default_checkpoint", "follow_batches", "run_monitor",
-           "run_upload", "walk_files"]
+__all__ = ["DEFAULT_URL", "MAX_CONCURRENCY", "BatchState", "Checkpoint", "CheckpointMismatch",
+           "ClientError", "DocflowApi", "Failure", "FileFilter", "Limits", "RequestFailed",
+           "RetryPolicy", "ServerUnreachable", "TransportFailed", "UnexpectedAnswer",
+           "UploadOptions", "UploadSummary", "Uploader", "default_checkpoint", "follow_batches",
+           "run_monitor", "run_upload", "walk_files"]

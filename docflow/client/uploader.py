@@ -34,6 +34,7 @@ from docflow.client.walk import Counter, FileFilter, LocalFile, take, walk_files
 WALK_CHUNK = 256
 HASH_CHUNK_BYTES = 64 * MB
 MAX_FAILURES_KEPT = 10_000
+MAX_CONCURRENCY = 64  # requests in flight that `docflow upload` and the script accept
 UNREACHABLE_IN_A_ROW = 3  # requests that exhausted their retries before the run stops
 # Answers that one file of a request of many may cause (500: the server failed on it, after
 # every retry): each file is then sent alone, so only that one fails.
