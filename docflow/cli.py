@@ -7,7 +7,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.text import Text
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
+
+if TYPE_CHECKING:
+    from docflow.store import Store
 
 app = typer.Typer(help="docflow: turn a pile of documents into searchable, classified, "
                   "structured data.\n\nStart everything with `docflow serve`, then open "
@@ -132,7 +135,7 @@ def worker(
     celery_app.worker_main(argv)
 
 
-def _worker_name(store, settings: Settings, requested: str | None) -> str:
+def _worker_name(store: Store, settings: Settings, requested: str | None) -> str:
     """The node name to start under: the one asked for if no live worker holds it, else exit 2;
     by default the first free one of docflow@HOST, docflow2@HOST, ..."""
     from celery.utils.nodenames import host_format
