@@ -626,6 +626,18 @@ def summary(name: str, rows: list[FileRow]) -> list[str]:
     ]
 
 
+def why_unscored(row: FileRow) -> str:
+    if row.reference == "none":
+        return f"no reference for .{row.format}"
+    if row.reference.startswith("missing"):
+        return row.reference
+    if not row.reference_ok:
+        return f"{row.reference} could not read it"
+    if row.outcome == "needs_ocr":
+        return "needs OCR"
+    return f"under {MIN_WORDS} reference words"
+
+
 def goals(rows: list[FileRow]) -> None:
     check = {True: "[green]met[/]", False: "[red]NOT met[/]"}
     scored = [r for r in rows if r.scored]
@@ -651,10 +663,8 @@ def goals(rows: list[FileRow]) -> None:
                   f"{'/'.join(FAILED_READ)}: {check[not refused]} ({len(refused)})")
     for r in refused:
         console.print(f"  {r.name}: {r.outcome}: {r.detail}")
-    unscored = Counter(r.reference for r in rows if not r.scored)
-    console.print("Not scored: " + ", ".join(f"{n} {why}" for why, n in sorted(unscored.items()))
-                  + " (no reference tool, the reference failed, OCR deferred, or < "
-                  f"{MIN_WORDS} reference words)")
+    unscored = Counter(why_unscored(r) for r in rows if not r.scored)
+    console.print("Not scored: " + ", ".join(f"{why} {n}" for why, n in sorted(unscored.items())))
     crashes = [r for r in rows if r.outcome.startswith("crash")]
     for r in crashes:
         console.print(f"  [red]crash[/] {r.name}: {r.outcome}: {r.detail}")

@@ -37,3 +37,25 @@ def test_without_the_datasets_it_says_so_and_exits_0(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "nothing to measure (skipped)" in done.stdout
+
+
+def test_a_format_whose_reference_tool_is_missing_is_skipped_and_said(tmp_path: Path) -> None:
+    from tests.fixtures import make_pdf
+
+    folder = tmp_path / "datasets" / "mixed_formats"
+    folder.mkdir(parents=True)
+    (folder / "memo.pdf").write_bytes(make_pdf(["A memo about the quarterly numbers."]))
+    body = " ".join(f"word{n}" for n in range(30))
+    (folder / "page.html").write_text(f"<html><head><title>T</title></head><p>{body}</p></html>")
+    no_tools = tmp_path / "bin"
+    no_tools.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": str(no_tools), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "text_recall.py"), "--datasets",
+         str(tmp_path / "datasets")], capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pdftotext is not installed: pdftotext files are not scored" in done.stdout
+    assert "missing pdftotext 1" in done.stdout
+    # the HTML page, and the ZIP and TAR.GZ the bench makes of both files, are scored
+    assert "over 3 files with >= 20 reference words: met (1.000)" in done.stdout
