@@ -285,6 +285,10 @@ def fuzz_reader(reader: str, args: argparse.Namespace, workdir: Path) -> ReaderR
 
 
 def _tail(output: str) -> str:
+    """libFuzzer's ERROR line (why it stopped), else the last lines of the output."""
+    errors = [line.strip() for line in output.splitlines() if "ERROR: libFuzzer" in line]
+    if errors:
+        return errors[-1][:300]
     lines = [line for line in output.splitlines() if line.strip()
              and not line.startswith(("#", "INFO", "stat::", "MS:", "Done"))]
     return " | ".join(lines[-3:])[:300]
