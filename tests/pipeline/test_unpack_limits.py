@@ -76,3 +76,12 @@ def test_the_absolute_budget_bounds_members_below_the_floor() -> None:
         _read(make_zip({"server.log": LOG}), "logs.zip", small)
     with pytest.raises((DecompressionBomb, DocumentTooLarge)):
         _read(gzip.compress(LOG), "server.log.gz", small)
+
+
+def test_archives_nested_behind_a_stub_count_against_the_same_depth_and_budget() -> None:
+    # Detection reads a ZIP behind a self-extractor's stub, so the nested walk must see it too.
+    data = b"the bottom"
+    for level in range(5):
+        data = b"MZ stub\x00" + make_zip({f"level{level}.exe": data})
+    with pytest.raises(DecompressionBomb, match="nests archives"):
+        _read(data, "deep.exe", Limits(max_archive_depth=3))

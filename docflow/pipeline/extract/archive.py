@@ -14,6 +14,7 @@ import zipfile
 
 from ..errors import DecompressionBomb, EmptyDocument, EncryptedDocument
 from ..types import DetectedType, ExtractedText, Limits
+from ..zip_directory import find_zip
 from .children import ChildCollector, safe_filename
 from .registry import register
 from .safe_zip import UnpackBudget, check_members, open_zip, read_member
@@ -61,8 +62,8 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
 
 def check_nested_zip(data: bytes, limits: Limits, budget: UnpackBudget, depth: int) -> None:
     """Walk a ZIP inside an archive, counting its bytes against the same budget."""
-    if not data.startswith(_ZIP_MAGIC):
-        return
+    if not data.startswith(_ZIP_MAGIC) and find_zip(data) is None:
+        return  # not an archive; one behind a stub counts, as detection reads it as a ZIP
     try:
         inner = zipfile.ZipFile(io.BytesIO(data))
         members = inner.infolist()
