@@ -15,7 +15,7 @@ import zlib
 from pathlib import PurePath
 
 from .encoding import bom_encoding, looks_like_text
-from .errors import DocumentTooLarge, EmptyDocument, UnsupportedFormat
+from .errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsupportedFormat
 from .extract.tar import compression_of, is_tar
 from .image_size import image_dimensions
 from .ole2 import ole2_kind
@@ -164,12 +164,14 @@ def _check_pixels(data: bytes, fmt: str, limits: Limits) -> None:
 def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
     """Formats with a structure of their own, decided by that structure before any text test.
 
-    A ZIP archive is found from its end, as ZIP readers find it, and decides the file when it
-    starts at byte 0 whatever its first member is (a stored PDF or PNG first member included),
-    or when it ends the file and either nothing known starts at byte 0 (a self-extractor's
-    stub) or it covers at least half of the file. Otherwise what starts at byte 0 keeps the
-    file: a PDF or image with a small archive appended reads as itself, and an OLE2 or TAR file
-    always does, since their own structures routinely hold whole ZIP packages.
+    A ZIP archive is found from its end, as ZIP readers find it. It decides the file when it
+    starts at byte 0, whatever its first member is (a stored PDF or PNG included), and when it
+    ends the file behind other bytes: a self-extractor's stub, or a PDF, image or text with an
+    archive appended. Read as the archive, such a file loses nothing: the document in front
+    becomes a child beside the members (see `document_before_archive`), while read as that
+    document every member would be lost. An OLE2 or TAR file keeps its own format, since its
+    streams or members routinely hold whole ZIP packages, and so does any file whose ZIP lies
+    inside it rather than at its end (a PDF whose xref and trailer follow the archive).
     """
     archive = find_zip(data)
     at_start = _sniff_magic(data, ext)
@@ -191,9 +193,26 @@ def _archive_owns_file(data: bytes, archive: ZipDirectory, at_start: object) -> 
         return False  # an end record alone, after other bytes, is a coincidence, not an archive
     if data.startswith(_OLE2_MAGIC) or is_tar(data):
         return False  # the ZIP is a stream or member inside the container that starts here
-    if at_start is None:
-        return True  # a self-extractor's stub or other unknown bytes in front of the archive
-    return archive.end == len(data) and 2 * (len(data) - archive.start) >= len(data)
+    # Ending the file, it was appended; otherwise only unknown bytes may surround it.
+    return archive.end == len(data) or at_start is None
+
+
+def document_before_archive(
+    data: bytes, limits: Limits = Limits()
+) -> tuple[bytes, DetectedType] | None:
+    """The document in front of a ZIP archive that does not start at byte 0, and its type.
+
+    None when the archive starts at byte 0, or when the bytes in front are no document docflow
+    reads (a self-extractor's executable stub).
+    """
+    archive = find_zip(data)
+    if archive is None or archive.start == 0:
+        return None
+    prefix = data[: archive.start]
+    try:
+        return prefix, detect(prefix, "", limits)
+    except DocumentError:
+        return None
 
 
 def _sniff_magic(data: bytes, ext: str) -> str | DetectedType | None:

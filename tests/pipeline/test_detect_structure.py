@@ -79,30 +79,46 @@ def test_a_self_extracting_archive_is_read_as_the_archive_behind_its_stub() -> N
     stub = b"MZ\x90\x00" + os.urandom(4000).replace(b"PK", b"pk")
     archive = stub + make_zip({"a.txt": b"alpha", "b.txt": b"beta"})
     assert detect(archive, "setup.exe", LIMITS).format == "zip"
-    assert _members(archive) == ["a.txt", "b.txt"]
+    assert _members(archive) == ["a.txt", "b.txt"]  # the executable stub is no document
 
 
 def test_text_in_front_of_an_archive_does_not_hide_it() -> None:
     archive = b"#!/bin/sh\nexec unzip \"$0\"\n" + make_zip({"a.txt": b"alpha"})
     assert detect(archive, "installer.sh", LIMITS).format == "zip"
+    assert _members(archive) == ["a.txt", "document-before-archive.txt"]
 
 
-def test_a_pdf_with_a_small_archive_appended_is_still_the_pdf_and_reads() -> None:
+def test_a_pdf_with_an_archive_appended_loses_neither_the_pdf_nor_the_members() -> None:
     pdf = make_pdf(["Quarterly report " * 200])
     data = pdf + make_zip({"tiny.txt": b"x"})
-    assert detect(data, "report.pdf", LIMITS).format == "pdf"
-    assert "Quarterly report" in extract(data, detect(data, "report.pdf", LIMITS)).text
+    assert detect(data, "report.pdf", LIMITS).format == "zip"
+    children = extract(data, detect(data, "report.pdf", LIMITS)).children
+    assert [child.path for child in children] == ["document-before-archive.pdf", "tiny.txt"]
+    leading = children[0].data
+    assert leading == pdf
+    assert "Quarterly report" in extract(leading, detect(leading, "x.pdf", LIMITS)).text
 
 
-def test_a_small_pdf_stub_in_front_of_a_large_archive_is_the_archive() -> None:
+def test_a_pdf_stub_in_front_of_a_large_archive_is_the_archive_and_a_child() -> None:
     members = {f"scan{n}.png": _png(128) for n in range(4)}
     data = _statement_pdf("Open the attached archive") + make_zip(members, STORED)
     assert detect(data, "bundle.pdf", LIMITS).format == "zip"
-    assert _members(data) == sorted(members)
+    assert _members(data) == ["document-before-archive.pdf", *sorted(members)]
 
 
-def test_a_png_with_a_small_archive_appended_is_the_image() -> None:
-    assert detect(_png(256) + make_zip({"a.txt": b"x"}), "cat.png", LIMITS).format == "png"
+def test_an_image_with_an_archive_appended_gives_the_image_and_the_members() -> None:
+    data = _png(256) + make_zip({"a.txt": b"x"})
+    assert detect(data, "cat.png", LIMITS).format == "zip"
+    assert _members(data) == ["a.txt", "document-before-archive.png"]
+
+
+def test_an_archive_inside_a_pdf_leaves_it_a_pdf() -> None:
+    # An attachment stored uncompressed: the PDF's own xref and trailer come after the ZIP.
+    pdf = make_pdf(["Cover letter " * 100])
+    body = pdf[: pdf.rindex(b"xref")]
+    tail = pdf[pdf.rindex(b"xref"):]
+    data = body + b"% attachment follows\n" + make_zip({"a.txt": b"alpha"}) + b"\n" + tail
+    assert detect(data, "letter.pdf", LIMITS).format == "pdf"
 
 
 def test_a_zip_inside_a_tar_leaves_it_a_tar() -> None:

@@ -10,6 +10,7 @@ zip quine therefore fails here as `decompression_bomb` instead of reaching the w
 from __future__ import annotations
 
 import io
+import mimetypes
 import zipfile
 
 from ..errors import DecompressionBomb, EmptyDocument, EncryptedDocument
@@ -41,6 +42,7 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
             "files, or an archive without a password."
         )
     children = ChildCollector(limits, _LABEL)
+    _add_document_before(data, limits, children)
     warnings = [
         f"{safe_filename(member.filename)!r} is password-protected and was skipped."
         for member in locked
@@ -58,6 +60,17 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
         warnings=warnings,
         children=children.found,
     )
+
+
+def _add_document_before(data: bytes, limits: Limits, children: ChildCollector) -> None:
+    """A PDF, image or text in front of the archive (a polyglot) is a child too: nothing lost."""
+    from ..detect import document_before_archive  # detect imports extract: import when used
+
+    found = document_before_archive(data, limits)
+    if found is not None:
+        prefix, kind = found
+        name = "document-before-archive" + (mimetypes.guess_extension(kind.mime_type) or "")
+        children.add(name, prefix, path=name)
 
 
 def check_nested_zip(data: bytes, limits: Limits, budget: UnpackBudget, depth: int) -> None:
