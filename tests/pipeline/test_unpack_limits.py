@@ -19,7 +19,7 @@ from docflow.pipeline.errors import DecompressionBomb, DocumentTooLarge
 from docflow.pipeline.extract import extract
 from docflow.pipeline.extract.safe_zip import RATIO_FLOOR
 from tests.fixtures import make_docx
-from tests.fixtures_office import make_pptx, make_zip, rewrite_zip
+from tests.fixtures_office import make_epub, make_odf, make_pptx, make_xlsx, make_zip, rewrite_zip
 
 LIMITS = Limits()
 # 1.3 MB of repeated shape XML: deflate packs it more than 300 to one, like real slide layouts.
@@ -43,9 +43,20 @@ def test_a_presentation_with_a_highly_compressible_part_is_read() -> None:
     assert "Quarterly review" in _read(deck, "deck.pptx").text
 
 
-def test_a_word_document_with_a_highly_compressible_part_is_read() -> None:
-    letter = rewrite_zip(make_docx(["Dear customer"]), {"word/media/pattern.xml": SHAPES})
-    assert "Dear customer" in _read(letter, "letter.docx").text
+@pytest.mark.parametrize(
+    ("package", "name", "part"),
+    [
+        (make_docx(["Dear customer"]), "letter.docx", "word/media/pattern.xml"),
+        (make_xlsx({"Sheet1": [["Dear customer"]]}), "book.xlsx", "xl/media/pattern.xml"),
+        (make_odf("odt", "<office:text><text:p>Dear customer</text:p></office:text>"),
+         "letter.odt", "Pictures/pattern.svg"),
+        (make_epub([("One", "<p>Dear customer</p>")]), "book.epub", "OEBPS/pattern.svg"),
+    ],
+)
+def test_packages_with_a_highly_compressible_part_are_read(
+    package: bytes, name: str, part: str
+) -> None:
+    assert "Dear customer" in _read(rewrite_zip(package, {part: SHAPES}), name).text
 
 
 def test_an_archive_holding_a_repetitive_log_gives_the_log() -> None:
