@@ -64,7 +64,8 @@ def _kind(ole: olefile.OleFileIO, root: dict[str, _Entry]) -> Ole2Kind | None:
     if "powerpoint document" in root:
         user = root.get("current user")
         token = None if user is None else _unpack(_head(ole, user), "<I", 12)
-        return Ole2Kind("ppt", encrypted=token == _POWERPOINT_ENCRYPTED_TOKEN)
+        encrypted = token == _POWERPOINT_ENCRYPTED_TOKEN or "encryptedsummary" in root
+        return Ole2Kind("ppt", encrypted=encrypted)
     return None
 
 

@@ -213,6 +213,8 @@ def test_root_stream_names_count_whatever_their_case(tree: dict, expected: str) 
         ({"Workbook": excel_stream(encrypted=True)}, "old.xls", "xls"),
         ({"PowerPoint Document": b"\x00",
           "Current User": powerpoint_current_user(encrypted=True)}, "old.ppt", "ppt"),
+        ({"PowerPoint Document": b"\x00", "Current User": powerpoint_current_user(),
+          "EncryptedSummary": b"\x00"}, "summary.ppt", "ppt"),
     ],
 )
 def test_a_password_protected_office_file_is_encrypted_not_corrupt(
