@@ -1,6 +1,8 @@
 """Decide what a file is from its bytes first and its name second.
 
-Names lie (a `.pdf` that is really a text file, a `.txt` that is a zip), so magic bytes win; the
+Names lie (a `.pdf` that is really a text file, a `.txt` that is a zip), so the content wins, and
+by its structure rather than its first signature: a ZIP by its directory (a stored PDF as first
+member does not make the archive a PDF), an OLE2 file by its root streams (see ole2.py). The
 extension only picks between formats the content cannot tell apart (CSV vs. plain text) and
 names the format of a container we could not open (a broken `.docx`).
 """
