@@ -1,6 +1,8 @@
 """Decide what a file is from its bytes first and its name second.
 
-Names lie (a `.pdf` that is really a text file, a `.txt` that is a zip), so magic bytes win; the
+Names lie (a `.pdf` that is really a text file, a `.txt` that is a zip), so the content wins, and
+by its structure rather than its first signature: a ZIP by its directory (a stored PDF as first
+member does not make the archive a PDF), an OLE2 file by its root streams (see ole2.py). The
 extension only picks between formats the content cannot tell apart (CSV vs. plain text) and
 names the format of a container we could not open (a broken `.docx`).
 """
@@ -15,11 +17,12 @@ import zlib
 from pathlib import PurePath
 
 from .encoding import bom_encoding, looks_like_text
-from .errors import DocumentTooLarge, EmptyDocument, UnsupportedFormat
+from .errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsupportedFormat
 from .extract.tar import compression_of, is_tar
 from .image_size import image_dimensions
+from .ole2 import ole2_kind
 from .types import DetectedType, Limits
-from .zip_directory import central_directory
+from .zip_directory import ZipDirectory, ZipEntry, find_zip
 
 MIME_TYPES = {
     "pdf": "application/pdf",
@@ -97,14 +100,6 @@ _ODF_MIMETYPES = {
     b"application/epub+zip": "epub",
 }
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_OLE2_STREAMS = (  # (stream name, format); the first found wins
-    ("__properties_version1.0", "msg"),  # first: a message may carry Office files inside
-    ("EncryptedPackage", "encrypted"),
-    ("WordDocument", "doc"),
-    ("Workbook", "xls"),
-    ("Book", "xls"),
-    ("PowerPoint Document", "ppt"),
-)
 _HTML_START = re.compile(
     rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
@@ -169,12 +164,64 @@ def _check_pixels(data: bytes, fmt: str, limits: Limits) -> None:
 
 
 def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
-    """Formats with a magic number, checked before anything that might decode as text."""
-    head = data[:16]
-    if _is_pdf(data):
+    """Formats with a structure of their own, decided by that structure before any text test.
+
+    A ZIP archive is found from its end, as ZIP readers find it. It decides the file when it
+    starts at byte 0, whatever its first member is (a stored PDF or PNG included), and when it
+    ends the file behind other bytes: a self-extractor's stub, or a PDF, image or text with an
+    archive appended. Read as the archive, such a file loses nothing: the document in front
+    becomes a child beside the members (see `document_before_archive`), while read as that
+    document every member would be lost. An OLE2 or TAR file keeps its own format, since its
+    streams or members routinely hold whole ZIP packages, and so does any file whose ZIP lies
+    inside it rather than at its end (a PDF whose xref and trailer follow the archive).
+    """
+    archive = find_zip(data)
+    at_start = _sniff_magic(data, ext)
+    if archive is not None and _archive_owns_file(data, archive, at_start):
+        return _sniff_zip(data, archive.entries, ext)
+    if at_start is not None:
+        return at_start
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _sniff_zip(data, None, ext)  # a damaged archive: zipfile or the name decides
+    if _is_pdf_after_junk(data):
         return "pdf"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _sniff_zip(data, ext)
+    return None
+
+
+def _archive_owns_file(data: bytes, archive: ZipDirectory, at_start: object) -> bool:
+    if archive.start == 0:
+        return True
+    if not archive.entries:
+        return False  # an end record alone, after other bytes, is a coincidence, not an archive
+    if data.startswith(_OLE2_MAGIC) or is_tar(data):
+        return False  # the ZIP is a stream or member inside the container that starts here
+    # Ending the file, it was appended; otherwise only unknown bytes may surround it.
+    return archive.end == len(data) or at_start is None
+
+
+def document_before_archive(
+    data: bytes, limits: Limits = Limits()
+) -> tuple[bytes, DetectedType] | None:
+    """The document in front of a ZIP archive that does not start at byte 0, and its type.
+
+    None when the archive starts at byte 0, or when the bytes in front are no document docflow
+    reads (a self-extractor's executable stub).
+    """
+    archive = find_zip(data)
+    if archive is None or archive.start == 0:
+        return None
+    prefix = data[: archive.start]
+    try:
+        return prefix, detect(prefix, "", limits)
+    except DocumentError:
+        return None
+
+
+def _sniff_magic(data: bytes, ext: str) -> str | DetectedType | None:
+    """The format whose signature starts at byte 0 (ZIP aside: its directory decides)."""
+    head = data[:16]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
     if head.startswith(_OLE2_MAGIC):
         return _sniff_ole2(data, ext)
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -199,8 +246,7 @@ def _sniff_binary(data: bytes, ext: str) -> str | DetectedType | None:
     return None
 
 
-def _sniff_zip(data: bytes, ext: str) -> str | DetectedType:
-    entries = central_directory(data)
+def _sniff_zip(data: bytes, entries: list[ZipEntry] | None, ext: str) -> str | DetectedType:
     if entries is not None:  # fast path: the names alone settle OOXML and plain archives
         names = {entry.filename for entry in entries}
         for member, fmt in _ZIP_LAYOUTS:
@@ -252,36 +298,22 @@ def _package_encrypted(archive: zipfile.ZipFile, names: set[str], fmt: str) -> b
 
 
 def _sniff_ole2(data: bytes, ext: str) -> str | DetectedType:
-    names = _ole2_stream_names(data)
-    for stream, fmt in _OLE2_STREAMS:
-        if stream not in names:
-            continue
-        if fmt == "encrypted":  # Office 2007+ password protection wraps the zip in OLE2
-            inner = _CONTAINER_EXTENSIONS.get(ext, "docx")
-            return DetectedType(format=inner, mime_type=MIME_TYPES[inner], encrypted=True)
-        return fmt
-    return _OLE2_EXTENSIONS.get(ext, "ole2")  # too damaged to tell: the name says what it was
+    kind = ole2_kind(data)
+    if kind is None:  # too damaged to list its root: the name says what it was meant to be
+        return _OLE2_EXTENSIONS.get(ext, "ole2")
+    fmt = kind.format
+    if fmt == "ooxml":  # Office 2007+ password protection wraps the package in OLE2
+        fmt = _CONTAINER_EXTENSIONS.get(ext, "docx")
+        fmt = fmt if fmt in ("docx", "xlsx", "pptx") else "docx"
+    if kind.encrypted:
+        return DetectedType(format=fmt, mime_type=MIME_TYPES[fmt], encrypted=True)
+    return fmt
 
 
-def _ole2_stream_names(data: bytes) -> set[str]:
-    """Directory entry names, found where the compound-file format puts them (128-byte slots)."""
-    found: set[str] = set()
-    for stream, _ in _OLE2_STREAMS:
-        needle = stream.encode("utf-16-le") + b"\x00\x00"
-        start = data.find(needle)
-        while start != -1:
-            # The name's byte length (terminator included) follows the 64-byte name field.
-            if start % 128 == 0 and data[start + 64 : start + 66] == struct.pack("<H", len(needle)):
-                found.add(stream)
-                break
-            start = data.find(needle, start + 1)
-    return found
-
-
-def _is_pdf(data: bytes) -> bool:
+def _is_pdf_after_junk(data: bytes) -> bool:
     header = data.find(b"%PDF-", 0, 1024)
-    if header <= 0:
-        return header == 0
+    if header < 0:
+        return False
     # The spec allows junk before the header; a text that merely mentions "%PDF-" has no trailer.
     return b"%%EOF" in data[-2048:] or b"startxref" in data[-4096:]
 

@@ -10,10 +10,12 @@ zip quine therefore fails here as `decompression_bomb` instead of reaching the w
 from __future__ import annotations
 
 import io
+import mimetypes
 import zipfile
 
 from ..errors import DecompressionBomb, EmptyDocument, EncryptedDocument
 from ..types import DetectedType, ExtractedText, Limits
+from ..zip_directory import find_zip
 from .children import ChildCollector, safe_filename
 from .registry import register
 from .safe_zip import UnpackBudget, check_members, open_zip, read_member
@@ -40,6 +42,7 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
             "files, or an archive without a password."
         )
     children = ChildCollector(limits, _LABEL)
+    _add_document_before(data, limits, children)
     warnings = [
         f"{safe_filename(member.filename)!r} is password-protected and was skipped."
         for member in locked
@@ -59,10 +62,21 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
     )
 
 
+def _add_document_before(data: bytes, limits: Limits, children: ChildCollector) -> None:
+    """A PDF, image or text in front of the archive (a polyglot) is a child too: nothing lost."""
+    from ..detect import document_before_archive  # detect imports extract: import when used
+
+    found = document_before_archive(data, limits)
+    if found is not None:
+        prefix, kind = found
+        name = "document-before-archive" + (mimetypes.guess_extension(kind.mime_type) or "")
+        children.add(name, prefix, path=name)
+
+
 def check_nested_zip(data: bytes, limits: Limits, budget: UnpackBudget, depth: int) -> None:
     """Walk a ZIP inside an archive, counting its bytes against the same budget."""
-    if not data.startswith(_ZIP_MAGIC):
-        return
+    if not data.startswith(_ZIP_MAGIC) and find_zip(data) is None:
+        return  # not an archive; one behind a stub counts, as detection reads it as a ZIP
     try:
         inner = zipfile.ZipFile(io.BytesIO(data))
         members = inner.infolist()

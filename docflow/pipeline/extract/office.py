@@ -28,8 +28,11 @@ _FORMATS = {  # format: (MIME type kreuzberg knows it by, how a person names it)
     "ppt": ("application/vnd.ms-powerpoint", "PowerPoint 97-2003 (.ppt)"),
 }
 _ZIP_BASED = frozenset({"pptx", "xlsx", "epub"})
+_NO_RATIO_LIMIT = 2**31 - 1
 _PASSWORD_HINTS = ("password", "encrypt", "drm")
-_BOMB_HINTS = ("compression ratio", "archive size", "nesting depth", "too many files")
+_BOMB_HINTS = (  # kreuzberg's SecurityError sentences, old and current
+    "zip bomb", "compression ratio", "archive size", "nesting depth", "too many files"
+)
 
 
 @register(*_FORMATS)
@@ -87,10 +90,11 @@ def _config(limits: Limits) -> kreuzberg.ExtractionConfig:
     )
     config.max_archive_depth = limits.max_archive_depth
     # Our own checks have run; kreuzberg's defaults (100:1, 100 MB of text) would refuse
-    # ordinary large spreadsheets, so its limits follow ours with headroom.
+    # ordinary large spreadsheets, so its limits follow ours with headroom. Its ratio test has
+    # no size floor (ours judges only members past safe_zip.RATIO_FLOOR), so it must never fire.
     config.security_limits = {
         "max_archive_size": limits.max_unpacked_bytes,
-        "max_compression_ratio": max(limits.max_expansion_ratio * 10, 1000),
+        "max_compression_ratio": _NO_RATIO_LIMIT,
         "max_files_in_archive": limits.max_archive_members,
         "max_content_size": max(limits.max_unpacked_bytes, limits.max_text_chars * 4),
     }

@@ -2,8 +2,9 @@
 
 DOCX, XLSX, PPTX, ODF and EPUB files are ZIP packages, and so are archives, so one guard covers
 them all. A package is refused before anything inflates when its central directory declares too
-many members, too many bytes or a bomb-like expansion ratio; members are then read in chunks
-that count what really comes out, so a header that lies about sizes cannot get past either.
+many members, too many bytes (the absolute budget) or a member over RATIO_FLOOR with a bomb-like
+expansion ratio; members are then read in chunks that count what really comes out, so a header
+that lies about sizes cannot get past either.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from ..errors import CorruptDocument, DecompressionBomb, DocumentTooLarge, Encry
 from ..types import Limits
 from ..zip_directory import ZipEntry, central_directory
 
-# Below this a member's ratio says nothing: a few KiB of repeated XML can compress 1000:1.
-RATIO_FLOOR = 1024 * 1024
+# Only what inflates past this is judged by its expansion ratio. Below it a ratio says nothing:
+# real parts (a slide of repeated shapes, a sheet of styled empty cells) reach 300-1000:1 at a
+# few MB, and deflate cannot exceed ~1032:1 anyway. And below it a member costs less memory than
+# one A4 page rendered for OCR at 300 dpi in colour (~26 MB), which workers do all the time;
+# the absolute budget (Limits.max_unpacked_bytes) still bounds all members together.
+RATIO_FLOOR = 16 * 1024 * 1024
 _CHUNK = 256 * 1024
 _ENCRYPTED_FLAG = 0x1
 
