@@ -28,6 +28,7 @@ from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
 from .pdf import extract_pdf
 from .registry import extractor_for, register, supported_formats
+from .rtf import extract_rtf as extract_rtf
 from .spreadsheet import extract_spreadsheet as extract_spreadsheet
 from .tar import extract_tar as extract_tar
 from .text import extract_text
