@@ -27,6 +27,7 @@ from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
 from .pdf import extract_pdf
+from .pptx import extract_pptx as extract_pptx
 from .registry import extractor_for, register, supported_formats
 from .rtf import extract_rtf as extract_rtf
 from .spreadsheet import extract_spreadsheet as extract_spreadsheet
