@@ -30,7 +30,15 @@ class Package:
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
 
     @classmethod
-    def open(cls, data: bytes, limits: Limits, label: str, extension: str) -> Package:
+    def open(
+        cls,
+        data: bytes,
+        limits: Limits,
+        label: str,
+        extension: str,
+        budget: UnpackBudget | None = None,
+    ) -> Package:
+        """`budget` is shared with the package this one is nested in, where it is."""
         if data.startswith(_OLE2_MAGIC):
             if "EncryptedPackage".encode("utf-16-le") in data:
                 raise EncryptedDocument(
@@ -41,7 +49,8 @@ class Package:
                 f"This is an old-style {label} file inside a {extension} name; save it as "
                 f"{extension} or PDF."
             )
-        return cls(open_zip(data, limits, label), limits, UnpackBudget.of(limits), label)
+        budget = budget if budget is not None else UnpackBudget.of(limits)
+        return cls(open_zip(data, limits, label), limits, budget, label)
 
     def read(self, name: str, required: bool = True) -> bytes | None:
         """A part's bytes; a missing optional part (a header, the notes) is simply absent."""
