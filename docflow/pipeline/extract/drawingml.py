@@ -16,6 +16,7 @@ A_P, A_T, A_BR = f"{{{_A}}}p", f"{{{_A}}}t", f"{{{_A}}}br"
 _C_V, _C_PT, _C_EXT = f"{{{_C}}}v", f"{{{_C}}}pt", f"{{{_C}}}extLst"
 _C_TX = f"{{{_C}}}tx"
 _C_SERIES_DATA = {f"{{{_C}}}{name}" for name in ("cat", "val", "xVal", "yVal", "bubbleSize")}
+_C_CATEGORIES = {f"{{{_C}}}{name}" for name in ("cat", "xVal")}
 _DGM_T = f"{{{_DGM}}}t"
 CHART_REFERENCE = f"{{{_C}}}chart"
 DIAGRAM_REFERENCE = f"{{{_DGM}}}relIds"
@@ -29,19 +30,20 @@ def paragraph_text(paragraph: etree._Element) -> str:
     return "".join(parts)
 
 
-def chart_lines(root: etree._Element) -> list[str]:
-    """The text of a chart part (c:chartSpace), in the order the chart is written."""
+def chart_lines(root: etree._Element, values: bool = True) -> list[str]:
+    """The text of a chart part (c:chartSpace), in the order the chart is written; without
+    the series' values where `values` is false (a workbook's cells already hold them)."""
     lines: list[str] = []
-    _chart_walk(root, lines)
+    _chart_walk(root, lines, _C_SERIES_DATA if values else _C_CATEGORIES)
     return [line for line in lines if line.strip()]
 
 
-def _chart_walk(element: etree._Element, lines: list[str]) -> None:
+def _chart_walk(element: etree._Element, lines: list[str], data_tags: set[str]) -> None:
     for child in element:
         tag = child.tag
-        if tag == _C_EXT:
+        if tag == _C_EXT or (tag in _C_SERIES_DATA and tag not in data_tags):
             continue  # extensions repeat ranges and labels kept elsewhere
-        if tag in _C_SERIES_DATA:
+        if tag in data_tags:
             points = sorted(child.iter(_C_PT), key=lambda pt: _index(pt))
             lines.append("\t".join(_point_value(pt) for pt in points))
         elif tag == A_P:
@@ -51,9 +53,9 @@ def _chart_walk(element: etree._Element, lines: list[str]) -> None:
             if values:
                 lines.append(" ".join(values))
             else:
-                _chart_walk(child, lines)
+                _chart_walk(child, lines, data_tags)
         elif isinstance(tag, str):
-            _chart_walk(child, lines)
+            _chart_walk(child, lines, data_tags)
 
 
 def _index(point: etree._Element) -> int:
