@@ -23,6 +23,8 @@ from .email import extract_email as extract_email
 from .embedded import EMBEDDINGS, embedded_children
 from .html import extract_html
 from .image import extract_image as extract_image
+from .legacy_doc import extract_doc as extract_doc
+from .legacy_ppt import extract_ppt as extract_ppt
 from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
