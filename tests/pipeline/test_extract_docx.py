@@ -154,3 +154,9 @@ def test_a_text_box_with_a_fallback_copy_is_read_once() -> None:
     assert read(_docx_with(block, {})).split("\n") == [
         "Before", "Shape anchor", "Boxed remark", "After",
     ]
+
+
+def test_a_chart_linked_many_times_is_read_once() -> None:
+    reference = f'<c:chart xmlns:c="{_C}" xmlns:r="{_R}" r:id="rId70"/>'
+    package = _docx_with(_anchored(reference * 500), {"rId70": (_REL + "chart", _CHART.encode())})
+    assert read(package).count("Sales by region") == 1

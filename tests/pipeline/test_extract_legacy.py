@@ -159,3 +159,16 @@ def test_an_encrypted_ppt_says_so() -> None:
     stream = container(DOCUMENT, container(CRYPT_SESSION, record(0x2F15, b"\x00" * 8)))
     with pytest.raises(EncryptedDocument):
         ppt_text(make_ppt(stream))
+
+
+def test_overlapping_pieces_cannot_blow_the_text_up() -> None:
+    word = bytearray(0x1000)
+    struct.pack_into("<HHHHHH", word, 0, 0xA5EC, 0xC1, 0, 0x0409, 0, 0x0200)
+    word[0x800:0x810] = b"A" * 16
+    count = 50_000  # every piece is the same 16 bytes of text
+    cps = struct.pack(f"<{count + 1}I", *range(0, 16 * (count + 1), 16))
+    plc = cps + struct.pack("<HIH", 0, (0x800 * 2) | 0x40000000, 0) * count
+    clx = b"\x02" + struct.pack("<I", len(plc)) + plc
+    struct.pack_into("<II", word, 0x1A2, 0, len(clx))
+    doc = make_compound_file({"WordDocument": bytes(word), "1Table": clx})
+    assert len(doc_text(doc)) <= len(word)

@@ -161,6 +161,8 @@ class _Links:
         if self.parts is None:
             self.parts = self.package.related(self.part)
         part_kind, name = self.parts.get(rid, ("", ""))
+        if not name or not self.package.first_visit(name):
+            return []
         if kind == "chart" and part_kind == "chart":
             root = self.package.xml(name)
             return chart_lines(root) if root is not None else []

@@ -187,10 +187,16 @@ def _piece_text(
     word: bytes, pieces: list[tuple[int, int, int]], unicode_pieces: bool, code_page: str
 ) -> str:
     parts = []
+    # Every character takes at least a byte of the stream: pieces that add up to more are
+    # overlapping on purpose, to blow the text up; reading stops there.
+    budget = len(word)
     for start, end, offset in pieces:
         length = end - start
         if length <= 0:
             continue
+        budget -= length
+        if budget < 0:
+            break
         if unicode_pieces and not offset & 0x40000000:  # UTF-16 text at `offset`
             chunk = word[offset : offset + 2 * length]
             parts.append(chunk.decode("utf-16-le", "replace"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import urllib.parse
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -28,6 +28,15 @@ class Package:
     limits: Limits
     budget: UnpackBudget
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
+    visited: set[str] = field(default_factory=set)
+
+    def first_visit(self, name: str) -> bool:
+        """True the first time `name` is asked about: a chart or chunk linked many times is
+        read once, so a part cannot be multiplied into the text by linking it over and over."""
+        if name in self.visited:
+            return False
+        self.visited.add(name)
+        return True
 
     @classmethod
     def open(

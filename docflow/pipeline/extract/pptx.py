@@ -152,7 +152,7 @@ class _Part:
                     lines.extend(diagram_lines(root))
 
     def _linked(self, rid: str) -> etree._Element | None:
-        if rid not in self.links:
+        if rid not in self.links or not self.package.first_visit(self.links[rid][1]):
             return None
         return self.package.xml(self.links[rid][1])
 

@@ -128,7 +128,8 @@ def _drawing_lines(package: Package, drawing: str) -> list[str]:
             lines.extend(paragraph_text(p) for p in element.iter(A_P))
             continue
         rid = element.get(_R_ID if element.tag == CHART_REFERENCE else _R_DM, "")
-        linked = package.xml(links[rid][1]) if rid in links else None
+        first = rid in links and package.first_visit(links[rid][1])
+        linked = package.xml(links[rid][1]) if first else None
         if linked is not None and element.tag == CHART_REFERENCE:
             lines.extend(chart_lines(linked, values=False))
         elif linked is not None:
