@@ -172,3 +172,45 @@ def test_the_slide_number_placeholder_is_not_text() -> None:
          .encode()},
     )
     assert read(package) == "Only words"
+
+
+def test_classic_and_modern_slide_comments_follow_the_notes() -> None:
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[6])
+    slide.shapes.add_textbox(0, 0, 100, 100).text_frame.text = "Slide words"
+    slide.notes_slide.notes_text_frame.text = "Speaker notes"
+    package = _save(presentation)
+    classic = (
+        f'<p:cmLst xmlns:p="{_P}"><p:cm authorId="0" idx="1"><p:pos x="10" y="10"/>'
+        "<p:text>Check the figures</p:text></p:cm></p:cmLst>"
+    )
+    modern_ns = "http://schemas.microsoft.com/office/powerpoint/2018/8/main"
+    modern = (
+        f'<p188:cmLst xmlns:p188="{modern_ns}" xmlns:a="{_A}"><p188:cm id="{{1}}">'
+        "<p188:replyLst><p188:reply><p188:txBody><a:p><a:r><a:t>Done</a:t></a:r></a:p>"
+        "</p188:txBody></p188:reply></p188:replyLst><p188:txBody><a:p><a:r>"
+        "<a:t>Is this current?</a:t></a:r></a:p></p188:txBody></p188:cm></p188:cmLst>"
+    )
+    rels = zipfile.ZipFile(io.BytesIO(package)).read("ppt/slides/_rels/slide1.xml.rels").decode()
+    links = (
+        '<Relationship Id="rId80" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/comments" Target="../comments/comment1.xml"/>'
+        '<Relationship Id="rId81" Type="http://schemas.microsoft.com/office/2018/10/'
+        'relationships/comments" Target="../comments/modernComment_1.xml"/>'
+    )
+    package = rewrite_zip(
+        package,
+        {
+            "ppt/slides/_rels/slide1.xml.rels": rels.replace(
+                "</Relationships>", links + "</Relationships>"
+            ).encode(),
+            "ppt/comments/comment1.xml": classic.encode(),
+            "ppt/comments/modernComment_1.xml": modern.encode(),
+        },
+    )
+    assert read(package).split("\n") == [
+        "Slide words",
+        "Speaker notes",
+        "Comment: Check the figures",
+        "Comment: Is this current? Done",
+    ]

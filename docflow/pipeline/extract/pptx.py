@@ -2,9 +2,10 @@
 
 kreuzberg drops charts and SmartArt, so PPTX has its own reader. Each slide gives its shapes in
 the order they are drawn (grouped shapes in place, tables row by row with cells tab-separated,
-a chart's title, series, categories and values, SmartArt nodes), then its speaker notes. Text
-that the slide layouts and masters add to every slide (a company name, a footer line) comes once
-at the end; their placeholders' prompt text ("Click to edit Master title style") never does.
+a chart's title, series, categories and values, SmartArt nodes), then its speaker notes and
+comments. Text that the slide layouts and masters add to every slide (a company name, a footer
+line) comes once at the end; their placeholders' prompt text ("Click to edit Master title
+style") never does.
 Of `mc:AlternateContent` only the first choice is read, so no shape is read twice.
 """
 
@@ -49,6 +50,8 @@ _ALTERNATE, _CHOICE = f"{{{_MC}}}AlternateContent", f"{{{_MC}}}Choice"
 _R_ID, _R_DM = f"{{{_R}}}id", f"{{{_R}}}dm"
 # Placeholders whose text PowerPoint fills in itself: the slide number and the slide image.
 _GENERATED = frozenset({"sldNum", "sldImg"})
+_CLASSIC_COMMENT_TEXT = _p("text")
+_MODERN_TEXT_BODY = "{http://schemas.microsoft.com/office/powerpoint/2018/8/main}txBody"
 
 
 @register("pptx")
@@ -79,9 +82,13 @@ def pptx_text(package: Package) -> str:
             continue
         slide = _Part(package, name)
         lines = slide.lines(placeholders=True)
-        for part_kind, related in slide.links.values():
+        links = slide.links.values()
+        for part_kind, related in links:
             if part_kind == "notesSlide":
                 lines.extend(_Part(package, related).lines(placeholders=True))
+        for part_kind, related in links:
+            if part_kind == "comments" and package.first_visit(related):
+                lines.extend(_comment_lines(package.xml(related)))
             elif part_kind == "slideLayout":
                 _layout_text(package, related, seen, shared)
         slides.append("\n".join(lines))
@@ -155,6 +162,25 @@ class _Part:
         if rid not in self.links or not self.package.first_visit(self.links[rid][1]):
             return None
         return self.package.xml(self.links[rid][1])
+
+
+def _comment_lines(root: etree._Element | None) -> list[str]:
+    """A slide's comments: the classic kind (p:cm, plain text) and the modern threaded kind
+    (a text body per comment and reply)."""
+    if root is None:
+        return []
+    lines = []
+    for comment in root:
+        if not isinstance(comment.tag, str):
+            continue
+        texts = [t.text or "" for t in comment.iter(_CLASSIC_COMMENT_TEXT)]
+        # The comment's own text, then its replies (the file lists the replies first).
+        bodies = sorted(comment.iter(_MODERN_TEXT_BODY), key=lambda b: b.getparent() is not comment)
+        texts += [paragraph_text(p) for body in bodies for p in body.iter(A_P)]
+        text = " ".join(" ".join(texts).split())
+        if text:
+            lines.append(f"Comment: {text}")
+    return lines
 
 
 def _table_lines(table: etree._Element) -> list[str]:
