@@ -160,3 +160,11 @@ def test_a_chart_linked_many_times_is_read_once() -> None:
     reference = f'<c:chart xmlns:c="{_C}" xmlns:r="{_R}" r:id="rId70"/>'
     package = _docx_with(_anchored(reference * 500), {"rId70": (_REL + "chart", _CHART.encode())})
     assert read(package).count("Sales by region") == 1
+
+
+def test_a_damaged_chart_is_skipped_with_a_warning_not_silently() -> None:
+    block = _anchored(f'<c:chart xmlns:c="{_C}" xmlns:r="{_R}" r:id="rId70"/>')
+    package = _docx_with(block, {"rId70": (_REL + "chart", b"<c:chartSpace><unclosed>")})
+    result = extract(package, detect(package, "report.docx", LIMITS), LIMITS)
+    assert result.text.split("\n") == ["Before", "Figure anchor", "After"]
+    assert any("extra/rId70.bin" in warning for warning in result.warnings)

@@ -7,11 +7,12 @@ import io
 import zipfile
 
 import pptx
+import pytest
 from pptx.chart.data import CategoryChartData
 from pptx.enum.chart import XL_CHART_TYPE
 from pptx.util import Inches
 
-from docflow.pipeline import Limits, detect, extract
+from docflow.pipeline import CorruptDocument, Limits, detect, extract
 from tests.fixtures_office import rewrite_zip
 
 LIMITS = Limits()
@@ -214,3 +215,12 @@ def test_classic_and_modern_slide_comments_follow_the_notes() -> None:
         "Comment: Check the figures",
         "Comment: Is this current? Done",
     ]
+
+
+def test_a_damaged_slide_fails_the_deck_instead_of_vanishing() -> None:
+    presentation = pptx.Presentation()
+    for title in ("Good slide", "Damaged slide"):
+        presentation.slides.add_slide(presentation.slide_layouts[5]).shapes.title.text = title
+    package = rewrite_zip(_save(presentation), {"ppt/slides/slide2.xml": b"<p:sld><broken"})
+    with pytest.raises(CorruptDocument):
+        read(package)

@@ -104,7 +104,8 @@ _W_AUTHOR = _w("author")
 @register("docx")
 def extract_docx(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     package = Package.open(data, limits, _LABEL, ".docx")
-    return ExtractedText(text="\n".join(_document_lines(package, 0)))
+    lines = _document_lines(package, 0)
+    return ExtractedText(text="\n".join(lines), warnings=package.warnings)
 
 
 def _document_lines(package: Package, depth: int) -> list[str]:

@@ -29,6 +29,7 @@ class Package:
     budget: UnpackBudget
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
     visited: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)  # parts skipped, for people to see
 
     def first_visit(self, name: str) -> bool:
         """True the first time `name` is asked about: a chart or chunk linked many times is
@@ -73,14 +74,21 @@ class Package:
             )
         return read_member(self.archive, member, self.limits, self.budget, self.label)
 
-    def xml(self, name: str) -> etree._Element | None:
-        """A small part parsed whole; None where it is missing or not well-formed XML."""
+    def xml(self, name: str, strict: bool = False) -> etree._Element | None:
+        """A small part parsed whole; None where it is missing. Damaged XML raises
+        CorruptDocument where `strict`, else is skipped with a warning for people."""
         data = self.read(name, required=False)
         if data is None:
             return None
         try:
             return parse_xml(data)
-        except etree.XMLSyntaxError:
+        except etree.XMLSyntaxError as exc:
+            if strict:
+                raise CorruptDocument(
+                    f"The {self.label} document's part {name!r} is damaged or was built to "
+                    f"attack XML readers; try saving it again from {self.label}."
+                ) from exc
+            self.warnings.append(f"The part {name!r} is damaged; its text was skipped.")
             return None
 
     def _member(self, name: str) -> zipfile.ZipInfo | None:

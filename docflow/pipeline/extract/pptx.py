@@ -57,7 +57,8 @@ _MODERN_TEXT_BODY = "{http://schemas.microsoft.com/office/powerpoint/2018/8/main
 @register("pptx")
 def extract_pptx(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     try:
-        return ExtractedText(text=pptx_text(Package.open(data, limits, _LABEL, ".pptx")))
+        package = Package.open(data, limits, _LABEL, ".pptx")
+        return ExtractedText(text=pptx_text(package), warnings=package.warnings)
     except CorruptDocument as ours:
         try:  # a package ours cannot follow: kreuzberg is more forgiving of broken links
             return ExtractedText(text=run_kreuzberg(data, "pptx", _MIME, _LABEL, limits).content)
@@ -67,8 +68,8 @@ def extract_pptx(data: bytes, detected: DetectedType, limits: Limits) -> Extract
 
 def pptx_text(package: Package) -> str:
     main = package.main_document()
-    presentation = package.xml(main)
-    if presentation is None:
+    presentation = package.xml(main, strict=True)
+    if presentation is None:  # missing
         raise CorruptDocument(
             "The PowerPoint file's slide list is damaged; try saving it again from PowerPoint."
         )
@@ -80,12 +81,12 @@ def pptx_text(package: Package) -> str:
         kind, name = parts.get(slide_id.get(_R_ID, ""), ("", ""))
         if kind != "slide":
             continue
-        slide = _Part(package, name)
+        slide = _Part(package, name, strict=True)
         lines = slide.lines(placeholders=True)
         links = slide.links.values()
         for part_kind, related in links:
             if part_kind == "notesSlide":
-                lines.extend(_Part(package, related).lines(placeholders=True))
+                lines.extend(_Part(package, related, strict=True).lines(placeholders=True))
         for part_kind, related in links:
             if part_kind == "comments" and package.first_visit(related):
                 lines.extend(_comment_lines(package.xml(related)))
@@ -109,10 +110,10 @@ def _layout_text(package: Package, layout: str, seen: set[str], shared: dict[str
 class _Part:
     """A slide, notes page, layout or master, read whole (they are small)."""
 
-    def __init__(self, package: Package, name: str) -> None:
+    def __init__(self, package: Package, name: str, strict: bool = False) -> None:
         self.package = package
         self.name = name
-        self.root = package.xml(name)
+        self.root = package.xml(name, strict)  # a damaged slide or notes page fails the deck
         self.links = package.related(name) if self.root is not None else {}
 
     def lines(self, placeholders: bool) -> list[str]:

@@ -35,13 +35,15 @@ _FORMATS = {
 def extract_spreadsheet(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     mime_type, label = _FORMATS[detected.format]
     result = run_kreuzberg(data, detected.format, mime_type, label, limits)
-    extras = _sheet_extras(data, limits) if detected.format == "xlsx" else {}
+    warnings: list[str] = []
+    extras = _sheet_extras(data, limits, warnings) if detected.format == "xlsx" else {}
     names = (result.metadata or {}).get("sheet_names") or []
     tables = {table.page_number: table.cells for table in result.tables}
     if not names or not set(tables) <= set(range(1, len(names) + 1)):
         # Sheets and tables do not line up: kreuzberg's text as is, then what it leaves out.
         rest = [line for lines in extras.values() for line in lines]
-        return ExtractedText(text="\n\n".join(part for part in (result.content, *rest) if part))
+        text = "\n\n".join(part for part in (result.content, *rest) if part)
+        return ExtractedText(text=text, warnings=warnings)
     sheets = [
         (name, [*_rows(tables.get(number, [])), *extras.pop(name, [])])
         for number, name in enumerate(names, 1)
@@ -49,7 +51,8 @@ def extract_spreadsheet(data: bytes, detected: DetectedType, limits: Limits) -> 
     sheets.extend(extras.items())  # chart sheets: kreuzberg does not list them
     if not any(rows for _, rows in sheets):
         return ExtractedText(text="")  # sheet names alone are not content: the file is empty
-    return ExtractedText(text="\n\n".join("\n".join([name, *rows]) for name, rows in sheets))
+    text = "\n\n".join("\n".join([name, *rows]) for name, rows in sheets)
+    return ExtractedText(text=text, warnings=warnings)
 
 
 def _rows(cells: list[list[str]]) -> list[str]:
@@ -72,9 +75,11 @@ _TEXT_BODY = f"{{{_XDR}}}txBody"
 _R_ID, _R_DM = f"{{{_R}}}id", f"{{{_R}}}dm"
 
 
-def _sheet_extras(data: bytes, limits: Limits) -> dict[str, list[str]]:
-    """{sheet name: lines of its comments, shapes and charts}, for the sheets that have any."""
+def _sheet_extras(data: bytes, limits: Limits, warnings: list[str]) -> dict[str, list[str]]:
+    """{sheet name: lines of its comments, shapes and charts}, for the sheets that have any;
+    parts that could not be read are added to `warnings`."""
     package = Package.open(data, limits, "Excel", ".xlsx")
+    package.warnings = warnings
     main = package.main_document()
     workbook = package.xml(main)
     if workbook is None:
