@@ -108,3 +108,21 @@ def test_reading_stops_at_the_text_limit() -> None:
 def test_not_rtf_at_all_is_corrupt() -> None:
     with pytest.raises(CorruptDocument):
         rtf_text(b"plain text")
+
+
+def test_a_starred_footnote_is_kept_as_libreoffice_writes_it() -> None:
+    rtf = (
+        rb"{\rtf1\ansi Intro paragraph{\super\chftn}{\*\footnote\pard{\super\chftn} "
+        rb"Source: annual report\par} goes on\par}"
+    )
+    assert read(rtf).split("\n") == ["Intro paragraph goes on", " Source: annual report"]
+
+
+def test_footnotes_and_comments_come_after_the_body() -> None:
+    rtf = (
+        rb"{\rtf1\ansi First{\footnote \pard Plain note\par} paragraph\par "
+        rb"Second{\*\atnid R}\chatn{\*\annotation \pard A comment\par} paragraph\par}"
+    )
+    assert read(rtf).split("\n") == [
+        "First paragraph", "Second paragraph", "Plain note", "A comment",
+    ]

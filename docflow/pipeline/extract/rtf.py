@@ -41,8 +41,9 @@ _SKIPPED = frozenset({
     "wgrffmtfilter", "ftnsep", "ftnsepc", "aftnsep", "aftnsepc", "defchp", "defpap", "tcn",
 })
 # Destinations marked `\*` whose text is still the document's: a text box's contents (its
-# `\shprslt` copy for old readers is skipped instead) and a comment.
-_STARRED_KEPT = frozenset({"shpinst", "shptxt", "annotation"})
+# `\shprslt` copy for old readers is skipped instead), a comment and a footnote (LibreOffice
+# stars it); the last two come after the body, as in the Word reader.
+_STARRED_KEPT = frozenset({"shpinst", "shptxt", "annotation", "footnote"})
 _CHARACTERS = {
     b"par": "\n", b"sect": "\n", b"page": "\n", b"line": "\n", b"row": "\n", b"nestrow": "\n",
     b"tab": "\t", b"cell": "\t", b"nestcell": "\t", b"emdash": "\u2014", b"endash": "\u2013",
@@ -68,6 +69,7 @@ class _Group:
     uc: int = 1  # how many fallback characters follow a \uN
     codec: str | None = None  # the current font's code page, when it sets one
     fonttbl: bool = False
+    note: bool = False  # inside a footnote or comment: its text goes after the body
 
 
 @register("rtf")
@@ -95,7 +97,9 @@ class _Reader:
     def __init__(self, data: bytes, max_chars: int) -> None:
         self.data = data
         self.max_chars = max_chars
-        self.out: list[str] = []
+        self.body: list[str] = []
+        self.notes: list[str] = []
+        self.out = self.body  # where text goes now
         self.size = 0
         self.pending = bytearray()  # bytes awaiting decoding in `pending_codec`
         self.pending_codec = "cp1252"
@@ -128,11 +132,12 @@ class _Reader:
                         continue
                     stack.append(group)
                     group = _Group(group.skip or group.fonttbl, group.uc, group.codec)
-                    group.fonttbl = stack[-1].fonttbl
+                    group.fonttbl, group.note = stack[-1].fonttbl, stack[-1].note
                 elif overflow:
                     overflow -= 1
                 elif stack:
                     group = stack.pop()
+                    self._route(group)
                 continue
             if overflow:
                 continue
@@ -177,7 +182,8 @@ class _Reader:
                 if chunk and not group.skip:
                     self._bytes(chunk, group)
         self._flush()
-        text = "".join(self.out)
+        notes = [line for line in "".join(self.notes).split("\n") if line.strip()]
+        text = "\n".join(["".join(self.body).rstrip("\n"), *notes])
         # \uN pairs for characters beyond the BMP arrive as surrogates: join them.
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
@@ -186,8 +192,15 @@ class _Reader:
         if starred:
             if name not in _STARRED_KEPT:
                 group.skip = True
-            elif name == "annotation":
-                self._emit("\n")  # a comment is a paragraph of its own
+            elif name in ("annotation", "footnote"):
+                group.note = True
+                self._route(group)
+                self._emit("\n")  # a comment or footnote is a paragraph of its own
+            return
+        if name == "footnote":  # unstarred, as Word writes it
+            group.note = True
+            self._route(group)
+            self._emit("\n")
             return
         if name in _SKIPPED:
             group.skip = True
@@ -211,6 +224,10 @@ class _Reader:
         elif word in _DOCUMENT_CHARSETS:
             self.document_codec = _DOCUMENT_CHARSETS[word]
         elif not group.skip and word in _CHARACTERS:
+            if word in (b"row", b"nestrow"):
+                self._flush()
+                if self.out and self.out[-1] == "\t":
+                    self.out.pop()  # the last cell's mark: no tab after the last cell
             self._emit(_CHARACTERS[word])
 
     def _byte(self, value: int, group: _Group) -> None:
@@ -222,6 +239,12 @@ class _Reader:
             self._flush()
             self.pending_codec = codec
         self.pending += chunk
+
+    def _route(self, group: _Group) -> None:
+        target = self.notes if group.note else self.body
+        if target is not self.out:
+            self._flush()
+            self.out = target
 
     def _emit(self, text: str) -> None:
         self._flush()
