@@ -126,3 +126,7 @@ def test_footnotes_and_comments_come_after_the_body() -> None:
     assert read(rtf).split("\n") == [
         "First paragraph", "Second paragraph", "Plain note", "A comment",
     ]
+
+
+def test_a_leading_utf8_bom_is_not_text() -> None:
+    assert rtf_text(b"\xef\xbb\xbf{\\rtf1\\ansi Hello}") == "Hello"

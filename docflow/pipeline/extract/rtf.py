@@ -85,6 +85,7 @@ def extract_rtf(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
 
 def rtf_text(data: bytes, max_chars: int = 10**9) -> str:
     """The text of the RTF document `data`; stops reading once it holds `max_chars`."""
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM some tools put first
     if not data.lstrip()[:5] == b"{\\rtf":
         raise CorruptDocument(
             "The RTF file does not start like an RTF document; it may be damaged or another "
