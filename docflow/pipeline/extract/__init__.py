@@ -23,11 +23,15 @@ from .email import extract_email as extract_email
 from .embedded import EMBEDDINGS, embedded_children
 from .html import extract_html
 from .image import extract_image as extract_image
+from .legacy_doc import extract_doc as extract_doc
+from .legacy_ppt import extract_ppt as extract_ppt
 from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
 from .pdf import extract_pdf
+from .pptx import extract_pptx as extract_pptx
 from .registry import extractor_for, register, supported_formats
+from .rtf import extract_rtf as extract_rtf
 from .spreadsheet import extract_spreadsheet as extract_spreadsheet
 from .tar import extract_tar as extract_tar
 from .text import extract_text

@@ -1,30 +1,34 @@
 """Word (DOCX) text, streamed from the package's XML: every story a reader of the file sees.
 
 Headers, then the body (paragraphs, tables row by row with cells tab-separated, text boxes and
-shapes right after the paragraph that anchors them, content controls, tracked insertions), then
-footnotes, endnotes and comments, then footers. The XML is streamed with lxml's iterparse
-(finished body blocks are freed at once), which reads a 900-page document in a fraction of
-the time a full object model takes and in flat memory.
+shapes, charts and SmartArt right after the paragraph that anchors them, content controls,
+tracked insertions, and imported chunks (`w:altChunk`: HTML, MHT, RTF, text or a whole Word
+document) where they stand), then footnotes, endnotes and comments, then footers. Of
+`mc:AlternateContent` only the choice is read, never its fallback copy. The XML is streamed
+with lxml's iterparse (finished body blocks are freed at once), which reads a 900-page document
+in a fraction of the time a full object model takes and in flat memory.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import enum
-import posixpath
-import urllib.parse
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ..errors import CorruptDocument, EncryptedDocument, UnsupportedFormat
+from ..encoding import decode_text
+from ..errors import CorruptDocument
 from ..types import DetectedType, ExtractedText, Limits
+from .drawingml import chart_lines, diagram_lines
+from .html import declared_charset, html_to_text
+from .ooxml import Package
 from .registry import register
-from .safe_xml import iter_xml, parse_xml
-from .safe_zip import UnpackBudget, open_zip, read_member
+from .rtf import rtf_text
+from .safe_xml import iter_xml
 
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _LABEL = "Word"
 # Transitional and Strict OOXML name the same elements in different namespaces.
 _W = (
@@ -36,7 +40,7 @@ _R = (
     "http://purl.oclc.org/ooxml/officeDocument/relationships",
 )
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
-_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_MAX_CHUNK_DEPTH = 3  # Word documents imported into Word documents, this deep at most
 
 
 def _w(*names: str) -> set[str]:
@@ -65,6 +69,7 @@ class _Role(enum.Enum):
     MERGE = 4
     REFERENCE = 5  # a section's header or footer
     SKIP = 6
+    LINK = 7  # a chart, SmartArt diagram or imported chunk kept in a part of its own
 
 
 _BLOCK_KINDS = {
@@ -79,123 +84,127 @@ _ROLES = {
     **dict.fromkeys(_CHARACTERS, _Role.CHARACTER), **dict.fromkeys(_VMERGE, _Role.MERGE),
     **dict.fromkeys(_SECTION_REFERENCE, _Role.REFERENCE), **dict.fromkeys(_SKIP, _Role.SKIP),
 }
+_C = ("http://schemas.openxmlformats.org/drawingml/2006/chart",
+      "http://purl.oclc.org/ooxml/drawingml/chart")
+_DGM = ("http://schemas.openxmlformats.org/drawingml/2006/diagram",
+        "http://purl.oclc.org/ooxml/drawingml/diagram")
+_R_ID = {f"{{{ns}}}id" for ns in _R}
+_R_DM = {f"{{{ns}}}dm" for ns in _R}
+_LINKS = {  # element: (what it links to, the attribute holding the relationship id)
+    **{f"{{{ns}}}chart": ("chart", _R_ID) for ns in _C},
+    **{f"{{{ns}}}relIds": ("diagram", _R_DM) for ns in _DGM},
+    **dict.fromkeys(_w("altChunk"), ("altChunk", _R_ID)),
+}
+_ROLES.update(dict.fromkeys(_LINKS, _Role.LINK))
 _TAGS = tuple(_ROLES)
 _W_VAL = _w("val")
 _W_AUTHOR = _w("author")
-_R_ID = {f"{{{ns}}}id" for ns in _R}
 
 
 @register("docx")
 def extract_docx(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
-    package = _Package.open(data, limits)
+    package = Package.open(data, limits, _LABEL, ".docx")
+    lines = _document_lines(package, 0)
+    return ExtractedText(text="\n".join(lines), warnings=package.warnings)
+
+
+def _document_lines(package: Package, depth: int) -> list[str]:
     main = package.main_document()
     parts = package.related(main)
-    body = _Story(package.read(main) or b"")
+    body = _Story(package.read(main) or b"", _Links(package, main, depth, parts))
     header_ids = [rid for kind, rid in body.section_references if kind == "headerReference"]
     footer_ids = [rid for kind, rid in body.section_references if kind == "footerReference"]
-    lines = [
-        *_distinct_stories(package, parts, header_ids),
+    return [
+        *_distinct_stories(package, parts, header_ids, depth),
         *body.lines,
-        *package.story_lines(parts, "footnotes"),
-        *package.story_lines(parts, "endnotes"),
-        *package.story_lines(parts, "comments"),
-        *_distinct_stories(package, parts, footer_ids),
+        *_story_lines(package, parts, "footnotes", depth),
+        *_story_lines(package, parts, "endnotes", depth),
+        *_story_lines(package, parts, "comments", depth),
+        *_distinct_stories(package, parts, footer_ids, depth),
     ]
-    return ExtractedText(text="\n".join(lines))
 
 
 def _distinct_stories(
-    package: _Package, parts: dict[str, tuple[str, str]], ids: list[str]
+    package: Package, parts: dict[str, tuple[str, str]], ids: list[str], depth: int
 ) -> list[str]:
     """Header or footer texts in section order, each once (first page, odd and even repeat)."""
     seen: dict[str, None] = {}
     for rid in ids:
-        xml = package.read(parts[rid][1], required=False) if rid in parts else None
+        name = parts[rid][1] if rid in parts else ""
+        xml = package.read(name, required=False) if name else None
         if xml is not None:
-            text = "\n".join(_Story(xml).lines)
+            text = "\n".join(_Story(xml, _Links(package, name, depth)).lines)
             if text.strip():
                 seen[text] = None
     return list(seen)
 
 
+def _story_lines(package: Package, parts: dict[str, tuple[str, str]], kind: str,
+                 depth: int) -> list[str]:
+    lines: list[str] = []
+    for part_kind, name in parts.values():
+        xml = package.read(name, required=False) if part_kind == kind else None
+        if xml is not None:
+            lines.extend(_Story(xml, _Links(package, name, depth)).lines)
+    return lines
+
+
 @dataclass
-class _Package:
-    archive: zipfile.ZipFile
-    limits: Limits
-    budget: UnpackBudget
+class _Links:
+    """What a story's charts, SmartArt and imported chunks (w:altChunk) hold, read on demand."""
 
-    @classmethod
-    def open(cls, data: bytes, limits: Limits) -> _Package:
-        if data.startswith(_OLE2_MAGIC):
-            if "EncryptedPackage".encode("utf-16-le") in data:
-                raise EncryptedDocument(
-                    "The Word document is password-protected; remove the password and upload "
-                    "it again."
-                )
-            raise UnsupportedFormat(
-                "This is an old-style Word file inside a .docx name; save it as .docx or PDF."
-            )
-        return cls(open_zip(data, limits, _LABEL), limits, UnpackBudget.of(limits))
+    package: Package
+    part: str
+    depth: int
+    parts: dict[str, tuple[str, str]] | None = None
 
-    def read(self, name: str, required: bool = True) -> bytes | None:
-        """A part's bytes; a missing optional part (a header, the notes) is simply absent."""
-        member = self._member(name)
-        if member is None:
-            if not required:
-                return None
-            raise CorruptDocument(
-                f"The Word document is incomplete: its part {name!r} is missing. "
-                "Try saving it again from Word."
-            )
-        return read_member(self.archive, member, self.limits, self.budget, _LABEL)
+    def lines(self, kind: str, rid: str) -> list[str]:
+        if self.parts is None:
+            self.parts = self.package.related(self.part)
+        part_kind, name = self.parts.get(rid, ("", ""))
+        if not name or not self.package.first_visit(name):
+            return []
+        if kind == "chart" and part_kind == "chart":
+            root = self.package.xml(name)
+            return chart_lines(root) if root is not None else []
+        if kind == "diagram" and part_kind == "diagramData":
+            root = self.package.xml(name)
+            return diagram_lines(root) if root is not None else []
+        if kind == "altChunk" and part_kind == "aFChunk":
+            data = self.package.read(name, required=False)
+            return _chunk_lines(self.package, data, self.depth) if data else []
+        return []
 
-    def _member(self, name: str) -> zipfile.ZipInfo | None:
-        # Package part names are case-insensitive and may be percent-encoded in links.
-        for candidate in (name, urllib.parse.unquote(name)):
-            if candidate in self.archive.NameToInfo:
-                return self.archive.NameToInfo[candidate]
-        lowered = urllib.parse.unquote(name).lower()
-        return next((m for m in self.archive.infolist() if m.filename.lower() == lowered), None)
 
-    def main_document(self) -> str:
-        for kind, target in self.related("").values():
-            if kind == "officeDocument":
-                return target
-        raise CorruptDocument(
-            "The file is a zip package but holds no Word document; check that it really is a "
-            ".docx, or save it again from Word."
-        )
+def _chunk_lines(package: Package, data: bytes, depth: int) -> list[str]:
+    """An imported chunk: HTML, MHT, RTF, plain text or a whole Word document of its own."""
+    if data.startswith(b"PK"):
+        if depth >= _MAX_CHUNK_DEPTH:
+            return []  # chunks inside chunks inside chunks: an attack, not a document
+        inner = Package.open(data, package.limits, _LABEL, ".docx", package.budget)
+        return _document_lines(inner, depth + 1)
+    head = data[:2048].lstrip().lower()
+    if head.startswith(b"{\\rtf"):
+        text = rtf_text(data, package.limits.max_text_chars + 1)
+    elif b"mime-version:" in head or head.startswith(b"content-type:"):
+        text = _mht_text(data)
+    elif head.startswith(b"<"):
+        text = html_to_text(decode_text(data, declared=declared_charset(data)))
+    else:
+        text = decode_text(data)
+    return text.strip("\n").split("\n") if text.strip() else []
 
-    def related(self, part: str) -> dict[str, tuple[str, str]]:
-        """{relationship id: (kind, part name)} for the parts `part` points to."""
-        folder, name = posixpath.split(part)
-        rels_name = posixpath.join(folder, "_rels", name + ".rels")
-        rels = self.read(rels_name, required=False)
-        if rels is None:
-            return {}
-        try:
-            root = parse_xml(rels)
-        except etree.XMLSyntaxError as exc:
-            raise CorruptDocument(
-                "The Word document's internal links are damaged; try saving it again from Word."
-            ) from exc
-        found = {}
-        for rel in root.iter(f"{{{_RELS_NS}}}Relationship"):
-            if rel.get("TargetMode") == "External":
-                continue  # a hyperlink or linked file: never fetched
-            target = rel.get("Target", "")
-            path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
-            kind = rel.get("Type", "").rsplit("/", 1)[-1]
-            found[rel.get("Id", "")] = (kind, posixpath.normpath(path))
-        return found
 
-    def story_lines(self, parts: dict[str, tuple[str, str]], kind: str) -> list[str]:
-        lines: list[str] = []
-        for part_kind, name in parts.values():
-            xml = self.read(name, required=False) if part_kind == kind else None
-            if xml is not None:
-                lines.extend(_Story(xml).lines)
-        return lines
+def _mht_text(data: bytes) -> str:
+    """The HTML page of a web archive (MHT), as text."""
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                charset = part.get_content_charset() or declared_charset(payload)
+                return html_to_text(decode_text(payload, declared=charset))
+    return ""
 
 
 @dataclass
@@ -212,7 +221,8 @@ class _Block:
 class _Story:
     """The lines of one XML part (body, header, footer, notes, comments), in reading order."""
 
-    def __init__(self, xml: bytes) -> None:
+    def __init__(self, xml: bytes, links: _Links) -> None:
+        self.links = links
         self.lines: list[str] = []
         self.section_references: list[tuple[str, str]] = []
         try:
@@ -236,6 +246,11 @@ class _Story:
                 skipping += 1 if event == "start" else -1
             elif skipping:
                 continue
+            elif role is _Role.LINK:
+                if event == "end":
+                    kind, names = _LINKS[element.tag]
+                    found = self.links.lines(kind, _attribute(element, names))
+                    (open_blocks[-1].lines if open_blocks else self.lines).extend(found)
             elif event == "start":
                 if role is _Role.BLOCK:
                     kind = _BLOCK_KINDS[element.tag]

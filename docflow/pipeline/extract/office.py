@@ -1,4 +1,4 @@
-"""PowerPoint, RTF, EPUB and the 97-2003 Office formats, read by kreuzberg with OCR off.
+"""EPUB, read by kreuzberg with OCR off; other readers call run_kreuzberg for .doc, .ppt, XLS(X).
 
 kreuzberg (MIT, Rust) is fast and robust on odd files. It runs here without its result cache
 (it would write under $HOME), without OCR (scanned pages are the OCR stage's job), single-
@@ -18,14 +18,7 @@ from .registry import register
 from .safe_zip import check_package
 
 _FORMATS = {  # format: (MIME type kreuzberg knows it by, how a person names it)
-    "pptx": (
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "PowerPoint",
-    ),
     "epub": ("application/epub+zip", "EPUB e-book"),
-    "rtf": ("application/rtf", "RTF"),
-    "doc": ("application/msword", "Word 97-2003 (.doc)"),
-    "ppt": ("application/vnd.ms-powerpoint", "PowerPoint 97-2003 (.ppt)"),
 }
 _ZIP_BASED = frozenset({"pptx", "xlsx", "epub"})
 _NO_RATIO_LIMIT = 2**31 - 1
