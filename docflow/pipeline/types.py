@@ -132,6 +132,17 @@ class Field:
 
 
 @dataclass(frozen=True)
+class DocumentWarning:
+    """Something a person may want to know about a document that completed: it is not a failure.
+
+    `code` is stable ("no_text", "truncated"); `message` is a sentence for a person.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ProcessedDocument:
     detected: DetectedType
     extracted: ExtractedText
@@ -140,6 +151,7 @@ class ProcessedDocument:
     # all-MiniLM-L6-v2 vector of the text when an encoder was configured; search reuses it
     embedding: list[float] | None = None
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
+    warnings: list[DocumentWarning] = field(default_factory=list)
 
     @property
     def children(self) -> list[ChildDocument]:

@@ -44,6 +44,9 @@ __all__ = [
     "supported_formats",
 ]
 
+# Formats that are nothing but characters: one with no text fails as empty, while any other
+# readable file without text (a photo, a blank scan) completes with a "no_text" warning.
+TEXT_ONLY = frozenset({"text", "markdown", "csv", "tsv", "json", "xml"})
 _IMAGES = frozenset({"png", "jpeg", "gif", "tiff", "bmp", "webp"})
 _LABELS = {  # how a person names the format; anything else is shown upper-case (CSV, RTF)
     "pdf": "PDF", "docx": "Word", "html": "HTML", "xlsx": "Excel", "pptx": "PowerPoint",
@@ -113,7 +116,10 @@ def _finish(
     pages = [clean_text(page) for page in raw.pages]
     text = "\n\n".join(pages) if pages else clean_text(raw.text)
     if not text.strip():
-        raise EmptyDocument(_empty_message(detected.format, label))
+        if detected.format in TEXT_ONLY:  # its characters are all it has: blank means broken
+            raise EmptyDocument(_empty_message(detected.format, label))
+        # A photo, a blank scan, a picture-only slide: readable, with no text to keep.
+        return replace(raw, text="", pages=["" for _ in pages])
     if len(text) <= limits.max_text_chars:
         return replace(raw, text=text, pages=pages)
     warning = f"The text was cut at {limits.max_text_chars:,} characters."
