@@ -18,6 +18,9 @@ class OcrOptions:
     min_text_chars: int = 20
     page_timeout_s: float = 60.0  # one page's OCR stops here; the page is then skipped
     low_confidence: float = 0.5  # pages read below this mean confidence get a warning
+    # An Office file with thin text has at most this many of its pictures OCR'd, each counted
+    # as a page (see extract/office_pictures.py); one task reads them all, so they stay few.
+    max_pictures: int = 20
     # False: a page that needs OCR raises OcrDeferred instead (a worker of the light queue
     # hands such documents to the OCR queue without reading anything twice).
     enabled: bool = True

@@ -506,3 +506,28 @@ def test_a_document_processed_again_after_failing_has_no_stale_warnings(store: S
         docs.mark_failed(doc, "corrupt", "broken.")
     failed = _get(store, doc_id)
     assert failed.warnings is None and failed.warning_codes is None
+
+
+def test_a_scan_pasted_into_word_moves_to_the_ocr_queue_and_is_read_there(
+        store: Store, monkeypatch) -> None:
+    import io
+
+    import docx as python_docx
+
+    from docflow.worker import tasks
+    from tests.scans import image_bytes, text_image
+
+    monkeypatch.setattr(Dispatcher, "send", lambda self, refs: len(refs))
+    document = python_docx.Document()
+    document.add_picture(io.BytesIO(image_bytes(
+        text_image(["Invoice number 4711"], margin=120), "PNG")))
+    out = io.BytesIO()
+    document.save(out)
+    doc_id = _register(store, out.getvalue(), "scan.docx")
+    rt = runtime_module.runtime()
+    assert tasks._process(rt, doc_id, _claim(store, doc_id), "default") == "moved"
+    assert _on_ocr_queue(store, doc_id) == "processed"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED and doc.warnings is None
+    with store.db.read() as session:
+        assert "Invoice number 4711" in docs.get_text(session, doc.sha256)

@@ -26,6 +26,7 @@ from .image import extract_image as extract_image
 from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
+from .office_pictures import with_picture_text
 from .pdf import extract_pdf
 from .registry import extractor_for, register, supported_formats
 from .spreadsheet import extract_spreadsheet as extract_spreadsheet
@@ -74,6 +75,7 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
         raw = reader(data, detected, limits)
         if detected.format in EMBEDDINGS:
             raw = _with_embedded(raw, data, detected.format, limits)
+        raw = with_picture_text(raw, data, detected.format, limits)  # thin text: OCR pictures
     except DocumentError:
         raise
     except Exception as exc:  # a parser bug must never escape as a bare library error
