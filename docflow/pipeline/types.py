@@ -64,6 +64,8 @@ class ExtractedText:
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, for people
     ocr_pages: list[bool] = field(default_factory=list)  # per page: its text came from OCR
     ocr_confidence: float | None = None  # mean OCR confidence (0..1) over OCR'd text; None: no OCR
+    # 1-based pages that could not be read (damaged, OCR timed out) and were skipped.
+    unread_pages: list[int] = field(default_factory=list)
     # Attachments and archive members, each to become a document of its own (see ChildDocument).
     children: list[ChildDocument] = field(default_factory=list)
 

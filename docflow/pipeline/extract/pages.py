@@ -86,6 +86,7 @@ def join_pages(pages: Iterable[PageText], label: str, empty_message: str) -> Ext
         warnings=notes,
         ocr_pages=[page.ocr for page in ordered],
         ocr_confidence=_mean_confidence(ordered),
+        unread_pages=[page.number for page in ordered if page.failed],
     )
 
 
