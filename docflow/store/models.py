@@ -244,12 +244,6 @@ class FieldLabel(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
                                              primary_key=True)
     field: Mapped[str] = mapped_column(String(100), primary_key=True)
-    # What a person should know about a completed document: [{code, message}] (pipeline
-    # DocumentWarning), and their codes sorted and comma-joined ("no_text,truncated") so that
-    # batch progress and the warning filter read an index, never the JSON. NULL: none.
-    warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
-    warning_codes: Mapped[str | None] = mapped_column(String(200))
-
     doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
     kind: Mapped[str | None] = mapped_column(String(20))  # money, date, identifier, ...
     value: Mapped[str] = mapped_column(Text)

@@ -42,8 +42,8 @@ def documents(batch_id: str | None = Query(None, description="Only the documents
               path_prefix: str | None = Query(None, max_length=1024,
                                               description=PATH_PREFIX_HELP),
               warning: str | None = Query(None, max_length=40, pattern="^[a-z_]+$",
-                                          description="Only completed documents with this "
-                                          "warning code (no_text, partial, truncated), or "
+                                          description="Only documents with this warning "
+                                          "code (no_text, partial, truncated), or "
                                           "'any'."),
               limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
               offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
