@@ -272,7 +272,8 @@ def _wait_for_batch(settings: Settings, store: object, batch_id: str) -> None:
 def status(batch_id: Annotated[str, typer.Argument(help="The batch id ingest or "
                                                    "batch-upload printed.")],
            data_dir: DataDir = None) -> None:
-    """Show a batch's progress and the reason each failed document failed."""
+    """Show a batch's progress, the reason each failed document failed, and the warnings of
+    documents that completed with some (no_text: readable, but no text was found)."""
     from docflow.store import open_store
 
     settings = _settings(data_dir)
@@ -292,13 +293,25 @@ def _print_batch(store: object, batch_id: str) -> None:
             raise typer.Exit(1)
         _, failed = list_documents(session, DocumentFilter(batch_id=batch_id, status="failed"),
                                    limit=50, offset=0)
+        _, warned = list_documents(session, DocumentFilter(batch_id=batch_id, warning="any"),
+                                   limit=50, offset=0)
+    warned_note = f" ({p.with_warnings} with warnings)" if p.with_warnings else ""
     console.print(f"batch {batch_id}: {p.total} documents, {p.progress_percent}% done — "
-                  f"{p.completed} completed, {p.failed} failed, {p.processing} processing, "
-                  f"{p.queued} queued")
+                  f"{p.completed} completed{warned_note}, {p.failed} failed, "
+                  f"{p.processing} processing, {p.queued} queued")
+    if p.warnings:
+        console.print("warnings: " + ", ".join(f"{code} {n}" for code, n in p.warnings.items()))
     if failed:
         table = Table("document", "file", "reason", "message", title="failed")
         for doc in failed:
             table.add_row(doc.id, doc.filename, doc.error_code or "", doc.error_message or "")
+        console.print(table)
+    if warned:
+        table = Table("document", "file", "warning", "message",
+                      title="completed with warnings (nothing to fix; worth a look)")
+        for doc in warned:
+            for warning in doc.warnings or []:
+                table.add_row(doc.id, doc.filename, warning["code"], warning["message"])
         console.print(table)
 
 

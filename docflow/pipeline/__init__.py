@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .classify import DocumentClassifier, classify
+from .classify.doc_types import OTHER as NO_TEXT_TYPE
 from .detect import detect
 from .errors import (
     CorruptDocument,
@@ -30,12 +31,17 @@ from .fields.llm import AskJson, read_fields
 from .types import (
     Classification,
     DetectedType,
+    DocumentWarning,
     ExtractedText,
     Field,
     Limits,
     PageText,
     ProcessedDocument,
 )
+
+NO_TEXT = "no_text"  # a readable file with no text, even after OCR
+TRUNCATED = "truncated"  # text cut at Limits.max_text_chars
+PARTIAL = "partial"  # some pages could not be read and were skipped; the others were kept
 
 __all__ = [
     "Classification",
@@ -44,6 +50,7 @@ __all__ = [
     "DocumentClassifier",
     "DocumentError",
     "DocumentTooLarge",
+    "DocumentWarning",
     "EmptyDocument",
     "EncryptedDocument",
     "ExtractedText",
@@ -56,6 +63,7 @@ __all__ = [
     "UnsupportedFormat",
     "classify",
     "detect",
+    "document_warnings",
     "extract",
     "extract_fields",
     "process_document",
@@ -81,7 +89,7 @@ def process_document(
     """
     detected = detect(data, filename, limits)
     return _understand(detected, extract(data, detected, limits), classifier, learned,
-                       ask_fields)
+                       ask_fields, limits)
 
 
 def process_pdf_pages(
@@ -97,7 +105,7 @@ def process_pdf_pages(
     range, in any order): the same result as reading it whole."""
     detected = detect(data, filename, limits)
     extracted = finish_extracted(join_pdf_pages(pages), detected, limits)
-    return _understand(detected, extracted, classifier, learned, ask_fields)
+    return _understand(detected, extracted, classifier, learned, ask_fields, limits)
 
 
 def _understand(
@@ -106,8 +114,18 @@ def _understand(
     classifier: DocumentClassifier | None,
     learned: LearnedFields | None,
     ask_fields: AskJson | None,
+    limits: Limits,
 ) -> ProcessedDocument:
     text = extracted.text
+    warnings = document_warnings(extracted, limits)
+    if not text.strip():
+        # Nothing to classify, mine or embed: a model's guess on "" would be its prior, and a
+        # vector of "" would match every query by accident.
+        return ProcessedDocument(
+            detected=detected, extracted=extracted,
+            classification=Classification(NO_TEXT_TYPE, 1.0, decider="no_text"),
+            fields=[], warnings=warnings,
+        )
     embedding = classifier.embed(text) if classifier is not None else None
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
@@ -124,4 +142,31 @@ def _understand(
         fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
         embedding_model=classifier.encoder.version if embedding is not None else None,
+        warnings=warnings,
     )
+
+
+def document_warnings(extracted: ExtractedText, limits: Limits) -> list[DocumentWarning]:
+    """What a person should know about a document that completed (see DocumentWarning)."""
+    found = []
+    if not extracted.text.strip():
+        if any(extracted.ocr_pages):
+            why = ("OCR found no text in it: it may be a photo, a drawing or a blank page. If it "
+                   "does show text, try a sharper scan or a higher resolution.")
+        else:
+            why = "It holds no text: it may contain only pictures, or be blank."
+        found.append(DocumentWarning(NO_TEXT, why + " It is kept, but search finds it only by "
+                                     "its name and metadata."))
+    if extracted.unread_pages:
+        found.append(DocumentWarning(PARTIAL, _unread_message(extracted)))
+    if extracted.truncated:
+        found.append(DocumentWarning(TRUNCATED, f"The text was cut at {limits.max_text_chars:,} "
+                                     "characters; the rest is not searchable."))
+    return found
+
+
+def _unread_message(extracted: ExtractedText) -> str:
+    unread = extracted.unread_pages
+    shown = ", ".join(str(number) for number in unread[:10]) + (", ..." if len(unread) > 10 else "")
+    return (f"{len(unread):,} of {extracted.page_count:,} pages could not be read (damaged, or "
+            f"OCR ran out of time) and were skipped: page {shown}. The other pages were kept.")

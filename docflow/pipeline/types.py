@@ -18,6 +18,9 @@ class OcrOptions:
     min_text_chars: int = 20
     page_timeout_s: float = 60.0  # one page's OCR stops here; the page is then skipped
     low_confidence: float = 0.5  # pages read below this mean confidence get a warning
+    # An Office file with thin text has at most this many of its pictures OCR'd, each counted
+    # as a page (see extract/office_pictures.py); one task reads them all, so they stay few.
+    max_pictures: int = 20
     # False: a page that needs OCR raises OcrDeferred instead (a worker of the light queue
     # hands such documents to the OCR queue without reading anything twice).
     enabled: bool = True
@@ -61,6 +64,8 @@ class ExtractedText:
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, for people
     ocr_pages: list[bool] = field(default_factory=list)  # per page: its text came from OCR
     ocr_confidence: float | None = None  # mean OCR confidence (0..1) over OCR'd text; None: no OCR
+    # 1-based pages that could not be read (damaged, OCR timed out) and were skipped.
+    unread_pages: list[int] = field(default_factory=list)
     # Attachments and archive members, each to become a document of its own (see ChildDocument).
     children: list[ChildDocument] = field(default_factory=list)
 
@@ -132,6 +137,17 @@ class Field:
 
 
 @dataclass(frozen=True)
+class DocumentWarning:
+    """Something a person may want to know about a document that completed: it is not a failure.
+
+    `code` is stable ("no_text", "truncated"); `message` is a sentence for a person.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ProcessedDocument:
     detected: DetectedType
     extracted: ExtractedText
@@ -140,6 +156,7 @@ class ProcessedDocument:
     # all-MiniLM-L6-v2 vector of the text when an encoder was configured; search reuses it
     embedding: list[float] | None = None
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
+    warnings: list[DocumentWarning] = field(default_factory=list)
 
     @property
     def children(self) -> list[ChildDocument]:

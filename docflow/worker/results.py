@@ -88,6 +88,7 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
         held.embedding = (vector_bytes(result.embedding)
                           if result.embedding is not None else None)
         held.embedding_model = result.embedding_model
+        docs.set_warnings(held, [vars(w) for w in result.warnings])
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None
         held.finished_at = utcnow()

@@ -71,4 +71,5 @@ def batch_status(batch_id: str = Path(description="The batch's id."),
         raise not_found("batch", batch_id)
     return BatchStatus(batch_id=batch_id, total=progress.total, completed=progress.completed,
                        processing=progress.processing, queued=progress.queued,
-                       failed=progress.failed, progress_percent=progress.progress_percent)
+                       failed=progress.failed, progress_percent=progress.progress_percent,
+                       with_warnings=progress.with_warnings, warnings=progress.warnings)

@@ -41,6 +41,10 @@ def documents(batch_id: str | None = Query(None, description="Only the documents
                                                 "type was chosen with low confidence."),
               path_prefix: str | None = Query(None, max_length=1024,
                                               description=PATH_PREFIX_HELP),
+              warning: str | None = Query(None, max_length=40, pattern="^[a-z_]+$",
+                                          description="Only documents with this warning "
+                                          "code (no_text, partial, truncated), or "
+                                          "'any'."),
               limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
               offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
               state: ApiState = Depends(get_state)) -> DocumentList:
@@ -48,7 +52,8 @@ def documents(batch_id: str | None = Query(None, description="Only the documents
     the uploaded folder, status, the reason of a failure (`error: {code, message}`), type and
     whether it awaits review."""
     with state.store.db.read() as session:
-        flt = DocumentFilter(batch_id, status, doc_type, parent_id, needs_review, path_prefix)
+        flt = DocumentFilter(batch_id, status, doc_type, parent_id, needs_review, path_prefix,
+                             warning)
         total, rows = list_documents(session, flt, limit, offset)
         return DocumentList(total=total, limit=limit, offset=offset,
                             documents=[summary_of(d) for d in rows])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..errors import CorruptDocument, EmptyDocument, OcrDeferred, ProcessingTimeout
+from ..errors import CorruptDocument, OcrDeferred, ProcessingTimeout
 from ..ocr import ocr_image
 from ..types import ExtractedText, OcrOptions, PageText
 
@@ -66,23 +66,27 @@ def skipped_page(
 
 
 def join_pages(pages: Iterable[PageText], label: str, empty_message: str) -> ExtractedText:
-    """One document from its pages in page-number order; raises when none has any text.
+    """One document from its pages in page-number order; raises when no page could be read.
 
-    `label` names the format for people ("PDF", "TIFF image"); `empty_message` is the sentence
-    for a document whose pages were all read and hold no text.
+    `label` names the format for people ("PDF", "TIFF image"); `empty_message` is the note for
+    a document whose pages were all read and hold no text (a photo, a blank scan): such a
+    document is not broken, it comes back with no text and the note among its warnings.
     """
     ordered = sorted(pages, key=lambda page: page.number)
     if [page.number for page in ordered] != list(range(1, len(ordered) + 1)):
         raise ValueError("pages must be numbered 1..N with none missing or repeated")
     texts = [page.text for page in ordered]
+    notes = [page.warning for page in ordered if page.warning]
     if not any(text.strip() for text in texts):
-        _raise_for_no_text(ordered, label, empty_message)
+        _raise_if_unreadable(ordered, label)
+        notes.append(empty_message)
     return ExtractedText(
         text="\n\n".join(texts),
         pages=texts,
-        warnings=[page.warning for page in ordered if page.warning],
+        warnings=notes,
         ocr_pages=[page.ocr for page in ordered],
         ocr_confidence=_mean_confidence(ordered),
+        unread_pages=[page.number for page in ordered if page.failed],
     )
 
 
@@ -95,7 +99,8 @@ def _mean_confidence(pages: list[PageText]) -> float | None:
     return round(sum((conf or 0.0) * chars for conf, chars in weighted) / total, 4)
 
 
-def _raise_for_no_text(pages: list[PageText], label: str, empty_message: str) -> None:
+def _raise_if_unreadable(pages: list[PageText], label: str) -> None:
+    """Every page failed (damaged, timed out): a person must fix the file, so it fails."""
     failures = [page.failed for page in pages if page.failed]
     if pages and len(failures) == len(pages):
         if ProcessingTimeout.code in failures:
@@ -106,4 +111,3 @@ def _raise_for_no_text(pages: list[PageText], label: str, empty_message: str) ->
         if len(pages) == 1:
             raise CorruptDocument(f"The {label} could not be read; the file may be damaged.")
         raise CorruptDocument(f"No page of the {label} could be read; the file may be damaged.")
-    raise EmptyDocument(empty_message)
