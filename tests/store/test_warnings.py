@@ -126,17 +126,17 @@ def _alembic(db: Database, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-def test_migration_0010_adds_the_columns_and_widens_the_progress_index(
+def test_migration_0011_adds_the_columns_and_widens_the_progress_index(
         database_url: str) -> None:
     db = Database(database_url)
     try:
-        _alembic(db, "upgrade", "0009_source_path")
+        _alembic(db, "upgrade", "0010_sha256_status_index")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO documents (id, task_id, filename, sha256, size, status, attempts, "
                 "indexed, needs_review, created_at) VALUES ('old', 't-old', 'photo.jpg', "
                 "'ab', 1, 'completed', 1, false, false, CURRENT_TIMESTAMP)"))
-        _alembic(db, "upgrade", "0010_warnings")
+        _alembic(db, "upgrade", "0011_warnings")
         indexes = {ix["name"]: ix["column_names"]
                    for ix in inspect(db.engine).get_indexes("documents")}
         assert indexes["ix_documents_batch_status_warnings"] == [
@@ -146,7 +146,7 @@ def test_migration_0010_adds_the_columns_and_widens_the_progress_index(
             old = session.execute(select(Document.warnings, Document.warning_codes)
                                   .where(Document.id == "old")).one()
         assert tuple(old) == (None, None)
-        _alembic(db, "downgrade", "0009_source_path")
+        _alembic(db, "downgrade", "0010_sha256_status_index")
         inspector = inspect(db.engine)
         assert "warnings" not in {c["name"] for c in inspector.get_columns("documents")}
         assert "ix_documents_batch_status" in {ix["name"] for ix in

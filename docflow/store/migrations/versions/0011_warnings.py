@@ -1,7 +1,7 @@
 """documents keep their warnings (no_text, truncated), counted per batch from one index
 
-Revision ID: 0010_warnings
-Revises: 0009_source_path
+Revision ID: 0011_warnings
+Revises: 0010_sha256_status_index
 Create Date: 2026-12-07
 
 `warnings` holds [{code, message}]; `warning_codes` their codes sorted and comma-joined. The
@@ -14,8 +14,8 @@ keep NULL: they were processed without warnings being recorded.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_warnings"
-down_revision = "0009_source_path"
+revision = "0011_warnings"
+down_revision = "0010_sha256_status_index"
 branch_labels = None
 depends_on = None
 
