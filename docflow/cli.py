@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from docflow.auth import cli as auth_cli
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
@@ -27,6 +28,7 @@ app = typer.Typer(help="docflow: turn a pile of documents into searchable, class
                   "http://127.0.0.1:8000/docs.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 console = Console()
+auth_cli.register(app)  # docflow token ..., docflow user ...
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the database, originals, index, broker data and logs live "
