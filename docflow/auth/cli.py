@@ -107,13 +107,13 @@ def token_list(data_dir: DataDir = None) -> None:
 
     with _store(data_dir) as store, store.db.read() as session:
         rows = list_tokens(session)
-    table = Table(Column("id", no_wrap=True), Column("name", no_wrap=True), "scope", "tenant",
-                  "created", "expires", "last used", "state",
-                  title=f"{len(rows)} tokens (times in UTC)")
+    table = Table(Column("id", no_wrap=True), Column("name", no_wrap=True),
+                  Column("scope", no_wrap=True), Column("state", no_wrap=True), "tenant",
+                  "created", "expires", "last used", title=f"{len(rows)} tokens (times in UTC)")
     for t in rows:
         state = ("revoked" if t.revoked_at else "live" if is_live(t) else "expired")
-        table.add_row(t.id, t.name, t.scope, t.tenant or "", _when(t.created_at),
-                      _when(t.expires_at) or "never", _when(t.last_used_at), state)
+        table.add_row(t.id, t.name, t.scope, state, t.tenant or "", _when(t.created_at),
+                      _when(t.expires_at) or "never", _when(t.last_used_at))
     console.print(table)
 
 
