@@ -113,6 +113,10 @@ def ensure_bootstrap_token(db: Database, token: str) -> ApiToken:
     if len(token) < MIN_BOOTSTRAP_CHARS:
         raise TokenError(f"DOCFLOW_BOOTSTRAP_TOKEN must be at least {MIN_BOOTSTRAP_CHARS} "
                          "characters; make one with `openssl rand -hex 32`.")
+    if token.lower().startswith("change-me"):
+        # The deploy/ examples' placeholder: accepting it would ship a well-known admin token.
+        raise TokenError("DOCFLOW_BOOTSTRAP_TOKEN is still the example's placeholder; set it to "
+                         "a secret of your own (`openssl rand -hex 32`).")
     ident = token_id(token)
     try:
         with db.write() as session:

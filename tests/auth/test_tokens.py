@@ -107,6 +107,8 @@ def test_the_bootstrap_token_is_an_admin_token_and_a_new_value_retires_the_old(
         assert session.query(ApiToken).count() == 2
     with pytest.raises(TokenError, match="at least 32"):
         ensure_bootstrap_token(any_store.db, "short")
+    with pytest.raises(TokenError, match="placeholder"):
+        ensure_bootstrap_token(any_store.db, "change-me-bootstrap-token-" + "x" * 32)
 
 
 def test_a_revoked_bootstrap_token_stays_revoked(any_store: Store) -> None:
