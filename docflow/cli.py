@@ -71,7 +71,10 @@ def _run_demo(settings: Settings, url: str) -> None:
 
     from docflow.demo import write_demo_corpus
 
-    with httpx.Client(base_url=url, timeout=30) as client:
+    # A public --host needs credentials: the demo uses the bootstrap token when there is one.
+    secret = settings.bootstrap_token
+    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"} if secret else {}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
         for _ in range(120):
             try:
                 if client.get("/health").status_code == 200:

@@ -5,6 +5,7 @@ token, a login cookie, or a trusted proxy's header), checks the scope the route 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -16,7 +17,7 @@ from docflow.auth.modes import credentials_required, trusted_proxy
 from docflow.auth.scopes import Scope, scope_for
 from docflow.auth.tokens import verify_token
 from docflow.auth.users import csrf_ok, find_user, session_user
-from docflow.store.auth import LoginSession
+from docflow.store.auth import LoginSession, User
 
 SESSION_COOKIE = "docflow_session"
 CSRF_COOKIE = "docflow_csrf"
@@ -62,48 +63,79 @@ def authorize(request: Request,
 
 def identify(request: Request, bearer: HTTPAuthorizationCredentials | None,
              cookie: str | None) -> Principal:
+    """Who is calling. On an open server (DOCFLOW_AUTH=off, or auto on loopback) credentials
+    are optional: a valid one still says who it is and its scope applies; a wrong one counts
+    as none, as it did before authentication existed."""
     state = get_state(request)
     settings, db = state.settings, state.store.db
     if settings.auth == "off":
         return OPEN
+    server = request.scope.get("server")
+    required = credentials_required(settings, server[0] if server else None)
     if bearer is not None:
         row = verify_token(db, bearer.credentials)
-        if row is None:
+        if row is not None:
+            return Principal(Actor(row.name, "token", row.id, row.tenant), Scope(row.scope))
+        if required:
             raise unauthenticated("invalid_token", "The token is not valid: unknown, expired "
                                   "or revoked. Make a new one with `docflow token create`.")
-        return Principal(Actor(row.name, "token", row.id, row.tenant), Scope(row.scope))
-    if request.headers.get("authorization"):
+    elif request.headers.get("authorization") and required:
         raise unauthenticated("invalid_token", "Send the token as `Authorization: Bearer TOKEN`.")
     if cookie:
         found = session_user(db, cookie)
-        if found is None:
+        if found is not None:
+            return _cookie_login(request, *found)
+        if required:
             raise unauthenticated("session_expired", "The login has expired or ended; log in "
                                   "again (POST /api/auth/login).")
-        user, login = found
-        principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope),
-                              login)
-        if request.method in UNSAFE_METHODS and not csrf_ok(login,
-                                                            request.headers.get(CSRF_HEADER)):
-            set_actor(request.scope.setdefault("state", {}), principal.actor)
-            raise forbidden("csrf_failed", f"A change made with a login cookie needs the "
-                            f"{CSRF_HEADER} header that POST /api/auth/login returned.")
-        return principal
-    client = request.client.host if request.client else None
-    header = settings.auth_proxy_header
-    if header and request.headers.get(header) and trusted_proxy(settings, client):
-        with db.read() as session:
-            user = find_user(session, request.headers[header])
-        if user is None:
-            raise unauthenticated("unknown_user", f"The proxy's user {request.headers[header]!r}"
-                                  " is not a docflow user (docflow user create).")
-        if request.method in UNSAFE_METHODS and not request.headers.get(CSRF_HEADER):
-            # A custom header cannot be sent cross-site without CORS: enough against CSRF here.
-            raise forbidden("csrf_failed", f"A change through the login proxy needs an "
-                            f"{CSRF_HEADER} header (any value).")
-        return Principal(Actor(user.name, "proxy", None, user.tenant), Scope(user.scope))
-    server = request.scope.get("server")
-    if credentials_required(settings, server[0] if server else None):
+    proxied = _proxy_login(request)
+    if proxied is not None:
+        return proxied
+    if required:
         raise unauthenticated("unauthorized", "This server needs credentials: send an API token "
                               "as `Authorization: Bearer TOKEN` (docflow token create), or log "
                               "in (POST /api/auth/login).")
+    if request.method in UNSAFE_METHODS and _cross_site(request):
+        # An open server on a laptop is still reachable from any web page its user visits.
+        raise forbidden("cross_site", "Changes to an open docflow server are refused from "
+                        "other web sites.")
     return OPEN
+
+
+def _cookie_login(request: Request, user: User, login: LoginSession) -> Principal:
+    principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope), login)
+    if request.method in UNSAFE_METHODS and not csrf_ok(login, request.headers.get(CSRF_HEADER)):
+        set_actor(request.scope.setdefault("state", {}), principal.actor)
+        raise forbidden("csrf_failed", f"A change made with a login cookie needs the "
+                        f"{CSRF_HEADER} header that POST /api/auth/login returned.")
+    return principal
+
+
+def _proxy_login(request: Request) -> Principal | None:
+    """The user an authenticating proxy in front of the web app names, if it is trusted."""
+    state = get_state(request)
+    settings, db = state.settings, state.store.db
+    header = settings.auth_proxy_header
+    client = request.client.host if request.client else None
+    name = request.headers.get(header) if header else None
+    if not name or not trusted_proxy(settings, client):
+        return None
+    with db.read() as session:
+        user = find_user(session, name)
+    if user is None:
+        raise unauthenticated("unknown_user", f"The proxy's user {name!r} is not a docflow "
+                              "user (docflow user create).")
+    if request.method in UNSAFE_METHODS and not request.headers.get(CSRF_HEADER):
+        # A custom header cannot be sent cross-site without CORS: enough against CSRF here.
+        raise forbidden("csrf_failed", f"A change through the login proxy needs an "
+                        f"{CSRF_HEADER} header (any value).")
+    return Principal(Actor(user.name, "proxy", None, user.tenant), Scope(user.scope))
+
+
+def _cross_site(request: Request) -> bool:
+    """Whether a browser sent this from another site's page (scripts and curl send neither
+    header; a page of the server itself sends its own origin)."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc != request.headers.get("host")

@@ -93,3 +93,36 @@ def test_a_token_a_user_or_a_bootstrap_token_lets_serve_start(settings: Settings
                                                                        "listen_host": "::"}))
     finally:
         store.db.dispose()
+
+
+def test_an_open_server_ignores_a_wrong_token_and_names_a_right_one(
+        settings: Settings, store_token: str) -> None:
+    with open_client(settings) as api:
+        assert api.get("/api/documents", headers={"Authorization": "Bearer stale"}
+                       ).status_code == 200
+        me = api.get("/api/auth/me", headers={"Authorization": f"Bearer {store_token}"}).json()
+        assert (me["kind"], me["name"], me["credentials_required"]) == ("token", "ci", False)
+
+
+def test_an_open_server_refuses_changes_from_other_web_sites(settings: Settings) -> None:
+    upload = {"file": ("a.txt", b"hi")}
+    with open_client(settings, base_url="http://127.0.0.1:8000") as api:
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            reply = api.post("/api/upload", files=upload, headers=headers)
+            assert (reply.status_code, reply.json()["code"]) == (403, "cross_site"), headers
+        assert api.get("/api/documents", headers={"Origin": "https://evil.example"}
+                       ).status_code == 200  # reads are the same-origin policy's business
+        same = api.post("/api/upload", files=upload, headers={"Origin": "http://127.0.0.1:8000",
+                                                              "Sec-Fetch-Site": "same-origin"})
+        assert same.status_code == 202
+        assert api.post("/api/upload", files=upload).status_code == 202  # scripts, curl
+
+
+@pytest.fixture
+def store_token(settings: Settings) -> str:
+    store = open_store(settings, migrate=True)
+    try:
+        with store.db.write() as session:
+            return create_token(session, Scope.READ, name="ci").token
+    finally:
+        store.db.dispose()
