@@ -70,6 +70,16 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
+def child_env(settings: Settings, broker_url: str) -> dict[str, str]:
+    """The environment every child starts with: the same store and broker, and for the API
+    the address it listens on (DOCFLOW_AUTH=auto decides from it)."""
+    env = dict(os.environ, DOCFLOW_DATA_DIR=str(settings.resolved_data_dir),
+               DOCFLOW_BROKER_URL=broker_url, DOCFLOW_LISTEN_HOST=settings.listen_host)
+    if settings.database_url:
+        env["DOCFLOW_DATABASE_URL"] = settings.database_url
+    return env
+
+
 def credentials_ready(db: Database, settings: Settings) -> bool:
     """False (and says how to fix it) when the API would need credentials nobody has."""
     from docflow.auth.modes import credentials_required
@@ -119,10 +129,7 @@ def serve(settings: Settings, host: str, port: int, concurrency: int,
         broker = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
         broker_url = broker.start()
 
-    env = dict(os.environ, DOCFLOW_DATA_DIR=str(settings.resolved_data_dir),
-               DOCFLOW_BROKER_URL=broker_url, DOCFLOW_LISTEN_HOST=host)
-    if settings.database_url:
-        env["DOCFLOW_DATABASE_URL"] = settings.database_url
+    env = child_env(settings, broker_url)
     children = [
         Child("api", _python("uvicorn", "--factory", "docflow.api.app:create_app",
                              "--host", host, "--port", str(port),

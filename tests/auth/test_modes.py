@@ -16,7 +16,7 @@ from docflow.auth.tokens import create_token
 from docflow.broker import free_port
 from docflow.cli import app as cli
 from docflow.config import AuthMode, Settings
-from docflow.serve import credentials_ready
+from docflow.serve import child_env, credentials_ready
 from docflow.serve import serve as run_serve
 from docflow.store import open_store
 from tests.auth.conftest import open_client
@@ -126,3 +126,12 @@ def store_token(settings: Settings) -> str:
             return create_token(session, Scope.READ, name="ci").token
     finally:
         store.db.dispose()
+
+
+def test_serve_tells_the_api_where_it_listens(settings: Settings,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    public = settings.model_copy(update={"listen_host": "0.0.0.0"})
+    env = child_env(public, "redis://127.0.0.1:1/0")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings().listen_host == "0.0.0.0" and credentials_required(Settings())

@@ -20,7 +20,7 @@ from docflow.auth.tokens import (
     verify_token,
 )
 from docflow.config import Settings
-from docflow.store import Store
+from docflow.store import Document, Store
 from docflow.store.auth import ApiToken
 from docflow.store.models import utcnow
 from tests.auth.conftest import MakeToken, bearer, open_client
@@ -118,3 +118,15 @@ def test_a_revoked_bootstrap_token_stays_revoked(any_store: Store) -> None:
         revoke_token(session, "bootstrap")
     ensure_bootstrap_token(any_store.db, value)
     assert verify_token(any_store.db, value) is None
+
+
+def test_a_refused_upload_stores_nothing(api: TestClient, secured: Settings,
+                                         any_store: Store) -> None:
+    # The dependency runs before the handler reads the body: nothing reaches the disk.
+    reply = api.post("/api/upload", files={"file": ("a.txt", b"x" * 5000)})
+    assert reply.status_code == 401
+    with any_store.db.read() as session:
+        assert session.query(Document).count() == 0
+    stored = [p for p in secured.blob_dir.rglob("*") if p.is_file()] if secured.blob_dir.exists() \
+        else []
+    assert stored == [] and not any(secured.upload_tmp_dir.iterdir())
