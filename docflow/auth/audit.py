@@ -40,6 +40,8 @@ ACTIONS = {
     ("POST", "/api/classifier/train"): "train",
     ("POST", "/api/auth/login"): "login",
     ("POST", "/api/auth/logout"): "logout",
+    ("POST", "/api/auth/tokens"): "token_create",
+    ("DELETE", "/api/auth/tokens/{token_id}"): "token_revoke",
 }
 MAX_LIMIT = 1000
 
@@ -129,7 +131,7 @@ class AuditMiddleware:
         actor = state.get("audit_actor", ANONYMOUS)
         client = scope.get("client")
         action = ACTIONS.get((method, template), f"{method.lower()} {template}")
-        target = scope.get("path")
+        target = state.get("audit_target") or scope.get("path")
         state_obj = getattr(scope.get("app"), "state", None)
         docflow_state = getattr(state_obj, "docflow", None)
         if docflow_state is None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
 from docflow.api.state import get_state
 from docflow.auth.audit import MAX_LIMIT, Actor, failed_logins, query_events, set_actor
 from docflow.auth.dependency import CSRF_COOKIE, SESSION_COOKIE, Principal, authorize
 from docflow.auth.errors import AuthError, unauthenticated
 from docflow.auth.modes import credentials_required
 from docflow.auth.scopes import Scope
+from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
 from docflow.auth.users import check_password, end_session, start_session
+from docflow.store.auth import ApiToken
 
 # Login is open: it is how credentials are had. The rest declare `authorize` in app.py.
 public_router = APIRouter(tags=["auth"])
@@ -145,3 +148,69 @@ def audit(request: Request,
     events = [AuditEventOut.model_validate(r, from_attributes=True) for r in rows]
     return AuditPage(events=events,
                      next_before_id=events[-1].id if len(events) == limit else None)
+
+
+class TokenOut(BaseModel):
+    id: str = Field(description="Public: the part after dfl_ in the token.")
+    name: str
+    scope: str
+    tenant: str | None
+    state: str = Field(description="live, expired or revoked")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewTokenRequest(BaseModel):
+    scope: Scope = Field(description="read; upload (and read); admin (everything).")
+    name: str | None = Field(None, min_length=1, max_length=200,
+                             description="A name to know it by (default token-ID).")
+    tenant: str | None = Field(None, max_length=200, description="The tenant it acts for.")
+    expires_days: float | None = Field(None, gt=0, description="Days until it stops working; "
+                                       "null: never.")
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="The token itself: shown this once, never stored.")
+
+
+def _token_out(row: ApiToken) -> TokenOut:
+    state = "revoked" if row.revoked_at else "live" if is_live(row) else "expired"
+    return TokenOut(id=row.id, name=row.name, scope=row.scope, tenant=row.tenant, state=state,
+                    created_at=row.created_at, expires_at=row.expires_at,
+                    last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+
+
+@router.get("/api/auth/tokens", response_model=list[TokenOut], summary="API tokens (admin)")
+def tokens(request: Request, _principal: Principal = Depends(authorize)) -> list[TokenOut]:
+    """Every API token with its scope, tenant and state; never a secret."""
+    with get_state(request).store.db.read() as session:
+        return [_token_out(t) for t in list_tokens(session)]
+
+
+@router.post("/api/auth/tokens", response_model=NewTokenOut, status_code=201,
+             responses=ERROR_RESPONSES, summary="Make an API token (admin)")
+def new_token(body: NewTokenRequest, request: Request,
+              _principal: Principal = Depends(authorize)) -> NewTokenOut:
+    """Make a token, as `docflow token create` does; the answer holds the token, once."""
+    try:
+        with get_state(request).store.db.write() as session:
+            made = create_token(session, body.scope, name=body.name, tenant=body.tenant,
+                                expires_days=body.expires_days)
+    except TokenError as exc:
+        raise ApiError(409, "token_name_taken", str(exc)) from None
+    request.scope["state"]["audit_target"] = f"token {made.row.id} ({made.row.name})"
+    return NewTokenOut(**_token_out(made.row).model_dump(), token=made.token)
+
+
+@router.delete("/api/auth/tokens/{token_id}", status_code=204, responses=ERROR_RESPONSES,
+               summary="Revoke an API token (admin)")
+def revoke(token_id: str = Path(description="The token's id (GET /api/auth/tokens)."),
+           *, request: Request, _principal: Principal = Depends(authorize)) -> Response:
+    """Stop a token from working, at once, on every API process."""
+    with get_state(request).store.db.write() as session:
+        if session.get(ApiToken, token_id) is None:
+            raise not_found("token", token_id)
+        revoke_token(session, token_id)
+    return Response(status_code=204)

@@ -53,6 +53,9 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("DELETE", "/api/document-types/{name}"): Scope.ADMIN,
     ("POST", "/api/classifier/train"): Scope.ADMIN,
     ("GET", "/api/audit"): Scope.ADMIN,
+    ("GET", "/api/auth/tokens"): Scope.ADMIN,
+    ("POST", "/api/auth/tokens"): Scope.ADMIN,
+    ("DELETE", "/api/auth/tokens/{token_id}"): Scope.ADMIN,
 }
 
 

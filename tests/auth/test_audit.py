@@ -80,3 +80,28 @@ def test_only_admins_read_the_audit_log_with_filters_and_pages(
                      headers=admin).json()["events"]
     assert [e["action"] for e in by_ops] == ["batch_create"]
     assert api.get("/api/audit", params={"limit": 100_000}, headers=admin).status_code == 422
+
+
+def test_admins_make_list_and_revoke_tokens_over_the_api(
+        api: TestClient, any_store: Store, make_token: MakeToken) -> None:
+    admin = bearer(make_token("admin", name="ops"))
+    made = api.post("/api/auth/tokens", json={"scope": "read", "name": "dashboard",
+                                              "tenant": "acme", "expires_days": 7},
+                    headers=admin)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["token"].startswith(f"dfl_{body['id']}_") and body["state"] == "live"
+    reader = bearer(body["token"])
+    assert api.get("/api/documents", headers=reader).status_code == 200
+    assert api.get("/api/auth/tokens", headers=reader).status_code == 403
+    listed = api.get("/api/auth/tokens", headers=admin).json()
+    assert {t["name"] for t in listed} == {"ops", "dashboard"}
+    assert body["token"] not in str(listed)
+    assert api.post("/api/auth/tokens", json={"scope": "read", "name": "dashboard"},
+                    headers=admin).status_code == 409
+    assert api.delete(f"/api/auth/tokens/{body['id']}", headers=admin).status_code == 204
+    assert api.get("/api/documents", headers=reader).status_code == 401
+    assert api.delete("/api/auth/tokens/nosuch", headers=admin).status_code == 404
+    rows = [(e.action, e.actor, e.status) for e in _events(any_store)]
+    assert rows[0] == ("token_create", "ops", 201) and ("token_revoke", "ops", 204) in rows
+    assert _events(any_store)[0].target == f"token {body['id']} (dashboard)"
