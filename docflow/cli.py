@@ -44,7 +44,10 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address the API listens on. Any but loopback "
+                                      "needs credentials (DOCFLOW_AUTH=auto): create a token "
+                                      "first with `docflow token create --scope admin`.")]
+    = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
     data_dir: DataDir = None,
     concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
