@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import select
 
 from docflow.auth.tokens import ensure_bootstrap_token, is_live
-from docflow.config import Settings
+from docflow.config import AuthMode, Settings
 from docflow.store.auth import ApiToken, User
 from docflow.store.db import Database
 
@@ -32,8 +32,11 @@ def has_credentials(db: Database) -> bool:
 
 def check_credentials_at_start(db: Database, settings: Settings) -> None:
     """Make sure of the bootstrap token; say so loudly when nobody could get in."""
-    from docflow.auth.modes import credentials_required
+    from docflow.auth.modes import credentials_required, is_loopback
 
+    if settings.auth == AuthMode.OFF and not is_loopback(settings.listen_host):
+        log.warning("DOCFLOW_AUTH=off while listening on %s: anyone who reaches it can read, "
+                    "change and delete every document", settings.listen_host)
     if settings.bootstrap_token is not None:
         ensure_bootstrap_token(db, settings.bootstrap_token.get_secret_value())
     if credentials_required(settings) and not has_credentials(db):
