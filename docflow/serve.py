@@ -84,8 +84,13 @@ def credentials_ready(db: Database, settings: Settings) -> bool:
     """False (and says how to fix it) when the API would need credentials nobody has."""
     from docflow.auth.modes import credentials_required
     from docflow.auth.startup import HOW_TO_CREATE, check_credentials_at_start, has_credentials
+    from docflow.auth.tokens import TokenError
 
-    check_credentials_at_start(db, settings)
+    try:
+        check_credentials_at_start(db, settings)
+    except TokenError as exc:  # a bootstrap token too short, or the example's placeholder
+        log.error("%s", exc)
+        return False
     if not credentials_required(settings) or has_credentials(db):
         return True
     log.error("docflow will not start on %s without credentials: anyone who can reach that "

@@ -80,6 +80,8 @@ def test_a_token_a_user_or_a_bootstrap_token_lets_serve_start(settings: Settings
         assert not credentials_ready(store.db, public)
         with_bootstrap = public.model_copy(update={"bootstrap_token": SecretStr("k" * 32)})
         assert credentials_ready(store.db, with_bootstrap)
+        placeholder = public.model_copy(update={"bootstrap_token": SecretStr("change-me" * 5)})
+        assert not credentials_ready(store.db, placeholder)
     finally:
         store.db.dispose()
     fresh = Settings(data_dir=settings.data_dir / "other", listen_host="0.0.0.0")
