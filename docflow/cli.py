@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from docflow.auth import cli as auth_cli
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
@@ -27,6 +28,7 @@ app = typer.Typer(help="docflow: turn a pile of documents into searchable, class
                   "http://127.0.0.1:8000/docs.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 console = Console()
+auth_cli.register(app)  # docflow token ..., docflow user ...
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the database, originals, index, broker data and logs live "
@@ -42,7 +44,10 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address the API listens on. Any but loopback "
+                                      "needs credentials (DOCFLOW_AUTH=auto): create a token "
+                                      "first with `docflow token create --scope admin`.")]
+    = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
     data_dir: DataDir = None,
     concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
@@ -69,7 +74,10 @@ def _run_demo(settings: Settings, url: str) -> None:
 
     from docflow.demo import write_demo_corpus
 
-    with httpx.Client(base_url=url, timeout=30) as client:
+    # A public --host needs credentials: the demo uses the bootstrap token when there is one.
+    secret = settings.bootstrap_token
+    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"} if secret else {}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
         for _ in range(120):
             try:
                 if client.get("/health").status_code == 200:

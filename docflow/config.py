@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
 from docflow.pipeline.types import Limits, OcrOptions
 from docflow.search import DatabasePool
+
+
+class AuthMode(StrEnum):
+    AUTO = "auto"  # open while the API listens on loopback only, else credentials required
+    REQUIRED = "required"
+    OFF = "off"
 
 
 class Settings(BaseSettings):
@@ -134,6 +141,31 @@ class Settings(BaseSettings):
     log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "
                                  "(default: <data dir>/logs); give each host its own when "
                                  "the data dir is a shared volume.")
+
+    # Authentication and authorization (docflow.auth).
+    auth: AuthMode = Field(AuthMode.AUTO, description="auto: open while the API listens on "
+                           "loopback only (a laptop), credentials required as soon as it "
+                           "listens on any other address; required; off.")
+    listen_host: str = Field("127.0.0.1", description="The address the API listens on; "
+                             "`docflow serve --host` sets it for the API it starts. Set it "
+                             "(or DOCFLOW_AUTH=required) when starting uvicorn yourself.")
+    bootstrap_token: SecretStr | None = Field(None, description="An admin API token (32+ "
+                                              "characters, e.g. `openssl rand -hex 32`) made "
+                                              "sure of at start, named `bootstrap`; a new value "
+                                              "revokes the previous one.")
+    auth_session_hours: float = Field(12.0, description="How long a web login lasts.")
+    auth_cookie_secure: bool | None = Field(None, description="Mark the session cookie "
+                                            "Secure; unset: when the request came over https.")
+    auth_proxy_header: str | None = Field(None, description="A header naming the logged-in "
+                                          "user (e.g. X-Forwarded-User), set by an "
+                                          "authenticating proxy in front of the web app; "
+                                          "honoured only from auth_trusted_proxies.")
+    auth_trusted_proxies: str = Field("", description="Comma-separated addresses or networks "
+                                      "(CIDR) whose auth_proxy_header is believed.")
+    login_max_failures: int = Field(5, description="Failed logins for one user from one "
+                                    "address within login_window_seconds before more are "
+                                    "refused (429).")
+    login_window_seconds: float = Field(900.0, description="The window of login_max_failures.")
 
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
                      "s3_secret_access_key", mode="before")

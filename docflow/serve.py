@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docflow.broker import EmbeddedBroker, free_port
 from docflow.children import child_preexec
 from docflow.config import Settings
+
+if TYPE_CHECKING:
+    from docflow.store.db import Database
 
 log = logging.getLogger(__name__)
 MAX_QUICK_RESTARTS = 5
@@ -67,6 +70,36 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
+def child_env(settings: Settings, broker_url: str) -> dict[str, str]:
+    """The environment every child starts with: the same store and broker, and for the API
+    the address it listens on (DOCFLOW_AUTH=auto decides from it)."""
+    env = dict(os.environ, DOCFLOW_DATA_DIR=str(settings.resolved_data_dir),
+               DOCFLOW_BROKER_URL=broker_url, DOCFLOW_LISTEN_HOST=settings.listen_host)
+    if settings.database_url:
+        env["DOCFLOW_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def credentials_ready(db: Database, settings: Settings) -> bool:
+    """False (and says how to fix it) when the API would need credentials nobody has."""
+    from docflow.auth.modes import credentials_required
+    from docflow.auth.startup import HOW_TO_CREATE, check_credentials_at_start, has_credentials
+    from docflow.auth.tokens import TokenError
+
+    try:
+        check_credentials_at_start(db, settings)
+    except TokenError as exc:  # a bootstrap token too short, or the example's placeholder
+        log.error("%s", exc)
+        return False
+    if not credentials_required(settings) or has_credentials(db):
+        return True
+    log.error("docflow will not start on %s without credentials: anyone who can reach that "
+              "address could read and change every document (DOCFLOW_AUTH=%s). %s Or listen "
+              "on 127.0.0.1 only, or set DOCFLOW_AUTH=off to serve without authentication.",
+              settings.listen_host, settings.auth.value, HOW_TO_CREATE)
+    return False
+
+
 def serve(settings: Settings, host: str, port: int, concurrency: int,
           on_ready: Callable[[str], None] | None = None) -> int:
     settings.ensure_dirs()
@@ -75,7 +108,14 @@ def serve(settings: Settings, host: str, port: int, concurrency: int,
     if free_port(host, port) != port:
         log.error("port %d on %s is in use: pick another with --port", port, host)
         return 2
-    open_store(settings, migrate=True).db.dispose()
+    # The API decides from its listen address whether DOCFLOW_AUTH=auto needs credentials.
+    settings = settings.model_copy(update={"listen_host": host})
+    store = open_store(settings, migrate=True)
+    try:
+        if not credentials_ready(store.db, settings):
+            return 2
+    finally:
+        store.db.dispose()
 
     stop = threading.Event()
 
@@ -94,10 +134,7 @@ def serve(settings: Settings, host: str, port: int, concurrency: int,
         broker = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
         broker_url = broker.start()
 
-    env = dict(os.environ, DOCFLOW_DATA_DIR=str(settings.resolved_data_dir),
-               DOCFLOW_BROKER_URL=broker_url)
-    if settings.database_url:
-        env["DOCFLOW_DATABASE_URL"] = settings.database_url
+    env = child_env(settings, broker_url)
     children = [
         Child("api", _python("uvicorn", "--factory", "docflow.api.app:create_app",
                              "--host", host, "--port", str(port),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import docflow
 from docflow.api.errors import install_error_handlers
@@ -21,6 +21,11 @@ from docflow.api.routers import (
     workers,
 )
 from docflow.api.state import ApiState
+from docflow.auth import routes as auth_routes
+from docflow.auth.audit import AuditMiddleware
+from docflow.auth.dependency import authorize
+from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
+from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
 from docflow.store import open_store
@@ -35,6 +40,11 @@ header on each file part makes a retried request return the documents it made), 
 `/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
 and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
 
+Unless the server is open (DOCFLOW_AUTH=off, or a server listening on loopback only), send an
+API token as `Authorization: Bearer TOKEN` (`docflow token create --scope read|upload|admin`;
+admin implies upload implies read), or log in (`POST /api/auth/login`) and send the
+`X-CSRF-Token` it returns with every change. 401: no or a bad credential; 403: not enough scope.
+
 Large uploads arrive in pieces: create a batch (`POST /api/batches`), append files to it
 (`POST /api/batches/{batch_id}/files`, each part with an `Idempotency-Key` so a retried request
 never makes a second document), and read the server's limits at `/api/limits`. The
@@ -48,6 +58,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search with filters."},
     {"name": "document types", "description": "The kinds of document to sort into."},
     {"name": "health", "description": "Is the service working?"},
+    {"name": "auth", "description": "Logging in, and the audit log."},
 ]
 
 
@@ -60,6 +71,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
+        check_credentials_at_start(state.store.db, settings)
         app.state.docflow = state
         try:
             yield
@@ -69,7 +81,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     install_error_handlers(app)
+    install_auth_error_handler(app)
+    # Each route's scope comes from docflow.auth.scopes; health and login stay open.
+    protected = [Depends(authorize)]
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   classifier, health):
-        app.include_router(module.router)
+                   classifier, auth_routes):
+        app.include_router(module.router, dependencies=protected, responses=AUTH_RESPONSES)
+    app.include_router(health.router)
+    app.include_router(auth_routes.public_router)
+    app.add_middleware(AuditMiddleware)
     return app
