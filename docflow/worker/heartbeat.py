@@ -26,7 +26,10 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def start(self) -> None:
-        self.beat()
+        try:
+            self.beat()
+        except Exception:  # a full disk or a database away: beat from the thread when back
+            log.warning("first heartbeat failed; trying again every few seconds", exc_info=True)
         self._thread.start()
 
     def beat(self) -> None:

@@ -6,6 +6,7 @@ read whole and one read in parts end in exactly the same rows.
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 from collections.abc import Callable
@@ -134,27 +135,49 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
         return work()
     except SoftTimeLimitExceeded:
         ending.fail("timeout", ending.timeout_message)
-    except DocumentError as exc:
+    except Retry:
+        raise
+    except Exception as exc:
+        if caused_by_full_disk(exc):
+            _wait_for_space(task, rt, ending, exc)
+        return _ended(task, rt, ending, exc)
+    return None
+
+
+def _ended(task: Task, rt: Runtime, ending: Ending, exc: Exception) -> str | None:
+    """`guarded`'s policy for an error other than the time limit or a full disk."""
+    if isinstance(exc, DocumentError):
         # A reader that wraps every library error also wraps the time limit's interrupt.
         if caused_by(exc, SoftTimeLimitExceeded):
             ending.fail("timeout", ending.timeout_message)
         else:
             ending.fail(exc.code, exc.message)
-    except Retry:
-        raise
-    except TRANSIENT_ERRORS as exc:
+    elif isinstance(exc, TRANSIENT_ERRORS):
         _retry_or_fail(task, rt, ending, exc)
-    except Exception as exc:
-        if caused_by(exc, Terminated):
-            # Someone stopped this task (a revoke with terminate, a pool shutting down); the
-            # work did nothing wrong: give it back for the reconciler to send again.
-            log.warning("%s: task terminated; it goes back to the queue", ending.what)
-            ending.release()
-            return "terminated"
-        log.exception("%s failed unexpectedly", ending.what)
+    elif caused_by(exc, Terminated):
+        # Someone stopped this task (a revoke with terminate, a pool shutting down); the
+        # work did nothing wrong: give it back for the reconciler to send again.
+        log.warning("%s: task terminated; it goes back to the queue", ending.what)
+        ending.release()
+        return "terminated"
+    else:
+        log.exception("%s failed unexpectedly", ending.what, exc_info=exc)
         ending.fail("internal_error", f"An unexpected error stopped processing "
                     f"({type(exc).__name__}: {exc}).")
     return None
+
+
+def _wait_for_space(task: Task, rt: Runtime, ending: Ending, exc: Exception) -> NoReturn:
+    """A full disk is nothing the document did: give it back and try again after a capped
+    backoff, for as long as it takes (never failed as corrupt, never out of retries)."""
+    log.warning("%s: no space left on the disk (%s); it waits and is tried again", ending.what,
+                exc)
+    try:
+        ending.release()
+    except Exception:  # the database's disk may be the full one: its lease runs out instead
+        log.warning("%s: could not give it back; its lease will run out", ending.what,
+                    exc_info=True)
+    _send_again(task, rt, exc, cap=rt.settings.restart_backoff_max_seconds, forever=True)
 
 
 def max_claims(task: Task, settings: Settings) -> int:
@@ -191,11 +214,29 @@ def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) 
     _send_again(task, rt, exc)
 
 
-def _send_again(task: Task, rt: Runtime, exc: BaseException) -> NoReturn:
+def _send_again(task: Task, rt: Runtime, exc: BaseException, *, cap: float | None = None,
+                forever: bool = False) -> NoReturn:
     # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
-    countdown = (rt.settings.task_retry_backoff * (2 ** task.request.retries)
+    countdown = (rt.settings.task_retry_backoff * (2 ** min(task.request.retries, 16))
                  * random.uniform(0.5, 1.5))
-    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
+    if cap is not None:
+        countdown = min(countdown, cap)
+    raise task.retry(exc=exc, countdown=countdown,
+                     max_retries=None if forever else rt.settings.task_max_retries)
+
+
+def caused_by_full_disk(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it, e.g. a reader wrapping it as corrupt) is a full disk."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(cur):  # SQLite's SQLITE_FULL
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
