@@ -34,6 +34,7 @@ from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.learned_fields import LearnedFieldsCache
+from docflow.worker.memory import MemoryGuard, too_large_message
 from docflow.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -129,10 +130,15 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
     fails it with its reason, transient errors are retried with backoff, a task stopped from
     outside gives its work back, anything else fails it, never the worker.
 
+    Past `max_document_memory_mb` of resident memory the work is failed as too_large and the
+    process ends (worker/memory.py); Celery's pool replaces it.
+
     Returns what `work` returned, "terminated", or None when the work failed.
     """
+    limit = rt.settings.max_document_memory_mb
     try:
-        return work()
+        with MemoryGuard(limit, lambda _: ending.fail("too_large", too_large_message(limit))):
+            return work()
     except SoftTimeLimitExceeded:
         ending.fail("timeout", ending.timeout_message)
     except Retry:
