@@ -27,10 +27,13 @@ UNACKED_INDEX = "unacked_index"
 
 
 def held_by_this_worker() -> set[str]:
-    """Delivery tags of the messages this worker process has taken: running or waiting."""
+    """Delivery tags of the messages this worker process has taken: running, waiting for a
+    process, or due later (a countdown)."""
     from celery.worker import state
 
-    requests = [*state.active_requests.copy(), *state.reserved_requests.copy()]
+    requests = [request for held in (state.active_requests, state.reserved_requests,
+                                     getattr(state, "scheduled_requests", ()))
+                for request in held.copy()]
     tags = set()
     for request in requests:
         message = getattr(request, "message", None)

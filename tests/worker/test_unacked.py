@@ -140,3 +140,26 @@ def test_messages_of_a_live_worker_are_never_taken_from_it(broker: redis.Redis) 
     assert stranded_tags(broker, older_than=10, now=now) == ["gone-tag"]
     publish_held(broker, "alive@test", [], ttl_seconds=30)  # it acknowledged its message
     assert sorted(stranded_tags(broker, older_than=10, now=now)) == ["gone-tag", "held-tag"]
+
+
+def test_a_message_a_live_worker_holds_is_left_with_it(
+        settings: Settings, store: Store, broker: redis.Redis,
+        celery_workers: Workers) -> None:
+    from docflow.worker.celery_app import TASK_PROCESS_DOCUMENT
+
+    settings = Settings(data_dir=settings.data_dir)
+    with store.db.write() as session:
+        (doc,) = docs.register_documents(session, [put(store, b"Dear Ann, hello.", "a.txt")])
+    celery_workers.start("alive")
+    _wait("the worker's heartbeat", lambda: _online(store, "alive@test"))
+    dispatcher = Dispatcher(settings)
+    app = dispatcher._celery()
+    assert app is not None
+    # Due in ten minutes: the worker holds the message, unacknowledged, all that time.
+    app.send_task(TASK_PROCESS_DOCUMENT, args=[doc.id], task_id=doc.task_id, countdown=600)
+    _wait("the worker to take it", lambda: broker.hlen("unacked") == 1)
+    (tag,) = broker.hkeys("unacked")
+    _wait("the worker to say it holds it",
+          lambda: tag in broker.smembers("docflow:held:alive@test"))
+    assert dispatcher.restore_stranded(older_than=0) == 0  # however old: its holder is alive
+    assert broker.hlen("unacked") == 1 and broker.llen("default") == 0
