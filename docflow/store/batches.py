@@ -159,16 +159,17 @@ class BatchProgress:
     processing: int
     completed: int
     failed: int
+    cancelled: int = 0  # stopped by a user: finished, but neither completed nor failed
 
     @property
     def done(self) -> bool:
-        return self.completed + self.failed >= self.total
+        return self.completed + self.failed + self.cancelled >= self.total
 
     @property
     def progress_percent(self) -> float:
         if self.total == 0:
             return 100.0
-        return round(100.0 * (self.completed + self.failed) / self.total, 2)
+        return round(100.0 * (self.completed + self.failed + self.cancelled) / self.total, 2)
 
 
 def batch_progress(session: Session, batch_id: str) -> BatchProgress | None:

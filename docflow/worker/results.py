@@ -30,6 +30,7 @@ from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
 from docflow.store.embeddings import vector_bytes
 from docflow.store.models import utcnow
+from docflow.worker.cancel import Cancelled
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
@@ -141,6 +142,9 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
             return work()
     except SoftTimeLimitExceeded:
         ending.fail("timeout", ending.timeout_message)
+    except Cancelled:  # the claim is gone (a user cancelled it): nothing to write
+        log.info("%s: stopped, its claim is gone", ending.what)
+        return "cancelled"
     except Retry:
         raise
     except Exception as exc:
