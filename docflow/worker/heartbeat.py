@@ -38,10 +38,11 @@ class Heartbeat:
 
     def beat(self) -> None:
         rt = runtime()
+        # First: a database slow to take the write must not make our messages look stranded.
+        self.publish_held(max(rt.settings.worker_stale_seconds, 3 * rt.settings.heartbeat_seconds))
         with fork_guard, rt.store.db.write() as session:
             workers.heartbeat(session, name=self.name, hostname=HOSTNAME, pid=os.getpid(),
                               concurrency=self.concurrency(), queues=self.queues)
-        self.publish_held(rt.settings.worker_stale_seconds)
 
     def publish_held(self, ttl_seconds: float) -> None:
         """Tell the reconciler which broker messages this worker holds (worker/unacked.py)."""
