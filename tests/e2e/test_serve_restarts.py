@@ -100,3 +100,29 @@ def test_a_child_that_cannot_even_be_started_is_tried_again_later() -> None:
 def test_low_disk_says_how_much_is_left(tmp_path) -> None:
     assert low_disk(tmp_path, threshold=0) == ""
     assert "MiB free" in low_disk(tmp_path, threshold=1 << 62)
+
+
+def test_a_broker_that_cannot_start_yet_is_tried_again_not_fatal() -> None:
+    from docflow.serve import _restart_broker
+
+    class Broker:
+        def __init__(self, answers: list[object]) -> None:
+            self.answers, self.port, self.stopped = answers, None, 0
+
+        def start(self) -> str:
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            self.port = int(str(answer).rsplit(":", 1)[1].split("/")[0])
+            return str(answer)
+
+        def stop(self) -> None:
+            self.stopped += 1
+
+    url = "redis://127.0.0.1:6400/0"
+    broker = Broker([RuntimeError("exited at start: disk full"), "redis://127.0.0.1:6401/0",
+                     url])
+    assert not _restart_broker(broker, url, "")  # type: ignore[arg-type]
+    assert not _restart_broker(broker, url, "")  # type: ignore[arg-type]  # port taken
+    assert broker.stopped == 1 and broker.port == 6400  # it asks for its old port again
+    assert _restart_broker(broker, url, "")  # type: ignore[arg-type]
