@@ -94,7 +94,8 @@ def _run_demo(settings: Settings, url: str) -> None:
         console.print(f"[bold]Demo batch {batch_id}[/]: {len(files)} documents from {demo_dir}")
         while True:
             status = client.get(f"/api/batch-status/{batch_id}").json()
-            if status["completed"] + status["failed"] >= status["total"]:
+            finished = status["completed"] + status["failed"] + status.get("cancelled", 0)
+            if finished >= status["total"]:
                 break
             time.sleep(1)
         console.print(f"[green]Demo done[/]: {status['completed']} completed, "

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
+from docflow.pipeline.classify.matching import RuleLimits
 from docflow.pipeline.types import Limits, OcrOptions
 from docflow.search import DatabasePool
 
@@ -167,6 +168,20 @@ class Settings(BaseSettings):
                                     "refused (429).")
     login_window_seconds: float = Field(900.0, description="The window of login_max_failures.")
 
+    # Resource bounds: no single request or document may take the service down (issue 11).
+    rules_budget_seconds: float = Field(1.0, description="Seconds all user rules of all types "
+                                        "together may take on one document; rules past it "
+                                        "count as no match (logged with the types skipped).")
+    max_rules_per_type: int = Field(100, description="Most rules one document type may have.")
+    max_rule_pattern_chars: int = Field(1000, description="Longest pattern of one rule.")
+    max_document_memory_mb: int = Field(2048, description="Resident MiB a worker process may "
+                                        "reach on one document; past it the document fails "
+                                        "as too_large and the process is replaced. 0: no "
+                                        "limit.")
+    restart_backoff_max_seconds: float = Field(30.0, description="Longest wait before "
+                                               "`docflow serve` starts a child that keeps "
+                                               "exiting again (it never gives up).")
+
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
                      "s3_secret_access_key", mode="before")
     @classmethod
@@ -242,6 +257,11 @@ class Settings(BaseSettings):
                       max_expansion_ratio=self.max_expansion_ratio,
                       max_archive_members=self.max_archive_members,
                       max_archive_depth=self.max_archive_depth)
+
+    @property
+    def rule_limits(self) -> RuleLimits:
+        return RuleLimits(max_rules_per_type=self.max_rules_per_type,
+                          max_pattern_chars=self.max_rule_pattern_chars)
 
     @property
     def llm(self) -> LlmSettings | None:

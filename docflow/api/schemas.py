@@ -133,6 +133,8 @@ class BatchStatus(BaseModel):
     processing: int
     queued: int
     failed: int
+    cancelled: int = Field(0, description="Stopped by a user (POST /api/batches/{id}/cancel); "
+                           "finished, not failed.")
     progress_percent: float
     with_warnings: int = Field(0, description="Completed documents that carry warnings (see "
                                "`warnings`); `completed` counts them too.")

@@ -34,6 +34,8 @@ ACTIONS = {
     ("POST", "/api/batches"): "batch_create",
     ("PATCH", "/api/documents/{document_id}"): "correct",
     ("GET", "/api/documents/{document_id}/file"): "download",
+    ("POST", "/api/documents/{document_id}/cancel"): "cancel",
+    ("POST", "/api/batches/{batch_id}/cancel"): "cancel",
     ("POST", "/api/document-types"): "type_change",
     ("PUT", "/api/document-types/{name}"): "type_change",
     ("DELETE", "/api/document-types/{name}"): "type_delete",

@@ -47,6 +47,8 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("POST", "/api/batches"): Scope.UPLOAD,
     ("POST", "/api/batches/{batch_id}/files"): Scope.UPLOAD,
     ("PATCH", "/api/documents/{document_id}"): Scope.UPLOAD,
+    ("POST", "/api/documents/{document_id}/cancel"): Scope.UPLOAD,
+    ("POST", "/api/batches/{batch_id}/cancel"): Scope.UPLOAD,
     # Changing how every document is sorted, and who may do what.
     ("POST", "/api/document-types"): Scope.ADMIN,
     ("PUT", "/api/document-types/{name}"): Scope.ADMIN,

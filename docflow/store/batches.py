@@ -160,6 +160,7 @@ class BatchProgress:
     processing: int
     completed: int
     failed: int
+    cancelled: int = 0  # stopped by a user: finished, but neither completed nor failed
     # Completed documents that carry warnings, and how many carry each warning code (a document
     # with two codes counts under both): completed, yet worth a look.
     with_warnings: int = 0
@@ -167,13 +168,13 @@ class BatchProgress:
 
     @property
     def done(self) -> bool:
-        return self.completed + self.failed >= self.total
+        return self.completed + self.failed + self.cancelled >= self.total
 
     @property
     def progress_percent(self) -> float:
         if self.total == 0:
             return 100.0
-        return round(100.0 * (self.completed + self.failed) / self.total, 2)
+        return round(100.0 * (self.completed + self.failed + self.cancelled) / self.total, 2)
 
 
 def batch_progress(session: Session, batch_id: str) -> BatchProgress | None:

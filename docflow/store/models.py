@@ -61,8 +61,9 @@ class DocumentStatus:
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
-    ALL = (QUEUED, PROCESSING, COMPLETED, FAILED)
-    TERMINAL = (COMPLETED, FAILED)
+    CANCELLED = "cancelled"  # a user stopped it; not a failure
+    ALL = (QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED)
+    TERMINAL = (COMPLETED, FAILED, CANCELLED)
 
 
 class Batch(Base):

@@ -67,8 +67,8 @@ def test_the_batch_status_counts_the_photo_as_completed_with_a_warning(
         processed: Processed) -> None:
     status = processed.client.get(f"/api/batch-status/{processed.batch_id}").json()
     assert status == {"batch_id": processed.batch_id, "total": 3, "completed": 2,
-                      "processing": 0, "queued": 0, "failed": 1, "progress_percent": 100.0,
-                      "with_warnings": 1, "warnings": {"no_text": 1}}
+                      "processing": 0, "queued": 0, "failed": 1, "cancelled": 0,
+                      "progress_percent": 100.0, "with_warnings": 1, "warnings": {"no_text": 1}}
 
 
 def test_the_photo_says_no_text_on_its_task_its_document_and_in_the_list(

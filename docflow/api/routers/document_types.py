@@ -84,7 +84,8 @@ def put_type(body: DocumentTypeIn, response: Response,
     try:
         with state.store.db.write() as session:
             existed = session.get(DocumentType, name) is not None
-            row = save_type(session, name, body.description, body.keywords, rules)
+            row = save_type(session, name, body.description, body.keywords, rules,
+                            state.settings.rule_limits)
             out = _out(row)
     except InvalidRule as exc:
         raise ApiError(422, exc.code, str(exc)) from exc

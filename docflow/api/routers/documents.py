@@ -12,6 +12,7 @@ from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
 from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
+from docflow.store.cancel import cancel_document
 from docflow.store.documents import DocumentFilter, get_text, list_documents
 from docflow.store.field_labels import CorrectedField, correct_fields, refresh_labels
 from docflow.store.models import DocumentType, utcnow
@@ -151,3 +152,21 @@ def correct(document_id: str = Path(description="The document's id."),
         elif body.doc_type is not None:
             refresh_labels(session, doc, text)  # its labels now teach the new type
         return detail_of(doc, text)
+
+
+@router.post("/api/documents/{document_id}/cancel", response_model=DocumentDetail,
+             responses=ERROR_RESPONSES, summary="Cancel a document")
+def cancel(document_id: str = Path(description="The document's id."),
+           state: ApiState = Depends(get_state)) -> DocumentDetail:
+    """Stop a queued or processing document: it ends `cancelled` (not failed); a worker reading
+    it stops within a lease renewal. 409 when it has already finished."""
+    with state.store.db.write() as session:
+        if session.get(Document, document_id) is None:
+            raise not_found("document", document_id)
+        if not cancel_document(session, document_id):
+            raise ApiError(409, "finished", "The document has already finished; there is "
+                           "nothing to cancel.")
+    with state.store.db.read() as session:
+        doc = session.get(Document, document_id)
+        assert doc is not None
+        return detail_of(doc, None)

@@ -33,6 +33,7 @@ import pypdfium2.raw as pdfium_c
 from ..errors import CorruptDocument, EncryptedDocument, TooManyPages
 from ..types import DetectedType, ExtractedText, Limits, PageText
 from .pages import join_pages, ocr_page, skipped_page
+from .pdf_streams import refuse_pdf_bombs
 from .registry import register
 
 __all__ = [
@@ -55,6 +56,7 @@ class PdfScan:
 
 @register("pdf")
 def extract_pdf(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
@@ -66,6 +68,7 @@ def extract_pdf(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
 
 def scan_pdf(data: bytes, limits: Limits = Limits()) -> PdfScan:
     """The page count and the pages that need OCR: cheap (text layers only), for planning."""
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
@@ -102,6 +105,7 @@ def ocr_pdf_pages(data: bytes, first: int, last: int, limits: Limits = Limits())
     Raises ValueError for a range outside the document, DocumentError for a PDF that cannot be
     read at all (encrypted, corrupt, too many pages) or OCR that cannot run (OcrUnavailable).
     """
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
