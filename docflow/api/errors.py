@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,19 +29,69 @@ def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, "not_found", f"No {what} with id {ident!r}.")
 
 
+log = logging.getLogger("docflow.api")
+
+# Answers any route may give: the server's own failures (storage, or a bug), as JSON.
+SERVER_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    500: {"model": ErrorBody, "description": "An unexpected error (internal_error); the "
+                                             "server logged it with its traceback"},
+    503: {"model": ErrorBody, "description": "Storage cannot be written (storage_unavailable: "
+                                             "read-only or not permitted)"},
+}
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Not found"},
     422: {"model": ErrorBody, "description": "Invalid request"},
+    **SERVER_ERROR_RESPONSES,
+}
+
+# Upload routes also answer these two.
+UPLOAD_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    413: {"model": ErrorBody, "description": "A file is over the size limit"},
+    507: {"model": ErrorBody, "description": "Not enough free disk space to store the upload "
+                                             "(insufficient_storage); nothing was stored"},
 }
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def storage_error(exc: OSError) -> ApiError | None:
+    """The answer for a storage failure a client should hear about, else None."""
+    if exc.errno in _DISK_FULL:
+        return ApiError(507, "insufficient_storage", "The server's disk is full: nothing was "
+                        "stored. Try again once space has been freed.")
+    if exc.errno in _NOT_WRITABLE:
+        return ApiError(503, "storage_unavailable", "The server cannot write to its storage "
+                        "(read-only or not permitted): nothing was stored. Try again later.")
+    return None
+
+
+def _json(exc: ApiError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content={"code": exc.code, "message": exc.message})
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status,
-                            content={"code": exc.code, "message": exc.message})
+        return _json(exc)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        answer = storage_error(exc)
+        if answer is None:
+            return await _internal(request, exc)
+        log.error("%s %s: %s (%s)", request.method, request.url.path, answer.code, exc)
+        return _json(answer)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={
+            "code": "internal_error", "message": "The server failed to answer this request; "
+            "the error is in its log. Try again, and report it if it persists."})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -52,7 +52,7 @@ def _out(row: DocumentType) -> DocumentTypeOut:
 
 
 @router.get("/api/document-types", response_model=list[DocumentTypeOut],
-            summary="List document types")
+            responses=ERROR_RESPONSES, summary="List document types")
 def all_types(state: ApiState = Depends(get_state)) -> list[DocumentTypeOut]:
     """Every document type the classifier chooses from: the built-in ones and the users'."""
     with state.store.db.read() as session:

@@ -18,6 +18,10 @@ from docflow.store.models import DocumentType, utcnow
 
 router = APIRouter(tags=["documents"])
 
+MAX_ID_CHARS = 200
+# Deepest page of the listing; far beyond any collection docflow is sized for (500,000).
+MAX_LIST_OFFSET = 1_000_000_000
+
 PATH_PREFIX_HELP = (
     "Only documents whose `source_path` starts with this (case-sensitive). End it "
     "with '/' for a folder and everything below it: `2019/` matches `2019/invoice.pdf` and "
@@ -28,21 +32,25 @@ PATH_PREFIX_HELP = (
 
 @router.get("/api/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
             summary="List documents")
-def documents(batch_id: str | None = Query(None, description="Only the documents of this batch "
+def documents(batch_id: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                            description="Only the documents of this batch "
                                             "(attachments and archive members included)."),
               status: str | None = Query(None, description="queued, processing, completed "
                                          "or failed.", pattern="^(queued|processing|completed|"
                                          "failed)$"),
-              doc_type: str | None = Query(None, description="Only documents of this type "
+              doc_type: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                           description="Only documents of this type "
                                            "(see /api/document-types)."),
-              parent_id: str | None = Query(None, description="Only the attachments or archive "
+              parent_id: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                            description="Only the attachments or archive "
                                             "members of this document."),
               needs_review: bool | None = Query(None, description="true: only documents whose "
                                                 "type was chosen with low confidence."),
               path_prefix: str | None = Query(None, max_length=1024,
                                               description=PATH_PREFIX_HELP),
               limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
-              offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
+              offset: int = Query(0, ge=0, le=MAX_LIST_OFFSET,
+                                  description="Documents to skip (paging)."),
               state: ApiState = Depends(get_state)) -> DocumentList:
     """A page of documents, oldest first, with the total that match: id, file name, path in
     the uploaded folder, status, the reason of a failure (`error: {code, message}`), type and
@@ -111,7 +119,8 @@ class Correction(BaseModel):
     doc_type: str | None = Field(None, description="The right type (must exist); kept as a "
                                  "label the trained classifier learns from.")
     fields: list[FieldCorrection] | None = Field(
-        None, description="Fields to set; each replaces the fields of the same name and is kept "
+        None, description="Fields to set, each name once (a name sent twice is refused with "
+        "422 duplicate_field); each replaces the fields of the same name and is kept "
         "as a label (source 'user', labeled_at). Where the value is printed in the text its "
         "evidence span is found (start/end, else -1), and the words printed before it (e.g. "
         "'Balance to remit') are learned: later documents of the same type, above all from the "
@@ -130,6 +139,11 @@ def correct(document_id: str = Path(description="The document's id."),
         doc = session.get(Document, document_id, with_for_update=True)
         if doc is None:
             raise not_found("document", document_id)
+        names = [f.name for f in body.fields or []]
+        if len(set(names)) < len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ApiError(422, "duplicate_field", f"Each field may be set once per request; "
+                           f"{', '.join(map(repr, twice))} came more than once.")
         if body.doc_type is not None:
             if session.get(DocumentType, body.doc_type) is None:
                 raise ApiError(422, "unknown_type", f"There is no document type "
