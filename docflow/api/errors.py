@@ -40,6 +40,8 @@ SERVER_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (bad_request), or the "
+                                             "connection closed before it ended"},
     404: {"model": ErrorBody, "description": "Not found"},
     422: {"model": ErrorBody, "description": "Invalid request"},
     **SERVER_ERROR_RESPONSES,
@@ -53,7 +55,7 @@ UPLOAD_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                                              "(insufficient_storage); nothing was stored"},
 }
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 

@@ -190,3 +190,8 @@ def test_every_answer_a_route_gives_is_in_openapi(client: TestClient) -> None:
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             assert "500" in op["responses"], f"{method} {path}"
+
+
+@pytest.mark.parametrize("name", ["%C2%93", "a%00b", "tab%09here", "del%7F"])
+def test_a_type_name_must_be_printable(client: TestClient, name: str) -> None:
+    _json_error(client.put(f"/api/document-types/{name}", json={}), 422, "invalid_request")

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store.document_types import list_types, save_type
 from docflow.store.models import DocumentType
 
 router = APIRouter(tags=["document types"])
+
+# Control, lone surrogate and unassigned code points: a name is shown and typed by people.
+_UNPRINTABLE = {"Cc", "Cs", "Cn"}
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "A type of that name exists (exists), or the type "
+                                             "'other' cannot be deleted (required_type)"}}
 
 
 class Rule(BaseModel):
@@ -72,14 +81,17 @@ def one_type(name: str = Path(description="The type's name, e.g. invoice."),
 
 
 @router.put("/api/document-types/{name}", response_model=DocumentTypeOut,
-            responses=ERROR_RESPONSES, summary="Create or replace a document type")
+            responses={**ERROR_RESPONSES, 201: {"model": DocumentTypeOut,
+                                                "description": "The type was created"}},
+            summary="Create or replace a document type")
 def put_type(body: DocumentTypeIn, response: Response,
              name: str = Path(description="The type's name, e.g. invoice."),
              state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """Create the type or replace its description, keywords and rules (201 when new, 200 when
     replaced). Workers use the change within seconds; documents already typed keep theirs."""
-    if not name.strip() or len(name) > 100:
-        raise ApiError(422, "invalid_request", "A type name is 1 to 100 characters.")
+    if not name.strip() or len(name) > 100 or any(unicodedata.category(c) in _UNPRINTABLE
+                                                  for c in name):
+        raise ApiError(422, "invalid_request", "A type name is 1 to 100 printable characters.")
     rules: list[dict[str, Any]] = [r.model_dump() for r in body.rules]
     try:
         with state.store.db.write() as session:
@@ -95,7 +107,7 @@ def put_type(body: DocumentTypeIn, response: Response,
 
 
 @router.post("/api/document-types", response_model=DocumentTypeOut, status_code=201,
-             responses=ERROR_RESPONSES, summary="Create a document type")
+             responses=_CONFLICT, summary="Create a document type")
 def post_type(body: DocumentTypeCreate, response: Response,
               state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """Create a type; 409 when one of that name exists (PUT replaces one)."""
@@ -106,7 +118,7 @@ def post_type(body: DocumentTypeCreate, response: Response,
     return put_type(body, response, body.name, state)
 
 
-@router.delete("/api/document-types/{name}", status_code=204, responses=ERROR_RESPONSES,
+@router.delete("/api/document-types/{name}", status_code=204, responses=_CONFLICT,
                summary="Delete a document type")
 def delete_type(name: str = Path(description="The type's name, e.g. invoice."),
                 state: ApiState = Depends(get_state)) -> Response:
