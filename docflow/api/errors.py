@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -35,8 +36,10 @@ log = logging.getLogger("docflow.api")
 SERVER_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "An unexpected error (internal_error); the "
                                              "server logged it with its traceback"},
-    503: {"model": ErrorBody, "description": "Storage cannot be written (storage_unavailable: "
+    503: {"model": ErrorBody, "description": "Storage cannot be used (storage_unavailable: "
                                              "read-only or not permitted)"},
+    507: {"model": ErrorBody, "description": "Not enough free disk space (insufficient_storage); "
+                                             "nothing was stored"},
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -47,17 +50,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **SERVER_ERROR_RESPONSES,
 }
 
-# Upload routes also answer these two.
+# Upload routes also answer this one.
 UPLOAD_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     413: {"model": ErrorBody, "description": "A file is over the size limit"},
-    507: {"model": ErrorBody, "description": "Not enough free disk space to store the upload "
-                                             "(insufficient_storage); nothing was stored"},
 }
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+# How the databases say the same: SQLite by message, PostgreSQL by SQLSTATE.
+_DB_FULL = ("database or disk is full", "53100")
+_DB_NOT_WRITABLE = ("readonly database", "unable to open database file", "25006")
 
 
 def storage_error(exc: OSError) -> ApiError | None:
@@ -66,8 +70,18 @@ def storage_error(exc: OSError) -> ApiError | None:
         return ApiError(507, "insufficient_storage", "The server's disk is full: nothing was "
                         "stored. Try again once space has been freed.")
     if exc.errno in _NOT_WRITABLE:
-        return ApiError(503, "storage_unavailable", "The server cannot write to its storage "
-                        "(read-only or not permitted): nothing was stored. Try again later.")
+        return ApiError(503, "storage_unavailable", "The server cannot use its storage "
+                        "(read-only or not permitted): nothing was changed. Try again later.")
+    return None
+
+
+def database_storage_error(exc: OperationalError) -> ApiError | None:
+    """The answer for a database that cannot store (full, read-only), else None."""
+    said = f"{getattr(exc.orig, 'sqlstate', None)} {exc.orig}"
+    if any(sign in said for sign in _DB_FULL):
+        return storage_error(OSError(errno.ENOSPC, said))
+    if any(sign in said for sign in _DB_NOT_WRITABLE):
+        return storage_error(OSError(errno.EROFS, said))
     return None
 
 
@@ -86,6 +100,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if answer is None:
             return await _internal(request, exc)
         log.error("%s %s: %s (%s)", request.method, request.url.path, answer.code, exc)
+        return _json(answer)
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        answer = database_storage_error(exc)
+        if answer is None:
+            return await _internal(request, exc)
+        log.error("%s %s: %s (%s)", request.method, request.url.path, answer.code, exc.orig)
         return _json(answer)
 
     @app.exception_handler(Exception)
