@@ -46,15 +46,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be read (bad_request), or the "
                                              "connection closed before it ended"},
     404: {"model": ErrorBody, "description": "Not found"},
+    413: {"model": ErrorBody, "description": "The body, or a file in it, is over its size limit "
+                                             "(too_large)"},
     422: {"model": ErrorBody, "description": "Invalid request"},
     **SERVER_ERROR_RESPONSES,
 }
 
-# Upload routes also answer this one.
-UPLOAD_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
-    413: {"model": ErrorBody, "description": "A file is over the size limit"},
-}
+UPLOAD_ERROR_RESPONSES = ERROR_RESPONSES
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
@@ -83,6 +81,11 @@ def database_storage_error(exc: OperationalError) -> ApiError | None:
     if any(sign in said for sign in _DB_NOT_WRITABLE):
         return storage_error(OSError(errno.EROFS, said))
     return None
+
+
+def too_large_body(max_bytes: int) -> JSONResponse:
+    return _json(ApiError(413, "too_large", f"The request body is larger than the limit of "
+                          f"{max_bytes} bytes."))
 
 
 def _json(exc: ApiError) -> JSONResponse:

@@ -27,6 +27,7 @@ from docflow.store.blobs import BlobWriter
 from docflow.store.documents import NewDocument
 
 MAX_FIELD_BYTES = 4096
+MAX_FORM_FIELDS = 100  # form fields besides the files (batch_name is the one read)
 MAX_BOUNDARY = 70  # RFC 2046: a boundary is 1 to 70 characters
 IDEMPOTENCY_HEADER = b"idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
@@ -130,6 +131,9 @@ class _Receiver:
             self._key = self._idempotency_key() if self.keys else None
             self._writer = BlobWriter(self.held, self.max_file_bytes)  # type: ignore[arg-type]
         else:
+            if len(self.form.fields) >= MAX_FORM_FIELDS:
+                raise ApiError(422, "invalid_request", f"A form holds at most "
+                               f"{MAX_FORM_FIELDS} fields besides its files.")
             self._field_name = name
 
     def _idempotency_key(self) -> str | None:

@@ -195,3 +195,51 @@ def test_every_answer_a_route_gives_is_in_openapi(client: TestClient) -> None:
 @pytest.mark.parametrize("name", ["%C2%93", "a%00b", "tab%09here", "del%7F"])
 def test_a_type_name_must_be_printable(client: TestClient, name: str) -> None:
     _json_error(client.put(f"/api/document-types/{name}", json={}), 422, "invalid_request")
+
+
+def test_a_json_body_over_the_limit_is_a_413_before_it_is_read(client: TestClient) -> None:
+    from docflow.api.limits import MAX_JSON_BODY
+
+    padding = "x" * (MAX_JSON_BODY + 1)
+    _json_error(client.post("/api/batches", json={"name": padding}), 413, "too_large")
+    _json_error(client.put("/api/document-types/big", json={"description": padding}), 413,
+                "too_large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts what arrives
+        yield b'{"name": "'
+        for _ in range(MAX_JSON_BODY // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = client.post("/api/batches", content=chunks(),
+                    headers={"content-type": "application/json"})
+    _json_error(r, 413, "too_large")
+
+
+@pytest.mark.parametrize("body", [
+    {"fields": [{"name": f"f{n}", "value": "1"} for n in range(1_001)]},
+    {"fields": [{"name": "x" * 1_000, "value": "1"}]},
+    {"fields": [{"name": "total", "value": "1" * 20_000}]},
+    {"doc_type": "x" * 1_000}])
+def test_corrections_are_bounded(client: TestClient, body: dict) -> None:
+    doc = client.post("/api/upload", files={"file": ("a.txt", b"total 12.50")}).json()
+    _json_error(client.patch(f"/api/documents/{doc['document_id']}", json=body), 422)
+
+
+@pytest.mark.parametrize("body", [
+    '{"keywords": {"a": NaN}}', '{"keywords": {"a": Infinity}}',
+    '{"rules": [{"kind": "fuzzy", "pattern": "a", "threshold": NaN}]}',
+    '{"rules": [{"kind": "fuzzy", "pattern": "a", "threshold": 1000}]}',
+    '{"keywords": ["a"], "description": "' + "d" * 20_000 + '"}'])
+def test_document_types_refuse_values_that_are_no_numbers_or_too_long(
+        client: TestClient, body: str) -> None:
+    r = client.put("/api/document-types/odd", content=body,
+                   headers={"content-type": "application/json"})
+    _json_error(r, 422)
+
+
+def test_a_form_with_too_many_fields_is_refused(client: TestClient, settings: Settings) -> None:
+    fields = {f"field{n}": "v" for n in range(1_000)}
+    r = client.post("/api/batch-upload", data=fields, files=_files("a.txt"))
+    _json_error(r, 422, "invalid_request")
+    assert _stored_files(settings) == []

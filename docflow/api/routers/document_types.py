@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
@@ -25,22 +25,30 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
                                              "'other' cannot be deleted (required_type)"}}
 
 
+MAX_TEXT = 10_000
+MAX_ITEMS = 1_000
+Weight = Annotated[float, Field(allow_inf_nan=False)]
+Phrase = Annotated[str, Field(max_length=1_000)]
+
+
 class Rule(BaseModel):
-    kind: str = Field(description="any, all, phrase, regex or fuzzy.")
-    pattern: str = Field(description="Words (any/all), a phrase, a regex, or text to match "
-                         "fuzzily.")
+    kind: str = Field(max_length=20, description="any, all, phrase, regex or fuzzy.")
+    pattern: str = Field(max_length=MAX_TEXT, description="Words (any/all), a phrase, a "
+                         "regex, or text to match fuzzily.")
     case_sensitive: bool = False
-    threshold: float = Field(85.0, description="Fuzzy only: similarity 0-100.")
+    threshold: float = Field(85.0, ge=0, le=100, allow_inf_nan=False,
+                             description="Fuzzy only: similarity 0-100.")
 
 
 class DocumentTypeIn(BaseModel):
-    description: str = Field("", description="What the type is, in a sentence (zero-shot "
-                             "classification reads it).")
-    keywords: dict[str, float] | list[str] = Field(default_factory=dict, description="Phrases "
-                                                   "that give the type away, with weights 1-3, "
-                                                   "or a plain list.")
-    rules: list[Rule] = Field(default_factory=list, description="A document matching any rule "
-                              "gets this type, whatever the classifiers say.")
+    description: str = Field("", max_length=MAX_TEXT, description="What the type is, in a "
+                             "sentence (zero-shot classification reads it).")
+    keywords: dict[Phrase, Weight] | list[Phrase] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="Phrases that give the type "
+        "away, with weights 1-3, or a plain list.")
+    rules: list[Rule] = Field(default_factory=list, max_length=MAX_ITEMS, description="A "
+                              "document matching any rule gets this type, whatever the "
+                              "classifiers say.")
 
 
 class DocumentTypeCreate(DocumentTypeIn):

@@ -107,19 +107,27 @@ def document_file(document_id: str = Path(description="The document's id."),
                              headers=headers)
 
 
+MAX_FIELD_NAME = 100
+MAX_FIELD_VALUE = 10_000
+MAX_CORRECTED_FIELDS = 200
+
+
 class FieldCorrection(BaseModel):
-    name: str = Field(description="The field: total, document_date, invoice_number, vendor, "
-                      "... or a name of your own.")
-    value: str = Field(description="The value as printed in the document, e.g. '1,234.50'.")
-    normalized: str | None = Field(None, description="Its normalised form, e.g. '1234.50 EUR' "
-                                   "or '2024-03-12'; the value itself when left out.")
+    name: str = Field(min_length=1, max_length=MAX_FIELD_NAME, description="The field: total, "
+                      "document_date, invoice_number, vendor, ... or a name of your own.")
+    value: str = Field(max_length=MAX_FIELD_VALUE, description="The value as printed in the "
+                       "document, e.g. '1,234.50'.")
+    normalized: str | None = Field(None, max_length=MAX_FIELD_VALUE, description="Its "
+                                   "normalised form, e.g. '1234.50 EUR' or '2024-03-12'; the "
+                                   "value itself when left out.")
 
 
 class Correction(BaseModel):
-    doc_type: str | None = Field(None, description="The right type (must exist); kept as a "
-                                 "label the trained classifier learns from.")
+    doc_type: str | None = Field(None, max_length=100, description="The right type (must "
+                                 "exist); kept as a label the trained classifier learns from.")
     fields: list[FieldCorrection] | None = Field(
-        None, description="Fields to set, each name once (a name sent twice is refused with "
+        None, max_length=MAX_CORRECTED_FIELDS, description=f"At most {MAX_CORRECTED_FIELDS} "
+        "fields to set, each name once (a name sent twice is refused with "
         "422 duplicate_field); each replaces the fields of the same name and is kept "
         "as a label (source 'user', labeled_at). Where the value is printed in the text its "
         "evidence span is found (start/end, else -1), and the words printed before it (e.g. "
