@@ -1,13 +1,18 @@
-"""Bounds on what a request may make the server read: a JSON body is at most MAX_JSON_BODY bytes
-(multipart uploads are streamed to disk by docflow.api.multipart, with limits of their own)."""
+"""Bounds on what a request may make the server read: a body is at most MAX_JSON_BODY bytes,
+except a multipart upload to an upload route (streamed to disk by docflow.api.multipart, with
+limits of its own)."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docflow.api.errors import too_large_body
 
 MAX_JSON_BODY = 1024 * 1024
+# The routes that stream multipart files to disk (routers/uploads.py).
+UPLOAD_PATHS = re.compile(r"/api/(upload|batch-upload|batches/[^/]+/files)")
 
 
 class BodyLimit:
@@ -18,7 +23,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_multipart(scope):
+        if scope["type"] != "http" or _is_upload(scope):
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")
@@ -47,8 +52,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _is_multipart(scope: Scope) -> bool:
-    return (_header(scope, b"content-type") or "").lower().startswith("multipart/form-data")
+def _is_upload(scope: Scope) -> bool:
+    return (scope["method"] == "POST" and UPLOAD_PATHS.fullmatch(scope["path"]) is not None
+            and (_header(scope, b"content-type") or "").lower().startswith("multipart/"))
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
