@@ -34,7 +34,12 @@ pulls out key fields and indexes it for search, on Celery workers.
 Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`; an `Idempotency-Key`
 header on each file part makes a retried request return the documents it made), follow them with
 `/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
-and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
+and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`:
+400 `bad_request`, 404 `not_found`, 413 `too_large` (a file over `max_file_bytes`, or a JSON
+body over 1 MiB), 422 `invalid_request` and the other refusals, 500 `internal_error` (logged
+with its traceback), 503 `storage_unavailable` (storage read-only or not permitted), 507
+`insufficient_storage` (the disk is full, or an upload would leave less than
+`min_free_disk_bytes` free; nothing is stored). Search pages reach 10,000 hits deep.
 
 Large uploads arrive in pieces: create a batch (`POST /api/batches`), append files to it
 (`POST /api/batches/{batch_id}/files`, each part with an `Idempotency-Key` so a retried request
