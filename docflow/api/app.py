@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import docflow
 from docflow.api.errors import install_error_handlers
-from docflow.api.limits import BodyLimit
+from docflow.api.limits import RequestLimits
 from docflow.api.routers import (
     batches,
     classifier,
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLimits)
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
                    classifier, health):
         app.include_router(module.router)

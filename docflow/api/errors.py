@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -83,6 +83,10 @@ def database_storage_error(exc: OperationalError) -> ApiError | None:
     return None
 
 
+def error_response(exc: ApiError) -> JSONResponse:
+    return _json(exc)
+
+
 def too_large_body(max_bytes: int) -> JSONResponse:
     return _json(ApiError(413, "too_large", f"The request body is larger than the limit of "
                           f"{max_bytes} bytes."))
@@ -112,6 +116,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _internal(request, exc)
         log.error("%s %s: %s (%s)", request.method, request.url.path, answer.code, exc.orig)
         return _json(answer)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        if "NUL" not in str(exc.orig):
+            return await _internal(request, exc)
+        # PostgreSQL text holds no NUL: a value sent with one is the client's to fix.
+        return _json(ApiError(422, "invalid_request", "A text value holds a NUL character "
+                              "(\\u0000), which no value may hold."))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

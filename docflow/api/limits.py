@@ -1,6 +1,7 @@
 """Bounds on what a request may make the server read: a body is at most MAX_JSON_BODY bytes,
 except a multipart upload to an upload route (streamed to disk by docflow.api.multipart, with
-limits of its own)."""
+limits of its own); and no NUL character in the path or query, which no database text holds
+(PostgreSQL refuses it)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,31 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docflow.api.errors import too_large_body
+from docflow.api.errors import ApiError, error_response, too_large_body
 
 MAX_JSON_BODY = 1024 * 1024
 # The routes that stream multipart files to disk (routers/uploads.py).
 UPLOAD_PATHS = re.compile(r"/api/(upload|batch-upload|batches/[^/]+/files)")
 
 
-class BodyLimit:
-    """Refuse (413) a non-multipart body past `max_bytes`: by its Content-Length before a byte is
-    read, else by counting while it arrives (then the whole, small, body is handed on)."""
+class RequestLimits:
+    """Refuse a NUL in the path or query (422), and a body past `max_bytes` (413) that is not
+    an upload: by its Content-Length before a byte is read, else by counting while it arrives
+    (then the whole, small, body is handed on)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BODY) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_upload(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await error_response(ApiError(422, "invalid_request", "The path or query holds a "
+                                          "NUL character (%00), which no value may hold."))(
+                scope, receive, send)
+            return
+        if _is_upload(scope):
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")

@@ -247,3 +247,27 @@ def test_a_form_with_too_many_fields_is_refused(client: TestClient, settings: Se
     r = client.post("/api/batch-upload", data=fields, files=_files("a.txt"))
     _json_error(r, 422, "invalid_request")
     assert _stored_files(settings) == []
+
+
+@pytest.mark.parametrize("url", ["/api/documents?parent_id=%00", "/api/search?q=a&batch_id=a%00",
+                                 "/api/documents/a%00b", "/api/batch-status/%00"])
+def test_a_nul_in_the_path_or_query_is_a_422(client: TestClient, url: str) -> None:
+    _json_error(client.get(url), 422, "invalid_request")
+
+
+@pytest.mark.postgres
+def test_a_nul_in_a_json_value_is_a_422_on_postgres(settings: Settings,
+                                                    postgres_url: str) -> None:
+    from tests.conftest import empty_postgres
+
+    settings.database_url = postgres_url
+    settings.min_free_disk_bytes = 0
+    empty_postgres(postgres_url)
+    with TestClient(create_app(settings, configure_logs=False),
+                    raise_server_exceptions=False) as client:
+        doc = client.post("/api/upload", files={"file": ("a.txt", b"total 1")}).json()
+        r = client.patch(f"/api/documents/{doc['document_id']}",
+                         json={"fields": [{"name": "total", "value": "1\u00002"}]})
+        _json_error(r, 422, "invalid_request")
+        _json_error(client.post("/api/batches", json={"name": "a\u0000b"}), 422,
+                    "invalid_request")

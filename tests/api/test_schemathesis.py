@@ -25,6 +25,7 @@ from docflow.broker import EmbeddedBroker
 from docflow.config import Settings
 from docflow.search import SearchDocument, open_index
 from docflow.store import open_store, workers
+from tests.conftest import empty_postgres
 
 # Examples per operation and mode: enough to reach every parameter's edges, bounded so the run
 # takes about a minute on two cores; derandomized, so a failure reproduces every time.
@@ -35,19 +36,25 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
-@pytest.fixture
-def api_settings(settings: Settings) -> Iterator[Settings]:
-    """A healthy service: a broker, a worker's heartbeat, an index with one document."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """A healthy service: a broker, a worker's heartbeat, an index with one document; on SQLite
+    with the tantivy index, and on PostgreSQL with its full-text search."""
+    if request.param == "postgres":
+        settings.database_url = request.getfixturevalue("postgres_url")
+        settings.search = "postgres"
+        empty_postgres(settings.database_url)
     broker = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
     settings.broker_url = broker.start()
     settings.worker_stale_seconds = 3600.0  # the one heartbeat stays fresh for the whole run
     settings.max_batch_files = 5
     settings.max_file_bytes = 100_000
     settings.min_free_disk_bytes = 0
-    index = open_index("tantivy", settings.index_dir, writer=True)
+    store = open_store(settings, migrate=True)
+    index = open_index(settings.search, settings.index_dir, writer=True,
+                       database_url=settings.sqlalchemy_url)
     index.index([SearchDocument("d1", "hello.txt", "letter", "b1", "hello world invoice")])
     index.close()
-    store = open_store(settings, migrate=True)
     with store.db.write() as session:
         workers.heartbeat(session, name="w@test", hostname="test", pid=1, concurrency=1,
                           queues="default")
