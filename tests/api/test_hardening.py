@@ -73,7 +73,7 @@ def test_listing_parameters_out_of_bounds_are_json_422s(client: TestClient, para
 
 
 @pytest.mark.parametrize("q", ["text:*", "id:*", "sha256:*", "filename:*", "(" * 1_000 + "a",
-                               "hello\x00world", '"unbalanced', "nosuchfield:a"])
+                               "hello\\world", '"unbalanced', "nosuchfield:a"])
 def test_queries_that_do_not_parse_are_searched_as_words(client: TestClient, q: str) -> None:
     r = client.get("/api/search", params={"q": f"{q} hello"})
     assert r.status_code == 200, r.text
