@@ -271,3 +271,16 @@ def test_a_nul_in_a_json_value_is_a_422_on_postgres(settings: Settings,
         _json_error(r, 422, "invalid_request")
         _json_error(client.post("/api/batches", json={"name": "a\u0000b"}), 422,
                     "invalid_request")
+
+
+def test_the_original_answers_in_its_own_type_as_documented(client: TestClient,
+                                                            settings: Settings) -> None:
+    doc = client.post("/api/upload", files={"file": ("a.pdf", b"%PDF-1.4 x")}).json()
+    with client.app.state.docflow.store.db.write() as session:
+        from docflow.store import Document
+
+        session.get(Document, doc["document_id"]).mime_type = "application/pdf"
+    r = client.get(f"/api/documents/{doc['document_id']}/file")
+    assert r.headers["content-type"] == "application/pdf"
+    op = client.get("/openapi.json").json()["paths"]["/api/documents/{document_id}/file"]["get"]
+    assert "*/*" in op["responses"]["200"]["content"] and "410" in op["responses"]

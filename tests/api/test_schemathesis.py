@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -69,12 +70,14 @@ def _problem(exc: BaseException) -> str:
 
 
 def _run(operation: schemathesis.APIOperation, mode: GenerationMode, requests: Counter[str],
-         failures: dict[str, set[str]]) -> None:
-    label = f"{operation.label} [{mode.value}]"
+         failures: dict[str, set[str]], known: dict[str, str] | None = None) -> None:
+    label = f"{operation.label} [{mode.value}{', known ids' if known else ''}]"
+    names = {p.name for p in operation.path_parameters}
+    fixed = {name: value for name, value in (known or {}).items() if name in names}
 
     @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed or None))
     def call(case: schemathesis.Case) -> None:
         requests[label] += 1
         try:
@@ -91,6 +94,11 @@ def _run(operation: schemathesis.APIOperation, mode: GenerationMode, requests: C
 def test_no_request_breaks_the_openapi_contract(api_settings: Settings, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     app = create_app(api_settings, configure_logs=False)
+    with TestClient(app) as client:  # a document, its task and batch, for the known-id round
+        sent = client.post("/api/batch-upload", files=[
+            ("files", ("invoice.txt", b"Invoice total 12.50 EUR", "text/plain"))]).json()
+    known = {"document_id": sent["documents"][0]["document_id"], "batch_id": sent["batch_id"],
+             "task_id": sent["documents"][0]["task_id"], "name": "invoice"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     requests: Counter[str] = Counter()
     failures: dict[str, set[str]] = {}
@@ -98,6 +106,9 @@ def test_no_request_breaks_the_openapi_contract(api_settings: Settings, tmp_path
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _run(operation, mode, requests, failures)
+        if set(known) & {p.name for p in operation.path_parameters}:
+            # Random ids only meet 404s: the same routes again on a real document and batch.
+            _run(operation, GenerationMode.POSITIVE, requests, failures, known)
     with capsys.disabled():
         print(f"\nschemathesis: {sum(requests.values())} requests, {len(operations)} "
               f"operations, {sum(len(v) for v in failures.values())} distinct failures")

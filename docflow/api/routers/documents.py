@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
@@ -78,8 +78,12 @@ def document(document_id: str = Path(description="The document's id."),
 
 
 @router.get("/api/documents/{document_id}/file", response_class=FileResponse,
-            responses={**ERROR_RESPONSES, 200: {"description": "The original bytes",
-                                                "content": {"application/octet-stream": {}}}},
+            responses={**ERROR_RESPONSES, 200: {
+                "description": "The original bytes, as the document's mime_type (detected when "
+                "it was processed; application/octet-stream before)",
+                "content": {"application/octet-stream": {}, "*/*": {}}},
+                410: {"model": ErrorBody, "description": "The original is no longer in "
+                                                         "storage (original_missing)"}},
             summary="Download the original")
 def document_file(document_id: str = Path(description="The document's id."),
                   state: ApiState = Depends(get_state)) -> Response:
