@@ -28,6 +28,7 @@ from docflow.store.documents import NewDocument
 
 MAX_FIELD_BYTES = 4096
 MAX_FORM_FIELDS = 100  # form fields besides the files (batch_name is the one read)
+MAX_PART_HEADER_BYTES = 16 * 1024  # all of one part's headers together
 MAX_BOUNDARY = 70  # RFC 2046: a boundary is 1 to 70 characters
 IDEMPOTENCY_HEADER = b"idempotency-key"
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,200}$")
@@ -82,6 +83,7 @@ class _Receiver:
         self._headers: dict[bytes, bytes] = {}
         self._header_field = b""
         self._header_value = b""
+        self._header_bytes = 0
         self._writer: BlobWriter | None = None
         self._filename: str | None = None
         self._key: str | None = None
@@ -103,15 +105,24 @@ class _Receiver:
 
     def _part_begin(self) -> None:
         self._headers = {}
+        self._header_bytes = 0
         self._writer, self._filename, self._field_name = None, None, None
         self._key = None
         self._field_value = bytearray()
 
     def _header_field_cb(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]
+        self._count_header_bytes(end - start)
 
     def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
         self._header_value += data[start:end]
+        self._count_header_bytes(end - start)
+
+    def _count_header_bytes(self, count: int) -> None:
+        self._header_bytes += count
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise ApiError(422, "invalid_request", f"A part's headers are longer than "
+                           f"{MAX_PART_HEADER_BYTES} bytes.")
 
     def _header_end(self) -> None:
         self._headers[self._header_field.lower()] = self._header_value
@@ -215,11 +226,11 @@ async def receive_files(request: Request, blobs: BlobStore, *, file_field: str,
                        f"characters long; at most {MAX_BOUNDARY} are allowed (RFC 2046).")
     length = request.headers.get("content-length")
     incoming = int(length) if length and length.isdigit() and len(length) < 20 else 0
-    await run_in_threadpool(check_free_space, blobs, min_free_bytes, incoming)
     # One file cannot be larger than the whole request: refuse before reading a byte.
     if max_files == 1 and incoming > max_file_bytes + 65536:
         raise ApiError(413, "too_large", f"The upload is larger than the limit of "
                        f"{max_file_bytes} bytes.")
+    await run_in_threadpool(check_free_space, blobs, min_free_bytes, incoming)
     receiver = _Receiver(blobs, file_field, max_files, max_file_bytes, keys)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:

@@ -284,3 +284,21 @@ def test_the_original_answers_in_its_own_type_as_documented(client: TestClient,
     assert r.headers["content-type"] == "application/pdf"
     op = client.get("/openapi.json").json()["paths"]["/api/documents/{document_id}/file"]["get"]
     assert "*/*" in op["responses"]["200"]["content"] and "410" in op["responses"]
+
+
+def test_a_part_with_endless_headers_is_refused(client: TestClient, settings: Settings) -> None:
+    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
+            + b"X-Padding: " + b"p" * 100_000 + b"\r\n\r\nhello\r\n--xyz--\r\n")
+    r = client.post("/api/batch-upload", content=body,
+                    headers={"content-type": "multipart/form-data; boundary=xyz"})
+    _json_error(r, 422, "invalid_request")
+    assert _stored_files(settings) == []
+
+
+def test_an_upload_over_the_limit_is_a_413_even_on_a_nearly_full_disk(
+        client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.min_free_disk_bytes = 1024**3
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * 1024**3, 0, 1024**3 + 1))
+    _json_error(client.post("/api/upload", files={"file": ("big", b"x" * 200_000)}), 413,
+                "too_large")
