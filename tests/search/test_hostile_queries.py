@@ -71,7 +71,7 @@ SYNTAX = st.lists(st.sampled_from(list('():*"~^[]{}-+\\!?/ <>=,.') + [
     "\x00", "9" * 30]), max_size=40).map("".join)
 
 
-@settings(max_examples=300, derandomize=True, deadline=None,
+@settings(max_examples=300, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=SYNTAX)
 def test_any_mix_of_query_syntax_is_answered(index: SearchIndex, query: str) -> None:
