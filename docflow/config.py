@@ -137,6 +137,13 @@ class Settings(BaseSettings):
                                       "this long; 0 keeps them.")
     orphan_sweep_hours: float = Field(6.0, description="How often the orphan sweep runs.")
 
+    # Disk space guard for uploads (docflow issue 11).
+    min_free_disk_bytes: int = Field(1024 ** 3, ge=0, description="Uploads are refused with "
+                                     "507 insufficient_storage while the originals dir or the "
+                                     "upload temp dir has less free space than this (default "
+                                     "1 GiB: room for the database, the index and logs to "
+                                     "keep working; 0 turns the check off).")
+
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")
     log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 import docflow
-from docflow.api.errors import install_error_handlers
+from docflow.api.errors import ERROR_RESPONSES, install_error_handlers
+from docflow.api.limits import RequestLimits
 from docflow.api.routers import (
     batches,
     classifier,
@@ -38,7 +39,12 @@ pulls out key fields and indexes it for search, on Celery workers.
 Upload one file (`POST /api/upload`) or many (`POST /api/batch-upload`; an `Idempotency-Key`
 header on each file part makes a retried request return the documents it made), follow them with
 `/api/task-status/{task_id}` and `/api/batch-status/{batch_id}`, then search (`/api/search`)
-and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`.
+and read the results (`/api/documents`). Errors are JSON: `{"code": ..., "message": ...}`:
+400 `bad_request`, 404 `not_found`, 413 `too_large` (a file over `max_file_bytes`, or a JSON
+body over 1 MiB), 422 `invalid_request` and the other refusals, 500 `internal_error` (logged
+with its traceback), 503 `storage_unavailable` (storage read-only or not permitted), 507
+`insufficient_storage` (the disk is full, or an upload would leave less than
+`min_free_disk_bytes` free; nothing is stored). Search pages reach 10,000 hits deep.
 
 Unless the server is open (DOCFLOW_AUTH=off, or a server listening on loopback only), send an
 API token as `Authorization: Bearer TOKEN` (`docflow token create --scope read|upload|admin`;
@@ -82,12 +88,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                   openapi_tags=TAGS, lifespan=lifespan)
     install_error_handlers(app)
     install_auth_error_handler(app)
+    app.add_middleware(RequestLimits)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
+    # Every route may answer the request-level errors (body limits, storage, bugs).
     protected = [Depends(authorize)]
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
                    classifier, auth_routes):
-        app.include_router(module.router, dependencies=protected, responses=AUTH_RESPONSES)
-    app.include_router(health.router)
-    app.include_router(auth_routes.public_router)
+        app.include_router(module.router, dependencies=protected,
+                           responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+    app.include_router(health.router, responses=ERROR_RESPONSES)
+    app.include_router(auth_routes.public_router, responses=ERROR_RESPONSES)
     app.add_middleware(AuditMiddleware)
     return app

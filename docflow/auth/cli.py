@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from docflow.auth.scopes import Scope
+from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -77,7 +77,8 @@ def token_create(
     name: Annotated[str | None, typer.Option(help="A name to know it by (default: "
                                              "token-ID).", show_default=False)] = None,
     expires: Annotated[float | None, typer.Option(
-        "--expires", min=0.001, help="Days until it stops working (default: never).",
+        "--expires", min=0.001, max=MAX_EXPIRES_DAYS,
+        help="Days until it stops working (default: never).",
         show_default=False)] = None,
     data_dir: DataDir = None,
 ) -> None:

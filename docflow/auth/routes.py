@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.state import get_state
 from docflow.auth.audit import MAX_LIMIT, Actor, failed_logins, query_events, set_actor
 from docflow.auth.dependency import CSRF_COOKIE, SESSION_COOKIE, Principal, authorize
 from docflow.auth.errors import AuthError, unauthenticated
 from docflow.auth.modes import credentials_required
-from docflow.auth.scopes import Scope
+from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
 from docflow.auth.users import check_password, end_session, start_session
 from docflow.store.auth import ApiToken
@@ -134,8 +134,9 @@ def audit(request: Request,
           since: datetime | None = Query(None, description="At or after (ISO 8601; UTC "
                                          "without a zone)."),
           until: datetime | None = Query(None, description="Before (ISO 8601)."),
-          before_id: int | None = Query(None, ge=1, description="Only events older than this "
-                                        "id: the next_before_id of the previous page."),
+          before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="Only events "
+                                        "older than this id: the next_before_id of the "
+                                        "previous page."),
           limit: int = Query(100, ge=1, le=MAX_LIMIT, description="Events per page."),
           _principal: Principal = Depends(authorize)) -> AuditPage:
     """Who did what, newest first: every change made through the API (whatever its outcome),
@@ -167,8 +168,8 @@ class NewTokenRequest(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200,
                              description="A name to know it by (default token-ID).")
     tenant: str | None = Field(None, max_length=200, description="The tenant it acts for.")
-    expires_days: float | None = Field(None, gt=0, description="Days until it stops working; "
-                                       "null: never.")
+    expires_days: float | None = Field(None, gt=0, le=MAX_EXPIRES_DAYS,
+                                       description="Days until it stops working; null: never.")
 
 
 class NewTokenOut(TokenOut):
@@ -190,7 +191,9 @@ def tokens(request: Request, _principal: Principal = Depends(authorize)) -> list
 
 
 @router.post("/api/auth/tokens", response_model=NewTokenOut, status_code=201,
-             responses=ERROR_RESPONSES, summary="Make an API token (admin)")
+             responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description":
+                        "A live token already has that name (token_name_taken)"}},
+             summary="Make an API token (admin)")
 def new_token(body: NewTokenRequest, request: Request,
               _principal: Principal = Depends(authorize)) -> NewTokenOut:
     """Make a token, as `docflow token create` does; the answer holds the token, once."""

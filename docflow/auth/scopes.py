@@ -25,6 +25,9 @@ PUBLIC_ROUTES = frozenset({
 
 # (method, route path) -> the scope it needs. A route missing here is refused to everyone but
 # admins, and tests/auth/test_scopes.py fails until it is given a line.
+# The longest a credential may be given: a hundred years (longer overflows dates).
+MAX_EXPIRES_DAYS = 36_500
+
 ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     # Reading: documents, their text and originals, progress, search, settings.
     ("GET", "/api/limits"): Scope.READ,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults
+from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults, check_page
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.store import embeddings
 from docflow.store.db import Database
@@ -47,7 +47,9 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
            offset: int = 0, zero_shot: bool = False,
            encoder: Callable[[], SentenceEncoder] | None = None) -> Found:
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
-    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed)."""
+    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed).
+    A page past MAX_SEARCH_DEPTH raises SearchDepthExceeded, in every mode."""
+    check_page(limit, offset)
     if mode is SearchMode.KEYWORD:
         results = index.search(q, doc_type=doc_type, batch_id=batch_id, limit=limit,
                                offset=offset)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from docflow.store.models import Base, UTCDateTime, utcnow
+
+AUDIT_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class ApiToken(Base):
@@ -66,7 +68,8 @@ class AuditEvent(Base):
         Index("ix_audit_log_action_actor_at", "action", "actor", "at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # 64-bit on PostgreSQL (years of uploads and downloads); SQLite's rowid is 64-bit already.
+    id: Mapped[int] = mapped_column(AUDIT_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))  # token name, user name, or "anonymous"
     actor_kind: Mapped[str] = mapped_column(String(20))  # token | user | proxy | anonymous | cli
