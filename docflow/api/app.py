@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 import docflow
+from docflow.api.docs import install_docs
 from docflow.api.errors import install_error_handlers
 from docflow.api.routers import (
     batches,
@@ -28,6 +29,9 @@ from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
 from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
+from docflow.observability import metrics
+from docflow.observability.tasks import use_settings
+from docflow.observability.tracing import instrument_app
 from docflow.store import open_store
 from docflow.worker.dispatch import Dispatcher
 
@@ -65,7 +69,9 @@ TAGS = [
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or get_settings()
     if configure_logs:
-        configure_logging(settings.logs_path, "api.log", settings.log_level)
+        configure_logging(settings.logs_path, "api.log", settings.log_level,
+                          settings.log_format)
+    use_settings(settings)  # tasks this API sends count in the broker it sends them to
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,15 +85,17 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             state.close()
 
     app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
-                  openapi_tags=TAGS, lifespan=lifespan)
+                  openapi_tags=TAGS, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # the docs' scripts from the package: /docs works offline
     install_error_handlers(app)
     install_auth_error_handler(app)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     protected = [Depends(authorize)]
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   classifier, auth_routes):
+                   classifier, auth_routes, metrics):
         app.include_router(module.router, dependencies=protected, responses=AUTH_RESPONSES)
     app.include_router(health.router)
     app.include_router(auth_routes.public_router)
     app.add_middleware(AuditMiddleware)
+    instrument_app(app, settings)  # OpenTelemetry, only when DOCFLOW_OTEL_ENDPOINT is set
     return app

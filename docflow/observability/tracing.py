@@ -1,0 +1,93 @@
+"""OpenTelemetry: off unless DOCFLOW_OTEL_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) is set.
+
+When on, the API (FastAPI), the tasks (Celery), the database (SQLAlchemy) and the broker
+(Redis) are traced with the maintained instrumentations, and spans go to an OTLP/HTTP
+collector. Celery's instrumentation carries the trace context in each task message's headers,
+so a document's upload, its task on any worker host and its stages make one trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+from docflow.config import Settings
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+_instrumented = False
+_exporting = False
+
+
+def tracing_on(settings: Settings) -> bool:
+    return bool(settings.otel_endpoint)
+
+
+def setup_tracing(settings: Settings, exporter: SpanExporter | None = None) -> bool:
+    """Start tracing in this process when an endpoint is set (or an `exporter` is given, as
+    tests do); returns whether tracing is on. Safe to call again, and after a fork."""
+    global _provider, _exporting
+    if exporter is None and not tracing_on(settings):
+        return False
+    with _lock:
+        if _provider is None:
+            _provider = TracerProvider(resource=Resource.create(
+                {SERVICE_NAME: settings.otel_service_name, "process.pid": os.getpid()}))
+            trace.set_tracer_provider(_provider)
+        if exporter is not None:
+            # Tests read spans as they end; nothing to batch.
+            _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        elif not _exporting:
+            # After a fork the processor restarts its own thread; one is enough per process.
+            _provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(settings)))
+            _exporting = True
+        _instrument_libraries()
+    return True
+
+
+def _otlp_exporter(settings: Settings) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    endpoint = (settings.otel_endpoint or "").rstrip("/")
+    if not endpoint.endswith("/v1/traces"):
+        endpoint += "/v1/traces"  # the base URL the OTLP variable names, as the SDK reads it
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def _instrument_libraries() -> None:
+    global _instrumented
+    if _instrumented:
+        return
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    CeleryInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    # Engines made from now on (the API's store opens in its lifespan, a worker's lazily).
+    SQLAlchemyInstrumentor().instrument()
+    _instrumented = True
+
+
+def instrument_app(app: FastAPI, settings: Settings) -> None:
+    """Trace the API's requests when tracing is on; the status polls are not worth a trace."""
+    if _provider is None and not setup_tracing(settings):
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=_provider,
+        excluded_urls="/health,/metrics,/api/task-status/.*,/api/batch-status/.*")
