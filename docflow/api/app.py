@@ -31,7 +31,7 @@ from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
 from docflow.observability import metrics
 from docflow.observability.tasks import use_settings
-from docflow.observability.tracing import instrument_app
+from docflow.observability.tracing import instrument_app, trace_database
 from docflow.store import open_store
 from docflow.worker.dispatch import Dispatcher
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
         check_credentials_at_start(state.store.db, settings)
+        trace_database(state.store.db.engine)  # a no-op unless tracing is on
         app.state.docflow = state
         try:
             yield

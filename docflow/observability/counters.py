@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import redis
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client.utils import floatToGoString
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,11 @@ class Counters:
         if client is None or not increments.values:
             return False
         try:
-            pipe = client.pipeline(transaction=False)
-            for name, by in increments.values.items():
-                pipe.hincrbyfloat(KEY, name, by)
-            pipe.execute()
+            with suppress_instrumentation():  # metrics' own writes are not worth a span
+                pipe = client.pipeline(transaction=False)
+                for name, by in increments.values.items():
+                    pipe.hincrbyfloat(KEY, name, by)
+                pipe.execute()
             return True
         except redis.RedisError as exc:
             log.debug("metrics not recorded: %s", exc)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -64,6 +65,11 @@ class DocflowCollector(Collector):
         self.store, self.settings = store, settings
 
     def collect(self) -> Iterator[Metric]:
+        # A scrape every few seconds would otherwise make a trace of its queries each time.
+        with suppress_instrumentation():
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("docflow_up", "Whether the part answered this scrape (1) or "
                                "not (0).", labels=["component"])
         try:

@@ -14,7 +14,7 @@ from celery import signals
 
 from docflow.config import Settings, get_settings
 from docflow.observability.counters import Increments, shared
-from docflow.observability.tracing import setup_tracing
+from docflow.observability.tracing import setup_tracing, trace_database, tracing_started
 from docflow.worker.runtime import HOSTNAME, runtime
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ def _sent(sender: str | None = None, routing_key: str | None = None, **_: Any) -
 def _prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         _started[task_id] = time.perf_counter()
+    if tracing_started():
+        trace_database(runtime().store.db.engine)
 
 
 @signals.task_postrun.connect

@@ -1,7 +1,7 @@
 """OpenTelemetry: off unless DOCFLOW_OTEL_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT) is set.
 
-When on, the API (FastAPI), the tasks (Celery), the database (SQLAlchemy) and the broker
-(Redis) are traced with the maintained instrumentations, and spans go to an OTLP/HTTP
+When on, the API (FastAPI), the tasks (Celery), the database (SQLAlchemy's engine tracer) and
+the broker (Redis) are traced with the maintained instrumentations, and spans go to an OTLP/HTTP
 collector. Celery's instrumentation carries the trace context in each task message's headers,
 so a document's upload, its task on any worker host and its stages make one trace.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from sqlalchemy import Engine
 
 from docflow.config import Settings
 
@@ -30,10 +32,16 @@ _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _instrumented = False
 _exporting = False
+_traced_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def tracing_on(settings: Settings) -> bool:
     return bool(settings.otel_endpoint)
+
+
+def tracing_started() -> bool:
+    """Whether this process traces (setup_tracing found an endpoint, or a test's exporter)."""
+    return _provider is not None
 
 
 def setup_tracing(settings: Settings, exporter: SpanExporter | None = None) -> bool:
@@ -73,13 +81,30 @@ def _instrument_libraries() -> None:
         return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     CeleryInstrumentor().instrument()
     RedisInstrumentor().instrument()
-    # Engines made from now on (the API's store opens in its lifespan, a worker's lazily).
-    SQLAlchemyInstrumentor().instrument()
     _instrumented = True
+
+
+def trace_database(engine: Engine) -> None:
+    """Trace the statements of the store's engine, when tracing is on.
+
+    SQLAlchemyInstrumentor().instrument() wraps create_engine (docflow.store imported it
+    before tracing starts) and imports SQLAlchemy's asyncio support (needs greenlet), so its
+    engine tracer is attached to each engine instead: the same spans.
+    """
+    if _provider is None or engine in _traced_engines:
+        return
+    from opentelemetry.instrumentation.sqlalchemy import __version__
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    name = "opentelemetry.instrumentation.sqlalchemy"
+    usage = get_meter(name, __version__).create_up_down_counter(
+        "db.client.connections.usage", unit="connections")
+    EngineTracer(trace.get_tracer(name, __version__), engine, usage)
+    _traced_engines.add(engine)
 
 
 def instrument_app(app: FastAPI, settings: Settings) -> None:
