@@ -112,3 +112,12 @@ def _trace(end: DocumentEnd) -> None:
                                         attributes=attributes)
         stage_span.end(end_time=stop_ns)
         start_ns = stop_ns
+
+
+def batch_indexed(settings: Settings, documents: int, seconds: float) -> None:
+    """The indexer wrote a batch: its seconds count as the index stage (per batch, not per
+    document: tantivy's one writer indexes hundreds at once)."""
+    inc = Increments()
+    inc.observe("docflow_stage_seconds", {"stage": "index"}, seconds)
+    inc.count("docflow_documents_indexed_total", {}, documents)
+    shared(settings.effective_broker_url(), settings.metrics_timeout_seconds).add(inc)

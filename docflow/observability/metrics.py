@@ -50,6 +50,7 @@ COUNTER_HELP = {
     "docflow_pages_read_total": "Pages read from documents that completed.",
     "docflow_pages_ocr_total": "Pages of completed documents whose text came from OCR.",
     "docflow_processed_bytes_total": "Bytes of the originals of documents that ended.",
+    "docflow_documents_indexed_total": "Documents written to the search index.",
 }
 HISTOGRAM_HELP = {
     "celery_task_runtime": "Seconds a task ran, by task name, queue and host.",

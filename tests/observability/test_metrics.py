@@ -18,11 +18,14 @@ from docflow.auth.scopes import Scope
 from docflow.auth.tokens import create_token
 from docflow.config import AuthMode, Settings
 from docflow.observability.counters import KEY, Counters, Increments
+from docflow.observability.documents import batch_indexed
+from docflow.search import open_index
 from docflow.store import Store, Worker, workers
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.worker import runtime as runtime_module
 from docflow.worker.dispatch import Dispatcher, TaskRef
+from docflow.worker.indexer import index_pending
 from docflow.worker.tasks import process_document
 from tests.conftest import put
 
@@ -142,3 +145,20 @@ def test_metrics_need_a_read_token_unless_the_server_is_open(
     assert value(samples, "docflow_up", component="broker") == 0
     assert value(samples, "docflow_up", component="database") == 1
     assert value(samples, "docflow_documents", status="queued") == 0
+
+
+def test_the_indexer_reports_its_batches_as_the_index_stage(
+        api: TestClient, store: Store, settings: Settings, broker: redis.Redis) -> None:
+    runtime_module._current = None
+    for n in range(3):
+        process_document.apply(args=[_register(store, f"letter {n}".encode(), f"{n}.txt")])
+    index = open_index(settings.search, settings.index_dir, writer=True,
+                       database_url=settings.sqlalchemy_url, pool=settings.search_pool)
+    try:
+        assert index_pending(store, index, 500,
+                             lambda n, s: batch_indexed(settings, n, s)) == 3
+    finally:
+        index.close()
+    samples = scrape(api)
+    assert value(samples, "docflow_stage_seconds_count", stage="index") == 1
+    assert value(samples, "docflow_documents_indexed_total") == 3
