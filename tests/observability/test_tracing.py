@@ -3,7 +3,12 @@ through the broker's message headers) with the document's id, and a span per sta
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -88,3 +93,46 @@ def _upload_and_process(settings: Settings, store: Store) -> str:
                     return doc_id
                 assert time.monotonic() < deadline, f"still {status}"
                 time.sleep(0.1)
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that keeps what it is sent."""
+
+    received: list[tuple[str, str, bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append((self.path, self.headers.get("Content-Type", ""), body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_standard_otlp_variable_sends_the_apis_spans_to_a_collector(
+        settings: Settings, store: Store) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    script = (
+        "from fastapi.testclient import TestClient\n"
+        "from opentelemetry import trace\n"
+        "from docflow.api.app import create_app\n"
+        "from docflow.config import Settings\n"
+        "with TestClient(create_app(Settings(), configure_logs=False)) as client:\n"
+        "    assert client.get('/api/limits').status_code == 200\n"
+        "assert trace.get_tracer_provider().force_flush(10_000)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCFLOW_", "OTEL_"))}
+    env.update(DOCFLOW_DATA_DIR=str(settings.data_dir),
+               OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{server.server_port}")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    paths = {(path, kind) for path, kind, _ in _Collector.received}
+    assert paths == {("/v1/traces", "application/x-protobuf")}
+    assert any(b"GET /api/limits" in body for _, _, body in _Collector.received)
