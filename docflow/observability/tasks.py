@@ -7,6 +7,7 @@ by any of them and run on any host add to the same shared counters.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
@@ -14,10 +15,11 @@ from celery import signals
 
 from docflow.config import Settings, get_settings
 from docflow.observability.counters import Increments, shared
-from docflow.observability.tracing import setup_tracing, trace_database, tracing_started
-from docflow.worker.runtime import HOSTNAME, runtime
+from docflow.observability.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
+
+HOSTNAME = socket.gethostname()  # the host label: which machine sent or ran the task
 
 _started: dict[str, float] = {}  # task id -> perf_counter at start, in this process
 _settings: Settings | None = None
@@ -38,8 +40,7 @@ def use_settings(settings: Settings) -> None:
 
 
 def _add(inc: Increments) -> None:
-    # Only worker processes run tasks: their runtime has the settings.
-    settings = runtime().settings
+    settings = _current_settings()
     shared(settings.effective_broker_url(), settings.metrics_timeout_seconds).add(inc)
 
 
@@ -64,8 +65,6 @@ def _sent(sender: str | None = None, routing_key: str | None = None, **_: Any) -
 def _prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         _started[task_id] = time.perf_counter()
-    if tracing_started():
-        trace_database(runtime().store.db.engine)
 
 
 @signals.task_postrun.connect
