@@ -12,7 +12,9 @@ import logging
 import os
 import threading
 import weakref
+from typing import Any
 
+from celery import signals
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -83,8 +85,27 @@ def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     CeleryInstrumentor().instrument()
+    signals.before_task_publish.connect(_note_the_message, weak=False)
     RedisInstrumentor().instrument()
     _instrumented = True
+
+
+# The tasks whose one argument is worth noting (docflow.worker.celery_app's names).
+_ARGUMENT_ATTRIBUTE = {"docflow.process_document": "docflow.document_id",
+                       "docflow.ocr_part": "docflow.ocr_part_id"}
+
+
+def _note_the_message(sender: str | None = None, body: Any = None, **_: Any) -> None:
+    """An event per document sent, on the span that sends it (the upload's request; a batch
+    upload's request sends thousands, so an event each rather than one attribute)."""
+    attribute = _ARGUMENT_ATTRIBUTE.get(sender or "")
+    span = trace.get_current_span()
+    if attribute is None or not span.is_recording():
+        return
+    args = body[0] if isinstance(body, tuple | list) and body else None  # protocol 2
+    if args:
+        span.add_event("docflow.task_sent", {attribute: str(args[0]), "celery.task_name":
+                                             str(sender)})
 
 
 def trace_database(engine: Engine) -> None:

@@ -66,6 +66,10 @@ def test_an_upload_its_task_and_its_stages_make_one_trace(
     assert len(upload) == 1
     assert run.context.trace_id == upload[0].context.trace_id
     assert "apply_async/docflow.process_document" in _ancestors(run, by_id)
+    assert upload[0].name in _ancestors(run, by_id)
+    sent = [e.attributes for e in upload[0].events if e.name == "docflow.task_sent"]
+    assert sent == [{"docflow.document_id": doc_id,
+                     "celery.task_name": "docflow.process_document"}]
     stages = [s for s in finished if s.name.startswith("docflow.")
               and s.parent is not None and s.parent.span_id == run.context.span_id]
     assert [s.name for s in sorted(stages, key=lambda s: s.start_time)] == [
