@@ -10,6 +10,7 @@ from zero, which Prometheus's rate() reads as a counter reset.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -78,6 +79,7 @@ class Counters:
         self._pending = Increments()
         self._pending_pid = os.getpid()
         self._timer: threading.Timer | None = None
+        atexit.register(self.flush)  # what waits for the timer is not lost when the API stops
 
     def _client(self) -> redis.Redis | None:
         if self.url is None:
@@ -123,6 +125,8 @@ class Counters:
 
     def flush(self) -> None:
         with self._lock:
+            if self._pending_pid != os.getpid():
+                return  # a forked child's copy of its parent's pending counts: not its own
             pending, self._pending, self._timer = self._pending, Increments(), None
         self.add(pending)
 

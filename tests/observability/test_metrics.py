@@ -162,3 +162,27 @@ def test_the_indexer_reports_its_batches_as_the_index_stage(
     samples = scrape(api)
     assert value(samples, "docflow_stage_seconds_count", stage="index") == 1
     assert value(samples, "docflow_documents_indexed_total") == 3
+
+
+def test_documents_are_counted_on_each_database(settings: Settings, any_store: Store) -> None:
+    _register(any_store, b"one", "1.txt")
+    second = _register(any_store, b"two", "2.txt")
+    with any_store.db.write() as session:
+        docs.mark_failed(session.get(docs.Document, second), "corrupt", "broken")
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        samples = scrape(client)
+    assert value(samples, "docflow_documents", status="queued") == 1
+    assert value(samples, "docflow_document_failures", code="corrupt") == 1
+    assert value(samples, "docflow_up", component="database") == 1
+
+
+def test_sent_tasks_waiting_for_the_timer_are_added_when_the_process_exits(
+        broker: redis.Redis) -> None:
+    kwargs = broker.get_connection_kwargs()
+    url = f"redis://{kwargs['host']}:{kwargs['port']}/0"
+    script = ("import sys; from docflow.observability.counters import shared, Increments\n"
+              "inc = Increments(); inc.count('celery_task_sent_total', {'name': 't'}, 7)\n"
+              "shared(sys.argv[1]).add_soon(inc)\n")  # exits at once, before the timer fires
+    assert subprocess.run([sys.executable, "-c", script, url], timeout=60).returncode == 0
+    samples = {(s.metric, tuple(s.labels.items())): s.value for s in Counters(url).read()}
+    assert samples["celery_task_sent_total", (("name", "t"),)] == 7
