@@ -81,7 +81,8 @@ class Counters:
         self._timer: threading.Timer | None = None
         atexit.register(self.flush)  # what waits for the timer is not lost when the API stops
 
-    def _client(self) -> redis.Redis | None:
+    def client(self) -> redis.Redis | None:
+        """A connection to the broker for this process; None when no broker is configured."""
         if self.url is None:
             return None
         pid = os.getpid()  # a forked worker process opens its own connection
@@ -95,7 +96,7 @@ class Counters:
     def add(self, increments: Increments) -> bool:
         """Add one event's numbers; False when the broker could not be reached (they are lost:
         metrics must never hold up or fail a document)."""
-        client = self._client()
+        client = self.client()
         if client is None or not increments.values:
             return False
         try:
@@ -132,7 +133,7 @@ class Counters:
 
     def read(self) -> list[Sample]:
         """Every counter as it stands, histogram buckets made cumulative; raises RedisError."""
-        client = self._client()
+        client = self.client()
         if client is None:
             return []
         raw = client.hgetall(KEY)

@@ -122,7 +122,7 @@ class DocflowCollector(Collector):
     def _from_broker(self) -> Iterator[Metric]:
         counters = shared(self.settings.effective_broker_url(),
                           self.settings.metrics_timeout_seconds)
-        client = counters._client()
+        client = counters.client()
         if client is None:
             raise redis.ConnectionError("no broker is configured or running")
         pipe = client.pipeline(transaction=False)
