@@ -1,8 +1,9 @@
 """/docs and /redoc served with their scripts from the package, so they work offline.
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN and stay blank without internet. The
-assets come from the PyPI package fastapi-offline (MIT; it ships Swagger UI's bundle, Apache-2.0,
-and ReDoc's standalone script, MIT, each with its licence header); only its files are used.
+assets come from the PyPI package fastapi-offline (MIT), installed as a dependency, not vendored
+here: Swagger UI's bundle (Apache-2.0) and ReDoc's standalone script (MIT). Only its files are
+used. ReDoc's footer still asks cdn.redoc.ly for its logo and hides it when that fails.
 """
 
 from __future__ import annotations
