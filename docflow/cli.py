@@ -63,7 +63,8 @@ def serve(
     from docflow.serve import serve as run_serve
 
     settings = _settings(data_dir)
-    configure_logging(settings.logs_path, "serve.log", settings.log_level)
+    configure_logging(settings.logs_path, "serve.log", settings.log_level,
+                      settings.log_format)
     on_ready = (lambda url: _run_demo(settings, url)) if demo else None
     raise typer.Exit(run_serve(settings, host, port, concurrency or settings.concurrency,
                                on_ready=on_ready))
@@ -201,7 +202,8 @@ def housekeeper(data_dir: DataDir = None) -> None:
     from docflow.worker.housekeeper import run_housekeeper
 
     settings = _settings(data_dir)
-    configure_logging(settings.logs_path, "housekeeper.log", settings.log_level)
+    configure_logging(settings.logs_path, "housekeeper.log", settings.log_level,
+                      settings.log_format)
     run_housekeeper(settings)
 
 

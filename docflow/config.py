@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
@@ -188,6 +188,22 @@ class Settings(BaseSettings):
     restart_backoff_max_seconds: float = Field(30.0, description="Longest wait before "
                                                "`docflow serve` starts a child that keeps "
                                                "exiting again (it never gives up).")
+
+    # Observability (docflow.observability): log format, metrics, tracing.
+    log_format: str = Field("text", description="text, or json: one JSON object per log line "
+                            "(for a log shipper); the line a document's end writes carries its "
+                            "id, batch, status, code and milliseconds per stage either way.")
+    metrics_timeout_seconds: float = Field(2.0, description="How long GET /metrics waits for "
+                                           "the database or the broker before it reports that "
+                                           "part down (docflow_up) and the rest.")
+    otel_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("DOCFLOW_OTEL_ENDPOINT",
+                                            "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="An OTLP/HTTP collector (e.g. http://127.0.0.1:4318); when set, the API "
+        "and the workers send OpenTelemetry traces there, one trace per document from upload "
+        "through the worker's stages. Unset: tracing is off and costs nothing. "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is read too.")
+    otel_service_name: str = Field("docflow", description="The service name traces carry.")
 
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
                      "s3_secret_access_key", mode="before")

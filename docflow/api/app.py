@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 import docflow
+from docflow.api.docs import install_docs
 from docflow.api.errors import ERROR_RESPONSES, install_error_handlers
 from docflow.api.limits import RequestLimits
 from docflow.api.routers import (
@@ -29,6 +30,9 @@ from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
 from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
+from docflow.observability import metrics
+from docflow.observability.tasks import use_settings
+from docflow.observability.tracing import instrument_app, trace_database
 from docflow.store import open_store
 from docflow.worker.dispatch import Dispatcher
 
@@ -71,13 +75,16 @@ TAGS = [
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or get_settings()
     if configure_logs:
-        configure_logging(settings.logs_path, "api.log", settings.log_level)
+        configure_logging(settings.logs_path, "api.log", settings.log_level,
+                          settings.log_format)
+    use_settings(settings)  # tasks this API sends count in the broker it sends them to
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
         check_credentials_at_start(state.store.db, settings)
+        trace_database(state.store.db.engine)  # a no-op unless tracing is on
         app.state.docflow = state
         try:
             yield
@@ -85,7 +92,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             state.close()
 
     app = FastAPI(title="docflow", version=docflow.__version__, description=DESCRIPTION,
-                  openapi_tags=TAGS, lifespan=lifespan)
+                  openapi_tags=TAGS, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # the docs' scripts from the package: /docs works offline
     install_error_handlers(app)
     install_auth_error_handler(app)
     app.add_middleware(RequestLimits)
@@ -93,10 +101,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     # Every route may answer the request-level errors (body limits, storage, bugs).
     protected = [Depends(authorize)]
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   classifier, auth_routes):
+                   classifier, auth_routes, metrics):
         app.include_router(module.router, dependencies=protected,
                            responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
     app.include_router(health.router, responses=ERROR_RESPONSES)
     app.include_router(auth_routes.public_router, responses=ERROR_RESPONSES)
     app.add_middleware(AuditMiddleware)
+    instrument_app(app, settings)  # OpenTelemetry, only when DOCFLOW_OTEL_ENDPOINT is set
     return app

@@ -44,6 +44,8 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/classifier"): Scope.READ,
     ("GET", "/api/auth/me"): Scope.READ,
     ("POST", "/api/auth/logout"): Scope.READ,
+    # Prometheus scrapes with a read token (bearer_token_file) unless the server is open.
+    ("GET", "/metrics"): Scope.READ,
     # Sending documents in and correcting results.
     ("POST", "/api/upload"): Scope.UPLOAD,
     ("POST", "/api/batch-upload"): Scope.UPLOAD,

@@ -8,6 +8,7 @@ so a worker, a test or a notebook can call `process_document` the same way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from .classify import DocumentClassifier, classify
@@ -87,9 +88,12 @@ def process_document(
     With `ask_fields` (a language model), key fields the extractors missed are asked of it and
     kept where the text shows them (see fields.llm).
     """
+    watch = Stopwatch()
     detected = detect(data, filename, limits)
-    return _understand(detected, extract(data, detected, limits), classifier, learned,
-                       ask_fields, limits)
+    watch.lap("detect")
+    extracted = extract(data, detected, limits)
+    watch.lap("extract")
+    return _understand(detected, extracted, classifier, learned, ask_fields, limits, watch)
 
 
 def process_pdf_pages(
@@ -103,9 +107,12 @@ def process_pdf_pages(
 ) -> ProcessedDocument:
     """`process_document` for a PDF whose pages were read in parts (`ocr_pdf_pages` per page
     range, in any order): the same result as reading it whole."""
+    watch = Stopwatch()
     detected = detect(data, filename, limits)
+    watch.lap("detect")
     extracted = finish_extracted(join_pdf_pages(pages), detected, limits)
-    return _understand(detected, extracted, classifier, learned, ask_fields, limits)
+    watch.lap("extract")
+    return _understand(detected, extracted, classifier, learned, ask_fields, limits, watch)
 
 
 def _understand(
@@ -115,7 +122,10 @@ def _understand(
     learned: LearnedFields | None,
     ask_fields: AskJson | None,
     limits: Limits,
+    watch: Stopwatch,
 ) -> ProcessedDocument:
+    if extracted.ocr_seconds:
+        watch.timings["ocr"] = extracted.ocr_seconds
     text = extracted.text
     warnings = document_warnings(extracted, limits)
     if not text.strip():
@@ -124,17 +134,19 @@ def _understand(
         return ProcessedDocument(
             detected=detected, extracted=extracted,
             classification=Classification(NO_TEXT_TYPE, 1.0, decider="no_text"),
-            fields=[], warnings=warnings,
+            fields=[], warnings=warnings, timings=watch.timings, started_at=watch.started_at,
         )
     embedding = classifier.embed(text) if classifier is not None else None
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
+    watch.lap("classify")
     fields = extract_fields(text, classification.doc_type)
     if learned:
         fields = learned.apply(text, classification.doc_type, fields)
     if ask_fields is not None:
         fields += read_fields(text, classification.doc_type, fields, ask_fields)
+    watch.lap("fields")
     return ProcessedDocument(
         detected=detected,
         extracted=extracted,
@@ -143,7 +155,24 @@ def _understand(
         embedding=embedding.tolist() if embedding is not None else None,
         embedding_model=classifier.encoder.version if embedding is not None else None,
         warnings=warnings,
+        timings=watch.timings,
+        started_at=watch.started_at,
     )
+
+
+class Stopwatch:
+    """Seconds per stage in run order; reading a clock keeps the pipeline pure enough."""
+
+    def __init__(self) -> None:
+        self.started_at = time.time()
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """The stage that just ended took the time since the previous lap."""
+        now = time.perf_counter()
+        self.timings[stage] = now - self._last
+        self._last = now
 
 
 def document_warnings(extracted: ExtractedText, limits: Limits) -> list[DocumentWarning]:

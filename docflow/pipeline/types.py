@@ -68,6 +68,7 @@ class ExtractedText:
     unread_pages: list[int] = field(default_factory=list)
     # Attachments and archive members, each to become a document of its own (see ChildDocument).
     children: list[ChildDocument] = field(default_factory=list)
+    ocr_seconds: float = field(default=0.0, compare=False)  # OCR time over pages, in extract
 
     @property
     def page_count(self) -> int:
@@ -110,6 +111,7 @@ class PageText:
     confidence: float | None = None  # OCR mean confidence 0..1; None for a text-layer page
     warning: str | None = None  # why the page is empty or doubtful, for people
     failed: str | None = None  # error code when the page could not be read: corrupt, timeout
+    ocr_seconds: float = field(default=0.0, compare=False)  # time OCR took on this page
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,10 @@ class ProcessedDocument:
     embedding: list[float] | None = None
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
     warnings: list[DocumentWarning] = field(default_factory=list)
+    # Seconds per stage in run order (detect, extract, ocr: part of extract, classify, fields),
+    # and when the run started (epoch seconds): measured here, recorded by the worker.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    started_at: float | None = field(default=None, compare=False)
 
     @property
     def children(self) -> list[ChildDocument]:

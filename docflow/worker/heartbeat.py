@@ -91,7 +91,8 @@ def most_tasks_at_once(controller: Any) -> int:
 @signals.setup_logging.connect
 def _setup_logging(loglevel: Any = None, **_: Any) -> None:
     settings = runtime().settings
-    configure_logging(settings.logs_path, "celery.log", settings.log_level)
+    configure_logging(settings.logs_path, "celery.log", settings.log_level,
+                      settings.log_format)
 
 
 @signals.worker_ready.connect

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from docflow.config import Settings
+from docflow.observability.documents import batch_indexed
 from docflow.search import open_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
@@ -48,7 +49,9 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     try:
         while not stop.is_set():
             try:
-                while index_pending(store, index, settings.index_batch_size) and not stop.is_set():
+                while index_pending(store, index, settings.index_batch_size,
+                                    lambda n, s: batch_indexed(settings, n, s)) \
+                        and not stop.is_set():
                     pass
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from sqlalchemy import bindparam, select, update
 
@@ -12,8 +14,10 @@ from docflow.store import Document, DocumentStatus, Extraction, Store
 log = logging.getLogger(__name__)
 
 
-def index_pending(store: Store, index: SearchIndex, batch_size: int) -> int:
-    """Index completed documents not yet in the index; returns how many were indexed."""
+def index_pending(store: Store, index: SearchIndex, batch_size: int,
+                  on_indexed: Callable[[int, float], None] | None = None) -> int:
+    """Index completed documents not yet in the index; returns how many were indexed.
+    `on_indexed(documents, seconds)` hears of each batch (docflow.observability)."""
     with store.db.read() as session:
         rows = session.execute(
             select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
@@ -23,6 +27,7 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int) -> int:
             .limit(batch_size)).all()
     if not rows:
         return 0
+    started = time.perf_counter()
     index.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
                                 batch_id=r.batch_id, text=r.text) for r in rows])
     # Only rows unchanged since they were read count as indexed: a type corrected or a document
@@ -35,4 +40,6 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int) -> int:
         session.connection().execute(unchanged, [
             {"b_id": r.id, "b_type": r.doc_type, "b_finished": r.finished_at} for r in rows])
     log.debug("indexed %d documents", len(rows))
+    if on_indexed is not None:
+        on_indexed(len(rows), time.perf_counter() - started)
     return len(rows)

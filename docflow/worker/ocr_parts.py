@@ -15,6 +15,7 @@ from dataclasses import asdict
 from celery import Task
 
 from docflow import pipeline
+from docflow.observability.documents import DocumentEnd, document_ended
 from docflow.pipeline.extract.pdf import ocr_pdf_pages, page_ranges, scan_pdf
 from docflow.pipeline.types import PageText
 from docflow.store import documents as docs
@@ -143,6 +144,8 @@ def _fail(rt: Runtime, part_id: str, claim: parts.PartClaim, code: str, message:
         doc = parts.current_document(session, claim.document_id, claim.attempt)
         if doc is not None:
             parts.fail_document(session, doc, code, message, part_id)
+    if doc is not None:
+        document_ended(rt.settings, DocumentEnd.failed(doc))
 
 
 

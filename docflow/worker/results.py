@@ -22,6 +22,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.orm import Session
 
 from docflow.config import Settings
+from docflow.observability.documents import DocumentEnd, document_ended
 from docflow.pipeline.classify.classifier import DocumentClassifier, needs_review
 from docflow.pipeline.errors import DocumentError
 from docflow.pipeline.fields.llm import AskJson
@@ -99,6 +100,7 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
         held.ocr_parts = None
         held.indexed = False
         child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
+    document_ended(rt.settings, DocumentEnd.completed(held, result))
     send_children(rt, doc_id, child_tasks)
     return "processed"
 
@@ -115,6 +117,8 @@ def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> Non
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             parts.fail_document(session, held, code, message)
+    if held is not None:
+        document_ended(rt.settings, DocumentEnd.failed(held))
 
 
 @dataclass(frozen=True)

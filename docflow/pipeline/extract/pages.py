@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ def ocr_page(
     """
     if not options.enabled:
         raise OcrDeferred(f"page {number} needs OCR")
+    started = time.perf_counter()
     try:
         # The call predating `shrink` unless it is off, so stand-ins for ocr_image still fit.
         if shrink:
@@ -39,8 +41,9 @@ def ocr_page(
         return skipped_page(number, why, fallback, ocr=True, failed=ProcessingTimeout.code)
     except RuntimeError:  # Tesseract refused the image; the other pages still count
         return skipped_page(number, "could not be read by OCR", fallback, ocr=True)
+    seconds = time.perf_counter() - started
     if not result.text.strip():
-        return PageText(number=number, text=fallback, ocr=True)
+        return PageText(number=number, text=fallback, ocr=True, ocr_seconds=seconds)
     warning = None
     if result.confidence < options.low_confidence:
         warning = (
@@ -48,7 +51,8 @@ def ocr_page(
             "its text may contain errors."
         )
     return PageText(
-        number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning
+        number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning,
+        ocr_seconds=seconds,
     )
 
 
@@ -87,6 +91,7 @@ def join_pages(pages: Iterable[PageText], label: str, empty_message: str) -> Ext
         ocr_pages=[page.ocr for page in ordered],
         ocr_confidence=_mean_confidence(ordered),
         unread_pages=[page.number for page in ordered if page.failed],
+        ocr_seconds=sum(page.ocr_seconds for page in ordered),
     )
 
 
