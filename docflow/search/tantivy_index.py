@@ -89,7 +89,7 @@ class TantivyIndex:
                 # Never leave half a batch pending for the next commit.
                 writer.rollback()
                 raise
-            self._reload()
+            # No reader reload here: the indexer never searches; a search reloads when it needs.
 
     def delete(self, ids: Sequence[str]) -> None:
         writer = self._writer_or_raise()
@@ -103,7 +103,6 @@ class TantivyIndex:
             except BaseException:
                 writer.rollback()
                 raise
-            self._reload()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -203,8 +202,8 @@ class TantivyIndex:
         if self._index is None:
             self._open_reader()
             return self._index
-        if not self.writable:
-            self._reload()
+        # Writer and readers alike: a stat of meta.json, and a reload only after a commit.
+        self._reload()
         return self._index
 
     def _reload(self) -> None:
