@@ -26,8 +26,7 @@ def ocr_page(
 
     `shrink` as for ocr_image: False when the image was just enlarged for OCR.
     """
-    if not options.enabled:
-        raise OcrDeferred(f"page {number} needs OCR")
+    require_ocr(number, options)
     try:
         # The call predating `shrink` unless it is off, so stand-ins for ocr_image still fit.
         if shrink:
@@ -50,6 +49,12 @@ def ocr_page(
     return PageText(
         number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning
     )
+
+
+def require_ocr(number: int, options: OcrOptions) -> None:
+    """Raise OcrDeferred when OCR is off here: call it before rendering or decoding a page."""
+    if not options.enabled:
+        raise OcrDeferred(f"page {number} needs OCR")
 
 
 def skipped_page(
