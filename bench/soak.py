@@ -310,6 +310,13 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return slope, intercept
 
 
+def _no_fall(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """The fitted line, or a flat one at the mean when costs fell: noise over a few slices
+    must not project a cost that keeps falling to zero."""
+    slope, intercept = linear_fit(xs, ys)
+    return (slope, intercept) if slope > 0 else (0.0, statistics.fmean(ys))
+
+
 def projection(slices: list[Slice], target: int = REFERENCE_LOAD) -> tuple[float, float, float]:
     """(CPU-ms per document at the target-th document, hours to process `target` documents,
     CPU hours) extrapolated linearly from the slices' midpoints."""
@@ -317,8 +324,8 @@ def projection(slices: list[Slice], target: int = REFERENCE_LOAD) -> tuple[float
     for part in slices:
         mids.append(seen + part.docs / 2)
         seen += part.docs
-    cpu_slope, cpu_0 = linear_fit(mids, [p.cpu_ms_per_doc for p in slices])
-    time_slope, time_0 = linear_fit(mids, [p.wall_s / p.docs for p in slices])
+    cpu_slope, cpu_0 = _no_fall(mids, [p.cpu_ms_per_doc for p in slices])
+    time_slope, time_0 = _no_fall(mids, [p.wall_s / p.docs for p in slices])
     # Per-document cost is linear in n, so its sum to the target is the mean at target/2 x n.
     cpu_at_target = cpu_0 + cpu_slope * target
     wall_s = target * max(time_0 + time_slope * target / 2, 0.0)
@@ -347,8 +354,9 @@ def goals(run: Run) -> list[tuple[bool, str]]:
 
 def report(run: Run) -> bool:
     roles = [r for r in ROLES if any(r in p.cpu for p in run.slices)]
-    table = Table("slice", "docs", "done", "failed", "wall s", "docs/s", "CPU-ms/doc",
-                  *[f"{r} ms/doc" for r in roles], title=f"Soak, {run.backend}")
+    table = Table("slice", "docs", "done", "failed", "wall s", "docs/s", "CPU ms/doc",
+                  *[r[:6] for r in roles],
+                  title=f"Soak, {run.backend}: CPU-ms per document, in all and by role")
     seen = 0
     for part in run.slices:
         seen += part.docs

@@ -48,3 +48,9 @@ def test_a_run_whose_cost_grows_fails_flatness_and_projects_the_growth() -> None
     assert any(line.startswith("search") for line in failed)
     cpu_at, _, _ = projection(run.slices, target=500_000)
     assert cpu_at > 400  # one more CPU-ms per 1,000 documents, carried on to 500,000
+
+
+def test_costs_that_fell_over_a_few_slices_project_flat_not_to_zero() -> None:
+    run = _run([9.0, 6.0])
+    cpu_at, hours, cpu_h = projection(run.slices, target=500_000)
+    assert cpu_at == 7.5 and cpu_h > 0 and hours > 0
