@@ -134,3 +134,24 @@ def test_a_completed_document_is_searchable_within_seconds_with_the_housekeeper_
     finally:
         stop.set()
         housekeeper.join(timeout=30)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_burst_is_indexed_in_two_commits_as_well(
+        settings: Settings, postgres_url: str) -> None:
+    from docflow.store import open_store
+    from tests.conftest import empty_postgres
+
+    settings.database_url = postgres_url
+    empty_postgres(postgres_url)
+    store = open_store(settings, migrate=True)
+    index = open_index("postgres", settings.index_dir, writer=True, database_url=postgres_url)
+    try:
+        counting = CountingIndex(index)
+        _completed(store, 2000, word="bilby")
+        indexer = Indexer(store, counting, CommitPolicy(batch_size=1000, commit_seconds=60.0))
+        assert indexer.poll() == 2000 and counting.commits == [1000, 1000]
+        assert _unindexed(store) == 0 and index.search("bilby", limit=0).total == 2000
+    finally:
+        index.close()
+        store.db.dispose()
