@@ -42,8 +42,9 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     dispatcher = Dispatcher(settings)
     indexer = Indexer(store, index, CommitPolicy(settings.index_batch_size,
                                                  settings.index_commit_seconds))
-    log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
-             settings.index_interval_seconds, settings.reconcile_interval_seconds)
+    log.info("housekeeper started: indexing %d documents at a time or after %.1fs, "
+             "reconciling every %.0fs", settings.index_batch_size,
+             settings.index_commit_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
     next_training = 0.0
     next_sweep = time.monotonic() + 60.0
