@@ -11,7 +11,8 @@ created here and dropped after, Redis database --redis-url flushed, DOCFLOW_SEAR
 Each slice is sent by `docflow upload` as one batch; the slice ends when every document in it
 is completed or failed and every completed one is found by search. For each slice: docs/s and
 CPU-ms per document by process role (API, broker, worker main, pool children, housekeeper;
-PostgreSQL's and Redis's server processes too when they run on this machine). At the end: RSS
+PostgreSQL's and Redis's server processes too when they run on this machine: every one of
+them, so other users of a shared server count as well). At the end: RSS
 of each process, database and index sizes, p50/p95 of batch status, the document list's first
 and last pages and search; then the goals as PASS/FAIL lines and a projection to 500,000.
 """

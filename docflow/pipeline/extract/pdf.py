@@ -4,6 +4,8 @@ A page keeps its text layer when it has at least `OcrOptions.min_text_chars` non
 characters. Otherwise, if anything is drawn on it besides text (a scanned image, vector
 outlines), it is rendered at `OcrOptions.dpi` and read by OCR; a page holding only a few words of
 real text, or nothing at all, keeps what its text layer says, since its image shows no more.
+The decision reads only the text layer and the page objects: with OCR off here (the light
+queue), a page that needs it raises OcrDeferred before anything is rendered.
 Pages are read one at a time: at most one rendered page image is in memory (render, OCR, free).
 
 Page ranges, for splitting a long scan into subtasks that run in parallel:
