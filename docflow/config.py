@@ -127,8 +127,10 @@ class Settings(BaseSettings):
     worker_stale_seconds: float = Field(30.0, description="A worker silent this long is offline.")
 
     # Housekeeping: the indexer and the reconciler.
-    index_interval_seconds: float = Field(1.0, description="How often new results are indexed.")
-    index_batch_size: int = Field(500, description="Documents indexed per commit.")
+    index_interval_seconds: float = Field(1.0, description="How often the indexer looks for "
+                                          "new results.")
+    index_batch_size: int = Field(1000, description="Most documents indexed per commit; this "
+                                  "many pending are committed at once.")
     reconcile_interval_seconds: float = Field(15.0, description="How often the reconciler runs.")
     resend_after_seconds: float = Field(30.0, description="A queued document with no message in "
                                         "the broker for this long is sent again.")
@@ -143,6 +145,12 @@ class Settings(BaseSettings):
                                      "upload temp dir has less free space than this (default "
                                      "1 GiB: room for the database, the index and logs to "
                                      "keep working; 0 turns the check off).")
+
+    # Indexer commit policy (issue 12): commit by size or age, so a commit's cost is shared.
+    index_commit_seconds: float = Field(2.0, description="A completed document waits at most "
+                                        "this long (plus one index interval) before the indexer "
+                                        "commits it, when fewer than index_batch_size are "
+                                        "pending.")
 
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")

@@ -1,6 +1,6 @@
-"""The housekeeper process: runs the indexer every second and the reconciler every few, asks
-for the classifier to be trained again once enough new labels came in, and now and then
-deletes originals no document refers to.
+"""The housekeeper process: polls the indexer every second (it commits by size or age) and
+runs the reconciler every few, asks for the classifier to be trained again once enough new
+labels came in, and now and then deletes originals no document refers to.
 
 `docflow serve` starts one; in scale-out mode run exactly one per search index.
 """
@@ -19,7 +19,7 @@ from docflow.search import open_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
 from docflow.worker.dispatch import Dispatcher
-from docflow.worker.indexer import index_pending
+from docflow.worker.indexer import CommitPolicy, Indexer
 from docflow.worker.reconciler import reconcile
 from docflow.worker.training import labels_since
 
@@ -41,18 +41,19 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     index = open_index(settings.search, settings.index_dir, writer=True,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     dispatcher = Dispatcher(settings)
-    log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
-             settings.index_interval_seconds, settings.reconcile_interval_seconds)
+    indexer = Indexer(store, index, CommitPolicy(settings.index_batch_size,
+                                                 settings.index_commit_seconds),
+                      on_indexed=lambda n, s: batch_indexed(settings, n, s))
+    log.info("housekeeper started: indexing %d documents at a time or after %.1fs, "
+             "reconciling every %.0fs", settings.index_batch_size,
+             settings.index_commit_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
     next_training = 0.0
     next_sweep = time.monotonic() + 60.0
     try:
         while not stop.is_set():
             try:
-                while index_pending(store, index, settings.index_batch_size,
-                                    lambda n, s: batch_indexed(settings, n, s)) \
-                        and not stop.is_set():
-                    pass
+                indexer.poll(stop)
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
                     next_reconcile = time.monotonic() + settings.reconcile_interval_seconds

@@ -27,8 +27,7 @@ def ocr_page(
 
     `shrink` as for ocr_image: False when the image was just enlarged for OCR.
     """
-    if not options.enabled:
-        raise OcrDeferred(f"page {number} needs OCR")
+    require_ocr(number, options)
     started = time.perf_counter()
     try:
         # The call predating `shrink` unless it is off, so stand-ins for ocr_image still fit.
@@ -54,6 +53,12 @@ def ocr_page(
         number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning,
         ocr_seconds=seconds,
     )
+
+
+def require_ocr(number: int, options: OcrOptions) -> None:
+    """Raise OcrDeferred when OCR is off here: call it before rendering or decoding a page."""
+    if not options.enabled:
+        raise OcrDeferred(f"page {number} needs OCR")
 
 
 def skipped_page(
