@@ -81,8 +81,8 @@ def process_document(self: Task, document_id: str) -> str:
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
             session, document_id, attempt, seconds), f"document {document_id}",
             on_lost=reading.fire):
-        outcome = guarded(self, rt, ending,
-                          lambda: _process(rt, document_id, attempt, queue, reading))
+        outcome = guarded(self, rt, ending, lambda: _process(rt, document_id, claim, queue,
+                                                             reading))
     return _OUTCOMES.get(outcome or "", "processed")
 
 
@@ -91,22 +91,28 @@ _OUTCOMES = {"moved": "moved to the ocr queue", "split": "split into OCR parts",
              "terminated": "terminated", "cancelled": "cancelled"}
 
 
-def _process(rt: Runtime, doc_id: str, attempt: int, queue: str,
+def _process(rt: Runtime, doc_id: str, claim: docs.Claim | int, queue: str,
              reading: Interruption | None = None) -> str:
-    with rt.store.db.read() as session:
-        doc = session.get(Document, doc_id)
-        assert doc is not None
-        sha, filename = doc.sha256, doc.filename
-        twin = docs.find_completed_twin(session, sha, doc_id)
-    if twin is not None:
+    """Read the claimed document and end it. `claim` is what the claim read, or only its
+    attempt number (then the rest is read here)."""
+    if isinstance(claim, int):
+        claim = _claimed(rt, doc_id, claim)
+    # The claim's transaction read what this needs: a document costs two transactions, the
+    # claim and its result (tests/worker/test_transactions.py).
+    attempt, sha, filename = claim.attempt, claim.sha256, claim.filename
+    if claim.twin_id is not None:
         child_tasks: list[TaskRef] = []
         with rt.store.db.write() as session:
             held = docs.held(session, doc_id, attempt)
-            if held is not None:
+            twin = session.get(Document, claim.twin_id)
+            if held is not None and twin is not None:
                 docs.copy_result(twin, held, utcnow())
                 child_tasks = copy_children(session, twin, held, rt.settings.max_file_bytes)
-        send_children(rt, doc_id, child_tasks)
-        return "reused"
+            elif held is not None:  # the twin went away since the claim: read it after all
+                claim = replace(claim, twin_id=None)
+        if claim.twin_id is not None:
+            send_children(rt, doc_id, child_tasks)
+            return "reused"
 
     data = rt.store.blobs.read(sha)
     limits = rt.settings.limits
@@ -124,6 +130,15 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str,
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
     return save_result(rt, doc_id, attempt, sha, result)
+
+
+def _claimed(rt: Runtime, doc_id: str, attempt: int) -> docs.Claim:
+    with rt.store.db.read() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        twin = docs.find_completed_twin(session, doc.sha256, doc_id)
+        return docs.Claim(docs.ClaimOutcome.CLAIMED, attempt=attempt, sha256=doc.sha256,
+                          filename=doc.filename, twin_id=twin.id if twin is not None else None)
 
 
 def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
