@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import replace
 
-from celery import Task
+from celery import Task, signals
 
 from docflow import pipeline
 from docflow.pipeline.classify.trained import NotEnoughLabels
@@ -160,6 +160,46 @@ def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             docs.release(held)
+
+
+# Read once in the worker's main process (worker_init), so that each pool process forked from it
+# finds the readers' lazy imports, compiled patterns and language data already loaded.
+_WARM_UP_TEXT = ("INVOICE  Invoice number 2024-77  Date: 30 April 2024\nTotal due: $1,250.00 "
+                 "(EUR 1.150,00) by 2024-04-30. IBAN DE89 3704 0044 0532 0130 00, "
+                 "VAT DE136695976. Questions: billing@acme.example.com, +1 212 555 0100.")
+
+
+def warm_up(rt: Runtime) -> None:
+    """Load what every pool process would otherwise load on its first document: the pipeline's
+    libraries and data (a text and a PDF read through it) and, unless it holds a connection or
+    threads that must not cross a fork (a language model, the embedding model), the classifier.
+    """
+    from docflow.demo import make_pdf
+
+    limits = replace(rt.settings.limits, ocr=replace(rt.settings.limits.ocr, enabled=False))
+    samples = [(_WARM_UP_TEXT.encode(), "warm-up.txt"),
+               (make_pdf([_WARM_UP_TEXT, "Page two"]), "warm-up.pdf")]
+    for data, name in samples:
+        try:
+            pipeline.process_document(data, name, limits)
+        except Exception:  # a warm-up is an optimisation: pool processes load it themselves
+            log.warning("warming up on %s failed", name, exc_info=True)
+    if rt.settings.zero_shot:  # the modules only: an ONNX session's threads stay per process
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+    if rt.settings.llm is None and not rt.settings.zero_shot:
+        try:
+            classifiers.get(rt.store, rt.settings)
+            learned_fields.get(rt.store)
+        except Exception:
+            log.warning("loading the classifier before forking failed", exc_info=True)
+
+
+@signals.worker_init.connect
+def _warm_up_before_forking(**_: object) -> None:
+    rt = runtime()
+    if rt.settings.worker_warm_up:
+        warm_up(rt)
 
 
 @app.task(name=TASK_TRAIN_CLASSIFIER, acks_late=True)
