@@ -214,8 +214,9 @@ class RssSampler:
             # kill can never hit a reused pid.
             proc = self.seen.setdefault(proc.pid, proc)
             try:
-                role = self._roles.get(proc.pid) or self._roles.setdefault(
-                    proc.pid, self.role_of(proc))
+                role = self._roles.get(proc.pid, "other")
+                if role == "other":  # seen between fork and exec: look again once it is itself
+                    role = self._roles[proc.pid] = self.role_of(proc)
                 rss = proc.memory_info().rss
                 times = proc.cpu_times()
             except psutil.Error:
