@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(5.0, description="How often workers report to the DB.")
     worker_stale_seconds: float = Field(30.0, description="A worker silent this long is offline.")
 
+    # Worker cost per document (issue 12): what a pool process is spared.
+    worker_warm_up: bool = Field(True, description="Load the pipeline's libraries and data in "
+                                 "the worker's main process before it forks its pool "
+                                 "processes, so a new pool process starts warm.")
+
     # Housekeeping: the indexer and the reconciler.
     index_interval_seconds: float = Field(1.0, description="How often the indexer looks for "
                                           "new results.")

@@ -176,6 +176,7 @@ def _processing_twin(session: Session, doc: Document, now: datetime) -> Document
 
 
 def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:
+    # Uses ix_documents_sha256_status (tests/store/test_query_plans.py).
     return session.scalars(select(Document).where(
         Document.sha256 == sha256, Document.status == DocumentStatus.COMPLETED,
         Document.id != exclude_id).limit(1)).first()
@@ -219,6 +220,10 @@ class Claim:
     outcome: ClaimOutcome
     attempt: int = 0
     lease_until: datetime | None = None
+    # What the task needs next, read in the claim's transaction (CLAIMED only).
+    sha256: str = ""
+    filename: str = ""
+    twin_id: str | None = None  # a completed document with the same bytes: take its result
 
 
 def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
@@ -254,7 +259,10 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
     doc.worker, doc.worker_host, doc.worker_pid = worker, host, pid
     doc.lease_until = now + timedelta(seconds=lease_seconds)
     doc.started_at = now
-    return Claim(ClaimOutcome.CLAIMED, attempt=doc.attempts, lease_until=doc.lease_until)
+    twin = find_completed_twin(session, doc.sha256, doc.id)
+    return Claim(ClaimOutcome.CLAIMED, attempt=doc.attempts, lease_until=doc.lease_until,
+                 sha256=doc.sha256, filename=doc.filename,
+                 twin_id=twin.id if twin is not None else None)
 
 
 def held(session: Session, doc_id: str, attempt: int) -> Document | None:

@@ -1,11 +1,14 @@
-"""Leases while a task works: renewed from a background thread, and a dead holder recognised."""
+"""Leases while a task works: renewed by one background thread per process, and a dead holder
+recognised."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import psutil
@@ -31,8 +34,110 @@ def look_again_later(task: Task, key: str, lease_until: datetime | None,
     task.apply_async(args=[key], task_id=task.request.id, countdown=wait)
 
 
+@dataclass(eq=False)
+class _Lease:
+    renew: Callable[[Session, float], bool]
+    what: str
+    on_lost: Callable[[], None] | None
+    due: float  # time.monotonic() of its next renewal
+    active: bool = True
+
+
+class _ProcessLeases:
+    """The one thread of a process that renews every lease the process holds.
+
+    Started with the first lease; renews all leases that are due in one write transaction, a
+    third of the lease's length after their claim or last renewal. A thread per task cost more
+    than a small document's work.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._leases: list[_Lease] = []
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def held(self) -> int:
+        with self._changed:
+            return len(self._leases)
+
+    def hold(self, lease: _Lease) -> None:
+        with self._changed:
+            self._leases.append(lease)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper",
+                                                daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def drop(self, lease: _Lease) -> None:
+        with self._changed:
+            lease.active = False
+            if lease in self._leases:
+                self._leases.remove(lease)
+
+    def _run(self) -> None:
+        seconds = self._rt.settings.lease_seconds
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [lease for lease in self._leases if lease.due <= now]
+                if not due:
+                    wait = min((lease.due for lease in self._leases), default=now + seconds)
+                    self._changed.wait(max(0.01, wait - now))
+                    continue
+            self._renew(due, seconds)
+
+    def _renew(self, due: list[_Lease], seconds: float) -> None:
+        try:
+            with self._rt.store.db.write() as session:
+                renewed = [lease.renew(session, seconds) for lease in due]
+        except Exception:  # a missed renewal is retried; the lease has slack for two
+            log.warning("could not renew the leases of %s", ", ".join(x.what for x in due),
+                        exc_info=True)
+            renewed = [True] * len(due)
+        lost = []
+        with self._changed:
+            next_due = time.monotonic() + seconds / 3
+            for lease, ok in zip(due, renewed, strict=True):
+                lease.due = next_due
+                if not ok and lease.active:
+                    lease.active = False
+                    self._leases.remove(lease)
+                    lost.append(lease)
+        for lease in lost:
+            if lease.on_lost is not None:
+                log.info("%s: its claim is gone (cancelled or taken over); stopping", lease.what)
+                lease.on_lost()
+
+
+_process_leases: tuple[int, Runtime, _ProcessLeases] | None = None
+_process_leases_lock = threading.Lock()
+
+
+def process_leases(rt: Runtime) -> _ProcessLeases:
+    """This process's lease keeper (a forked child, or a new runtime, starts its own)."""
+    global _process_leases
+    with _process_leases_lock:
+        if (_process_leases is None or _process_leases[0] != os.getpid()
+                or _process_leases[1] is not rt):
+            _process_leases = (os.getpid(), rt, _ProcessLeases(rt))
+        return _process_leases[2]
+
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held the lock at the fork; the child's keeper starts afresh.
+    global _process_leases_lock
+    _process_leases_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class LeaseKeeper:
-    """Renews a lease (a document's or an OCR part's) from a background thread.
+    """Keeps a lease (a document's or an OCR part's) renewed while the block runs, by the
+    process's one lease-keeping thread.
 
     `renew` runs in a write transaction and says False once the lease is no longer ours; then
     `on_lost` is called (to stop the work: a cancelled document, worker/cancel.py).
@@ -40,32 +145,16 @@ class LeaseKeeper:
 
     def __init__(self, rt: Runtime, renew: Callable[[Session, float], bool], what: str,
                  on_lost: Callable[[], None] | None = None) -> None:
-        self._rt, self._renew, self._what, self._on_lost = rt, renew, what, on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._keeper = process_leases(rt)
+        self._lease = _Lease(renew, what, on_lost,
+                             due=time.monotonic() + rt.settings.lease_seconds / 3)
 
     def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
+        self._keeper.hold(self._lease)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        seconds = self._rt.settings.lease_seconds
-        while not self._stop.wait(seconds / 3):
-            try:
-                with self._rt.store.db.write() as session:
-                    renewed = self._renew(session, seconds)
-                if not renewed:
-                    if self._on_lost is not None:
-                        log.info("%s: its claim is gone (cancelled or taken over); stopping",
-                                 self._what)
-                        self._on_lost()
-                    return
-            except Exception:  # a missed renewal is retried; the lease has slack for two
-                log.warning("could not renew the lease of %s", self._what, exc_info=True)
+        self._keeper.drop(self._lease)
 
 
 def holder_gone(rt: Runtime, session: Session) -> Callable[[Holder], bool]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from docflow.config import Settings, get_settings
 from docflow.observability.tracing import trace_database
-from docflow.store import Store, open_store
+from docflow.store import Store, open_blobs, open_store
 
 HOSTNAME = socket.gethostname()
 
@@ -27,10 +27,15 @@ _current: Runtime | None = None
 def runtime() -> Runtime:
     """This process's runtime; a forked child opens its own database connections."""
     global _current
-    if _current is None or _current.pid != os.getpid():
-        if _current is not None:
-            # The parent's connections are the parent's: drop them here without closing them.
-            _current.store.db.engine.dispose(close=False)
+    if _current is not None and _current.pid != os.getpid():
+        # A pool process forked from the worker: the same settings and engine (its pool was
+        # emptied at the fork, docflow/store/db.py), blob store clients of its own.
+        parent = _current
+        parent.store.db.engine.dispose(close=False)
+        _current = Runtime(settings=parent.settings,
+                           store=Store(db=parent.store.db, blobs=open_blobs(parent.settings)),
+                           pid=os.getpid())
+    if _current is None:
         settings = get_settings()
         _current = Runtime(settings=settings, store=open_store(settings), pid=os.getpid())
         trace_database(_current.store.db.engine)  # a no-op unless tracing is on

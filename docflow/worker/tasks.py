@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import replace
 
-from celery import Task
+from celery import Task, signals
 
 from docflow import pipeline
 from docflow.pipeline.classify.trained import NotEnoughLabels
@@ -81,8 +81,8 @@ def process_document(self: Task, document_id: str) -> str:
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
             session, document_id, attempt, seconds), f"document {document_id}",
             on_lost=reading.fire):
-        outcome = guarded(self, rt, ending,
-                          lambda: _process(rt, document_id, attempt, queue, reading))
+        outcome = guarded(self, rt, ending, lambda: _process(rt, document_id, claim, queue,
+                                                             reading))
     return _OUTCOMES.get(outcome or "", "processed")
 
 
@@ -91,22 +91,28 @@ _OUTCOMES = {"moved": "moved to the ocr queue", "split": "split into OCR parts",
              "terminated": "terminated", "cancelled": "cancelled"}
 
 
-def _process(rt: Runtime, doc_id: str, attempt: int, queue: str,
+def _process(rt: Runtime, doc_id: str, claim: docs.Claim | int, queue: str,
              reading: Interruption | None = None) -> str:
-    with rt.store.db.read() as session:
-        doc = session.get(Document, doc_id)
-        assert doc is not None
-        sha, filename = doc.sha256, doc.filename
-        twin = docs.find_completed_twin(session, sha, doc_id)
-    if twin is not None:
+    """Read the claimed document and end it. `claim` is what the claim read, or only its
+    attempt number (then the rest is read here)."""
+    if isinstance(claim, int):
+        claim = _claimed(rt, doc_id, claim)
+    # The claim's transaction read what this needs: a document costs two transactions, the
+    # claim and its result (tests/worker/test_transactions.py).
+    attempt, sha, filename = claim.attempt, claim.sha256, claim.filename
+    if claim.twin_id is not None:
         child_tasks: list[TaskRef] = []
         with rt.store.db.write() as session:
             held = docs.held(session, doc_id, attempt)
-            if held is not None:
+            twin = session.get(Document, claim.twin_id)
+            if held is not None and twin is not None:
                 docs.copy_result(twin, held, utcnow())
                 child_tasks = copy_children(session, twin, held, rt.settings.max_file_bytes)
-        send_children(rt, doc_id, child_tasks)
-        return "reused"
+            elif held is not None:  # the twin went away since the claim: read it after all
+                claim = replace(claim, twin_id=None)
+        if claim.twin_id is not None:
+            send_children(rt, doc_id, child_tasks)
+            return "reused"
 
     data = rt.store.blobs.read(sha)
     limits = rt.settings.limits
@@ -124,6 +130,15 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str,
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
     return save_result(rt, doc_id, attempt, sha, result)
+
+
+def _claimed(rt: Runtime, doc_id: str, attempt: int) -> docs.Claim:
+    with rt.store.db.read() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        twin = docs.find_completed_twin(session, doc.sha256, doc_id)
+        return docs.Claim(docs.ClaimOutcome.CLAIMED, attempt=attempt, sha256=doc.sha256,
+                          filename=doc.filename, twin_id=twin.id if twin is not None else None)
 
 
 def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
@@ -145,6 +160,46 @@ def _release(rt: Runtime, doc_id: str, attempt: int) -> None:
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             docs.release(held)
+
+
+# Read once in the worker's main process (worker_init), so that each pool process forked from it
+# finds the readers' lazy imports, compiled patterns and language data already loaded.
+_WARM_UP_TEXT = ("INVOICE  Invoice number 2024-77  Date: 30 April 2024\nTotal due: $1,250.00 "
+                 "(EUR 1.150,00) by 2024-04-30. IBAN DE89 3704 0044 0532 0130 00, "
+                 "VAT DE136695976. Questions: billing@acme.example.com, +1 212 555 0100.")
+
+
+def warm_up(rt: Runtime) -> None:
+    """Load what every pool process would otherwise load on its first document: the pipeline's
+    libraries and data (a text and a PDF read through it) and, unless it holds a connection or
+    threads that must not cross a fork (a language model, the embedding model), the classifier.
+    """
+    from docflow.demo import make_pdf
+
+    limits = replace(rt.settings.limits, ocr=replace(rt.settings.limits.ocr, enabled=False))
+    samples = [(_WARM_UP_TEXT.encode(), "warm-up.txt"),
+               (make_pdf([_WARM_UP_TEXT, "Page two"]), "warm-up.pdf")]
+    for data, name in samples:
+        try:
+            pipeline.process_document(data, name, limits)
+        except Exception:  # a warm-up is an optimisation: pool processes load it themselves
+            log.warning("warming up on %s failed", name, exc_info=True)
+    if rt.settings.zero_shot:  # the modules only: an ONNX session's threads stay per process
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+    if rt.settings.llm is None and not rt.settings.zero_shot:
+        try:
+            classifiers.get(rt.store, rt.settings)
+            learned_fields.get(rt.store)
+        except Exception:
+            log.warning("loading the classifier before forking failed", exc_info=True)
+
+
+@signals.worker_init.connect
+def _warm_up_before_forking(**_: object) -> None:
+    rt = runtime()
+    if rt.settings.worker_warm_up:
+        warm_up(rt)
 
 
 @app.task(name=TASK_TRAIN_CLASSIFIER, acks_late=True)

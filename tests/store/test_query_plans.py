@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store import Document, Store
 from docflow.store import documents as docs
-from docflow.store.models import Batch, DocumentStatus, Extraction
+from docflow.store.models import Batch, DocumentStatus, Extraction, utcnow
 from docflow.worker.indexer import count_pending, pending_query
 
 ROWS = 5_000  # enough for the planners to tell a selective index from a wide one
@@ -68,6 +68,10 @@ def _plan_of(store: Store, call: Callable[[Session], Any], marker: str) -> str:
 @pytest.mark.parametrize("analyze", [True, False], ids=["statistics", "no-statistics"])
 @pytest.mark.parametrize("lookup, marker, index", [
     (lambda s, r: docs.find_completed_twin(s, r[500]["sha256"], r[501]["id"]),
+     "documents.sha256 =", "ix_documents_sha256"),
+    # Every claim asks whether the same bytes are being processed for another document now.
+    (lambda s, r: docs._processing_twin(s, Document(id=r[502]["id"], sha256=r[502]["sha256"]),
+                                        utcnow()),
      "documents.sha256 =", "ix_documents_sha256"),
     (lambda s, r: docs._completed_by_sha(s, {r[7]["sha256"], r[8]["sha256"]}),
      "documents.sha256 IN", "ix_documents_sha256"),
