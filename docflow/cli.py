@@ -317,6 +317,7 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
     from docflow.search import modes, open_index
+    from docflow.search.vectors import open_vector_index
     from docflow.store import open_store
     from docflow.worker.training import embedding_model_dir
 
@@ -324,15 +325,19 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
     index = open_index(settings.search, settings.index_dir, writer=False,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     store = open_store(settings)
+    vectors = open_vector_index(settings, writer=False)
     try:
         found = modes.search(index, store.db, query, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, zero_shot=settings.zero_shot,
-                             encoder=lambda: SentenceEncoder(embedding_model_dir(settings)))
+                             encoder=lambda: SentenceEncoder(embedding_model_dir(settings)),
+                             vectors=vectors)
     except (modes.SemanticSearchOff, EmbeddingModelMissing) as exc:
         console.print(f"[red]{exc.message}[/]", highlight=False)
         raise typer.Exit(2) from None
     finally:
         index.close()
+        if vectors is not None:
+            vectors.close()
         store.db.dispose()
     table = Table("score", "document", "file", "type", "snippet",
                   title=f"{found.total} documents match {query!r} ({mode.value})")

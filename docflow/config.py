@@ -129,6 +129,12 @@ class Settings(BaseSettings):
                                       "this long; 0 keeps them.")
     orphan_sweep_hours: float = Field(6.0, description="How often the orphan sweep runs.")
 
+    # Vector search (semantic and hybrid modes): an approximate index of passage embeddings.
+    vectors: str | None = Field(None, description="Vector index: usearch (a graph file in the "
+                                "data dir) or pgvector (PostgreSQL's vector extension; exact "
+                                "search where it is missing). Default: pgvector with "
+                                "search=postgres, else usearch.")
+
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")
     log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "
@@ -165,6 +171,14 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.resolved_data_dir / "index"
+
+    @property
+    def vector_dir(self) -> Path:
+        return self.resolved_data_dir / "vectors"
+
+    @property
+    def vector_backend(self) -> str:
+        return self.vectors or ("pgvector" if self.search == "postgres" else "usearch")
 
     @property
     def logs_path(self) -> Path:

@@ -109,6 +109,8 @@ def _understand(
 ) -> ProcessedDocument:
     text = extracted.text
     embedding = classifier.embed(text) if classifier is not None else None
+    passages = (classifier.embed_passages(text, embedding)
+                if classifier is not None and embedding is not None else None)
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
@@ -124,4 +126,5 @@ def _understand(
         fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
         embedding_model=classifier.encoder.version if embedding is not None else None,
+        passages=passages,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class OcrOptions:
@@ -140,6 +142,8 @@ class ProcessedDocument:
     # all-MiniLM-L6-v2 vector of the text when an encoder was configured; search reuses it
     embedding: list[float] | None = None
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
+    # float32 [n, dim]: one vector per ~200-token passage, for search (same model as embedding)
+    passages: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def children(self) -> list[ChildDocument]:

@@ -2,25 +2,32 @@
 and the `docflow search` command alike.
 
 Keyword hits come from the search index (tantivy or PostgreSQL). Semantic hits come from the
-embeddings the workers stored while classifying (DOCFLOW_ZERO_SHOT); only the query is
-embedded, once per search. Hybrid fuses both rankings by reciprocal rank.
+passage embeddings the workers stored while classifying (DOCFLOW_ZERO_SHOT), through the vector
+index (docflow.search.vectors), or one by one from the database where there is none yet; only
+the query is embedded, once per search. Hybrid fuses both rankings by reciprocal rank.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults
 from docflow.search.fusion import reciprocal_rank_fusion
+from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
 from docflow.store.db import Database
 
 if TYPE_CHECKING:
     from docflow.pipeline.classify.embeddings import SentenceEncoder
+
+log = logging.getLogger(__name__)
 
 # Below this cosine similarity a document is not counted as a semantic match (MiniLM puts
 # unrelated texts at -0.1..0.15; a query and a document about the same thing at 0.3 and above).
@@ -45,9 +52,11 @@ class Found:
 def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
            doc_type: str | None = None, batch_id: str | None = None, limit: int = 20,
            offset: int = 0, zero_shot: bool = False,
-           encoder: Callable[[], SentenceEncoder] | None = None) -> Found:
+           encoder: Callable[[], SentenceEncoder] | None = None,
+           vectors: VectorIndex | None = None) -> Found:
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
-    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed)."""
+    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed);
+    `vectors` is the vector index (None: compare every stored vector)."""
     if mode is SearchMode.KEYWORD:
         results = index.search(q, doc_type=doc_type, batch_id=batch_id, limit=limit,
                                offset=offset)
@@ -56,10 +65,7 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
         raise SemanticSearchOff
     model = encoder()
     depth = offset + limit  # each ranking is read as deep as the page reaches
-    with db.read() as session:
-        near = embeddings.nearest(session, model.embed_one(q), model.version,
-                                  doc_type=doc_type, batch_id=batch_id, limit=depth,
-                                  min_similarity=MIN_SIMILARITY)
+    near = _nearest(db, vectors, model.embed_one(q), model.version, doc_type, batch_id, depth)
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
         return Found(near.total, _hits(db, ranked[offset:depth], {}))
@@ -71,6 +77,25 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
     return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}))
+
+
+_fallback_logged: set[str] = set()
+
+
+def _nearest(db: Database, vectors: VectorIndex | None, query: np.ndarray, model: str,
+             doc_type: str | None, batch_id: str | None, limit: int) -> Nearest:
+    """The documents nearest `query`: from the vector index, else one by one from the store."""
+    if vectors is not None and vectors.model == model:
+        try:
+            return vectors.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit,
+                                  min_similarity=MIN_SIMILARITY)
+        except VectorIndexError as exc:
+            if exc.message not in _fallback_logged:  # once per reason, not once per query
+                _fallback_logged.add(exc.message)
+                log.warning("%s Searching the stored vectors one by one meanwhile.", exc.message)
+    with db.read() as session:
+        return embeddings.nearest(session, query, model, doc_type=doc_type, batch_id=batch_id,
+                                  limit=limit, min_similarity=MIN_SIMILARITY)
 
 
 def _hits(db: Database, page: list[tuple[str, float]],

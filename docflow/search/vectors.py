@@ -16,18 +16,34 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from docflow.store.embeddings import Nearest, Neighbour
+from docflow.store.embeddings import Nearest, Neighbour, searchable_vectors
+from docflow.store.models import Document
 
-__all__ = ["Nearest", "Neighbour", "VectorDocument", "VectorIndex", "best_per_document",
-           "open_vectors"]
+if TYPE_CHECKING:
+    from docflow.config import Settings
+
+__all__ = ["Nearest", "Neighbour", "VectorDocument", "VectorIndex", "VectorIndexError",
+           "best_per_document", "open_vector_index", "open_vectors", "vector_columns",
+           "vector_documents"]
 
 # A filtered search whose filters leave fewer passages than this compares the query with each
 # of them (a few ms) instead of searching the graph and throwing most of its answers away.
 EXACT_BELOW = 20_000
+
+
+class VectorIndexError(RuntimeError):
+    """A vector index that cannot answer (not written yet, another model); search falls back
+    to comparing the stored vectors one by one."""
+
+    code = "vector_index_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,21 @@ def best_per_document(document_ids: Sequence[str], scores: np.ndarray, limit: in
     return Nearest(len(best), [Neighbour(i, s) for i, s in ranked[:limit]])
 
 
+def vector_columns() -> tuple:
+    """The columns `vector_documents` reads, to add to the indexer's select."""
+    return (Document.embedding.label("embedding"), Document.passages.label("passages"),
+            Document.embedding_model.label("embedding_model"))
+
+
+def vector_documents(rows: Sequence, model: str) -> list[VectorDocument]:
+    """Rows with id, doc_type, batch_id and `vector_columns()` as documents for the index; a
+    document without vectors of `model` has none (so a stale entry of it is dropped)."""
+    return [VectorDocument(r.id, r.doc_type, r.batch_id,
+                           searchable_vectors(r.embedding, r.passages)
+                           if r.embedding_model == model else np.zeros((0, 0), np.float32))
+            for r in rows]
+
+
 def _open_usearch(path: pathlib.Path, writer: bool, model: str, dimension: int,
                   database_url: str | None) -> VectorIndex:
     from docflow.search.vectors_usearch import UsearchVectors
@@ -108,3 +139,14 @@ def open_vectors(backend: str, path: pathlib.Path, *, writer: bool, model: str,
         valid = ", ".join(sorted(_BACKENDS))
         raise ValueError(f"unknown vector backend {backend!r}; valid backends: {valid}") from None
     return opener(pathlib.Path(path), writer, model, dimension, database_url)
+
+
+def open_vector_index(settings: Settings, *, writer: bool) -> VectorIndex | None:
+    """The configured vector index of the workers' embedding model, or None when documents
+    get no embeddings (DOCFLOW_ZERO_SHOT off)."""
+    if not settings.zero_shot:
+        return None
+    from docflow.pipeline.classify.embeddings import ENCODER_VERSION
+
+    return open_vectors(settings.vector_backend, settings.vector_dir, writer=writer,
+                        model=ENCODER_VERSION, database_url=settings.sqlalchemy_url)

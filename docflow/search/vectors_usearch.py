@@ -32,7 +32,12 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
-from docflow.search.vectors import EXACT_BELOW, VectorDocument, best_per_document
+from docflow.search.vectors import (
+    EXACT_BELOW,
+    VectorDocument,
+    VectorIndexError,
+    best_per_document,
+)
 from docflow.store.embeddings import Nearest
 
 log = logging.getLogger(__name__)
@@ -64,14 +69,6 @@ CREATE INDEX IF NOT EXISTS ix_passages_recent ON passages(in_graph, key);
 CREATE TABLE IF NOT EXISTS dropped (key INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-class VectorIndexError(RuntimeError):
-    code = "vector_index_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

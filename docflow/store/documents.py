@@ -194,6 +194,7 @@ def copy_result(donor: Document, doc: Document, now: datetime) -> None:
     doc.fields = donor.fields
     doc.embedding = donor.embedding
     doc.embedding_model = donor.embedding_model
+    doc.passages = donor.passages
     doc.reused_from = donor.reused_from or donor.id
     doc.error_code = doc.error_message = None
     doc.finished_at = now

@@ -15,6 +15,7 @@ from typing import Any
 
 from docflow.config import Settings
 from docflow.search import open_index
+from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
 from docflow.worker.dispatch import Dispatcher
@@ -39,6 +40,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     store = open_store(settings, migrate=True)
     index = open_index(settings.search, settings.index_dir, writer=True,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
+    vectors = open_vector_index(settings, writer=True)
     dispatcher = Dispatcher(settings)
     log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
              settings.index_interval_seconds, settings.reconcile_interval_seconds)
@@ -48,7 +50,8 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     try:
         while not stop.is_set():
             try:
-                while index_pending(store, index, settings.index_batch_size) and not stop.is_set():
+                while (index_pending(store, index, settings.index_batch_size, vectors)
+                       and not stop.is_set()):
                     pass
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
@@ -67,6 +70,8 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
             stop.wait(settings.index_interval_seconds)
     finally:
         index.close()
+        if vectors is not None:
+            vectors.close()
         dispatcher.close()
         store.db.dispose()
         log.info("housekeeper stopped")

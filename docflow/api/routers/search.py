@@ -49,7 +49,8 @@ def search(q: str = Query(..., min_length=1, description="Words, \"phrases\", AN
     try:
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
-                             zero_shot=state.settings.zero_shot, encoder=state.query_encoder)
+                             zero_shot=state.settings.zero_shot, encoder=state.query_encoder,
+                             vectors=state.vector_index())
     except modes.SemanticSearchOff as exc:
         raise ApiError(422, exc.code, f"{exc.message} (mode=keyword)") from exc
     except EmbeddingModelMissing as exc:

@@ -84,6 +84,11 @@ class DocumentClassifier:
         """The document's embedding (None without an encoder); pass it to `classify`."""
         return self.encoder.embed_one(text) if self.encoder else None
 
+    def embed_passages(self, text: str, whole: np.ndarray | None = None) -> np.ndarray | None:
+        """The text's passage embeddings for search (None without an encoder); `whole` is
+        `embed(text)`, reused for a short text."""
+        return self.encoder.embed_passages(text, whole=whole) if self.encoder else None
+
     def classify(self, text: str, embedding: np.ndarray | None = None) -> Classification:
         ruled = [t.name for t in self.doc_types if first_matching_rule(t.rules, text)]
         if len(ruled) == 1:
