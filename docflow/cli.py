@@ -433,3 +433,4 @@ def monitor_command(
 
     raise typer.Exit(run_monitor(batch_ids_file, console, url=url, token=token,
                                  interval=interval, timeout=timeout))
+import docflow.reindex  # noqa: E402,F401  registers `docflow reindex`

@@ -99,6 +99,8 @@ class UsearchVectors:
         self._graph: Index | None = None
         self._graph_name: str | None = None
         self._recent = _Recent()
+        self._generation = 0  # bumped when a reader finds the folder replaced (docflow reindex)
+        self._catalog_inode: int | None = None
         if writer:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
@@ -111,6 +113,9 @@ class UsearchVectors:
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
+        if db is not None and getattr(self._local, "generation", 0) != self._generation:
+            db.close()  # the folder was swapped for a rebuilt one: read the new catalog
+            db = None
         if db is None:
             path = self.folder / CATALOG
             if not self.writer and not path.is_file():
@@ -124,6 +129,7 @@ class UsearchVectors:
                 db.execute("PRAGMA query_only=ON")
                 self._check_settings(db, create=False)
             self._local.db = db
+            self._local.generation = self._generation
         return db
 
     @contextmanager
@@ -248,6 +254,8 @@ class UsearchVectors:
     def _read_changes(self) -> tuple[Index | None, _Recent]:
         """The current graph and recent passages, reading only what changed since last time."""
         with self._lock:
+            if not self.writer:
+                self._notice_swap()
             db = self._connection()
             db.execute("BEGIN")  # one snapshot: the graph name and the recent rows agree
             try:
@@ -282,6 +290,16 @@ class UsearchVectors:
                         [recent.vectors, new]))
             self._recent = recent
             return self._graph, recent
+
+    def _notice_swap(self) -> None:
+        try:
+            inode = os.stat(self.folder / CATALOG).st_ino
+        except FileNotFoundError:
+            return  # mid-swap, or not written yet: keep what we have
+        if self._catalog_inode is not None and inode != self._catalog_inode:
+            self._generation += 1
+            self._graph, self._graph_name, self._recent = None, None, _Recent()
+        self._catalog_inode = inode
 
     def search(self, query: np.ndarray, *, doc_type: str | None = None,
                batch_id: str | None = None, limit: int = 20,

@@ -15,6 +15,7 @@ from typing import Any
 
 from docflow.config import Settings
 from docflow.search import open_index
+from docflow.search.reindex import adopt_rebuilt
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
@@ -50,6 +51,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     try:
         while not stop.is_set():
             try:
+                index, vectors = adopt_rebuilt(settings, store, index, vectors)
                 while (index_pending(store, index, settings.index_batch_size, vectors)
                        and not stop.is_set()):
                     pass
