@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -134,8 +135,11 @@ def _open_next_vectors(settings: Settings) -> VectorIndex | None:
         return open_vector_index(settings, writer=True)
     from docflow.pipeline.classify.embeddings import ENCODER_VERSION
 
-    return open_vectors(settings.vector_backend, _next(settings.vector_dir), writer=True,
-                        model=ENCODER_VERSION, database_url=settings.sqlalchemy_url)
+    vectors = open_vectors(settings.vector_backend, _next(settings.vector_dir), writer=True,
+                           model=ENCODER_VERSION, database_url=settings.sqlalchemy_url)
+    if hasattr(vectors, "recent_limit"):
+        vectors.recent_limit = sys.maxsize  # no reader yet: build the graph once, at the end
+    return vectors
 
 
 def rebuilt_waiting(settings: Settings) -> bool:

@@ -43,7 +43,8 @@ from docflow.store.embeddings import Nearest
 log = logging.getLogger(__name__)
 
 CATALOG = "catalog.sqlite"
-RECENT_LIMIT = 20_000  # passages searched exactly before they join the graph
+RECENT_LIMIT = 50_000  # passages searched exactly (~3 ms) before they join the graph
+_MERGE_SLICE = 50_000
 FETCH_PER_RESULT = 4  # graph hits read per document asked for (documents have many passages)
 # HNSW settings: 16 links per node, a wide build beam; search beam grows with the fetch.
 CONNECTIVITY = 16
@@ -184,14 +185,26 @@ class UsearchVectors:
 
     def _merge_recent(self, db: sqlite3.Connection) -> None:
         """Move the recent passages into the graph and switch readers to the new file."""
+        try:
+            self._grow_and_switch(db)
+        except BaseException:
+            self._load_graph(self._graph_name, view=False)  # the catalog rolls back: so do we
+            raise
+
+    def _grow_and_switch(self, db: sqlite3.Connection) -> None:
         assert self._graph is not None
-        rows = db.execute("SELECT key, vector FROM passages WHERE in_graph = 0").fetchall()
         dropped = [row[0] for row in db.execute("SELECT key FROM dropped")]
         if dropped:
             self._graph.remove(np.array(dropped, dtype=np.uint64))
-        if rows:
+        after = 0
+        while True:  # by slices: a rebuild's millions of passages never sit in memory at once
+            rows = db.execute("SELECT key, vector FROM passages WHERE in_graph = 0 AND key > ? "
+                              "ORDER BY key LIMIT ?", (after, _MERGE_SLICE)).fetchall()
+            if not rows:
+                break
             keys = np.array([row[0] for row in rows], dtype=np.uint64)
             self._graph.add(keys, _matrix([row[1] for row in rows], self.dimension))
+            after = rows[-1][0]
         number = int((self._graph_name or "graph-0.usearch")[6:-8]) + 1
         name = f"graph-{number}.usearch"
         building = self.folder / f".{name}.building"
