@@ -41,7 +41,11 @@ def test_encoder_cuts_a_long_text_into_overlapping_passages(minilm_dir: Path) ->
     assert 40 < len(passages) <= 64  # ~6,000 tokens: capped, spread to the end
     assert np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-4)
     query = encoder.embed_one(QUERY)
-    first_lines = float(encoder.embed_one(long_text) @ query)
+    whole = encoder.embed_one(long_text)
+    reused = encoder.embed_passages(long_text, whole=whole)  # the worker's way: one run fewer
+    assert len(reused) == len(passages) and np.array_equal(reused[0], whole)
+    assert abs((reused @ query).max() - (passages @ query).max()) < 0.05
+    first_lines = float(whole @ query)
     assert (passages @ query).max() > max(0.25, first_lines + 0.15), first_lines
 
 

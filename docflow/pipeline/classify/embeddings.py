@@ -152,8 +152,9 @@ class SentenceEncoder:
 
         The text is tokenised once and cut into windows of token ids (no second tokenising);
         a text longer than `limit` windows keeps `limit` of them spread evenly from start to end.
-        A blank text has no passages. `whole` is `embed_one(text)` if already computed: a text
-        that fits one window is then not run through the model again.
+        A blank text has no passages. `whole` is `embed_one(text)` if already computed: it is
+        then the first passage (its first MAX_TOKENS - 2 tokens), not run through the model
+        again, and the windows go on from there.
         """
         if window <= overlap or window + 2 > MAX_TOKENS or limit < 1:
             raise ValueError("need overlap < window <= MAX_TOKENS - 2 and limit >= 1")
@@ -162,15 +163,26 @@ class SentenceEncoder:
         if len(ids) <= 2:  # [CLS] [SEP] only: nothing to find
             return np.zeros((0, self.dimension), dtype=np.float32)
         first, inner, last = ids[0], ids[1:-1], ids[-1]
-        if whole is not None and len(inner) <= window:  # embed_one saw exactly these tokens
-            return np.asarray(whole, dtype=np.float32).reshape(1, -1)
+        head: list[np.ndarray] = []
+        begin_at = 0
+        if whole is not None:  # embed_one read the first MAX_TOKENS - 2: that is passage one
+            head = [np.asarray(whole, dtype=np.float32)]
+            if len(inner) <= MAX_TOKENS - 2:
+                return np.stack(head)
+            begin_at, limit = MAX_TOKENS - 2 - overlap, limit - 1
+            if limit < 1:
+                return np.stack(head)
         stride = window - overlap
-        starts = list(range(0, max(1, len(inner) - overlap), stride))
+        starts = list(range(begin_at, max(begin_at + 1, len(inner) - overlap), stride))
         if len(starts) > limit:
             starts = [starts[round(i * (len(starts) - 1) / (limit - 1))] for i in range(limit)] \
                 if limit > 1 else starts[:1]
         windows = [[first, *inner[s : s + window], last] for s in starts]
         out = np.zeros((len(windows), self.dimension), dtype=np.float32)
+        self._run_windows(windows, out)
+        return np.concatenate([np.stack(head), out]) if head else out
+
+    def _run_windows(self, windows: list[list[int]], out: np.ndarray) -> None:
         for begin in range(0, len(windows), _BATCH):
             batch = windows[begin : begin + _BATCH]
             width = max(len(w) for w in batch)
@@ -181,4 +193,3 @@ class SentenceEncoder:
                 mask[row, : len(tokens)] = 1
             (vectors,) = self._session.run(None, {"input_ids": ids_array, "attention_mask": mask})
             out[begin : begin + len(batch)] = vectors
-        return out
