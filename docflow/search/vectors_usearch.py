@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnxruntime  # noqa: F401  first: loaded after usearch 2.26 its import segfaults
 from usearch.index import Index
 
 from docflow.search.vectors import (

@@ -4,6 +4,8 @@ switch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +124,15 @@ def test_an_index_of_another_model_is_refused(tmp_path: Path) -> None:
     vectors_usearch.UsearchVectors(tmp_path, writer=True, model=MODEL, dimension=DIM).close()
     with pytest.raises(vectors_usearch.VectorIndexError, match="reindex"):
         vectors_usearch.UsearchVectors(tmp_path, writer=True, model="other", dimension=DIM)
+
+
+def test_the_query_encoder_loads_after_the_vector_index_in_one_process() -> None:
+    """usearch's compiled module, loaded before onnxruntime, made onnxruntime's import crash
+    the process (SIGSEGV): an API process opens the vector index before the encoder."""
+    code = ("import docflow.search.vectors_usearch, onnxruntime, numpy\n"
+            "from usearch.index import Index\n"
+            "Index(ndim=4, metric='ip').add(1, numpy.ones(4, dtype=numpy.float32))\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
