@@ -31,7 +31,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from usearch.index import search as usearch_search
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -191,7 +190,10 @@ def main() -> None:
     plain: list[float] = []
     typed: list[float] = []
     recalls = []
-    # Exact top passages for every query at once (usearch's brute force: SIMD, float16).
+    # Exact top passages for every query at once (usearch's brute force: SIMD, float16);
+    # imported here, after vectors_usearch has loaded onnxruntime (see there).
+    from usearch.index import search as usearch_search
+
     exact = usearch_search(matrix, query_vectors.astype(np.float16), min(2000, len(matrix)),
                            "ip", exact=True)
     for i, query in enumerate(query_vectors):

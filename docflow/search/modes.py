@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
@@ -38,29 +39,45 @@ _WORD = re.compile(r"\w+")
 
 class SemanticSearchOff(Exception):
     code = "semantic_search_off"
-    message = ("Semantic search reads the embeddings made while classifying: set "
-               "DOCFLOW_ZERO_SHOT=true on the API and the workers (documents processed before "
-               "keep none), or search by keyword.")
+    message = ("Semantic search reads the embeddings the workers make: set "
+               "DOCFLOW_SEMANTIC_SEARCH=true (the default) or DOCFLOW_ZERO_SHOT=true on the API "
+               "and the workers (documents processed before keep none; `docflow reindex` does "
+               "not embed them), or search by keyword.")
 
 
 @dataclass(frozen=True)
 class Found:
     total: int
     hits: list[SearchHit]
+    mode: SearchMode = SearchMode.KEYWORD  # the mode that answered (the default resolved)
 
 
-def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
+def default_mode(embeddings_on: bool) -> SearchMode:
+    """Hybrid where documents are embedded (Cranfield nDCG@10: hybrid 0.556, semantic 0.513,
+    bench/eval_search.py), else keyword."""
+    return SearchMode.HYBRID if embeddings_on else SearchMode.KEYWORD
+
+
+def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
            doc_type: str | None = None, batch_id: str | None = None, limit: int = 20,
            offset: int = 0, zero_shot: bool = False,
            encoder: Callable[[], SentenceEncoder] | None = None,
            vectors: VectorIndex | None = None) -> Found:
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
     `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed);
-    `vectors` is the vector index (None: compare every stored vector)."""
+    `vectors` is the vector index (None: compare every stored vector). `mode=None` is the
+    default: hybrid where embeddings are on and the model loads, else keyword."""
+    if mode is None:
+        mode = default_mode(zero_shot and encoder is not None)
+        if mode is SearchMode.HYBRID:
+            try:
+                encoder()  # type: ignore[misc]
+            except EmbeddingModelMissing:  # not asked for by name: answer by keyword
+                mode = SearchMode.KEYWORD
     if mode is SearchMode.KEYWORD:
         results = index.search(q, doc_type=doc_type, batch_id=batch_id, limit=limit,
                                offset=offset)
-        return Found(results.total, results.hits)
+        return Found(results.total, results.hits, mode)
     if not zero_shot or encoder is None:
         raise SemanticSearchOff
     model = encoder()
@@ -68,7 +85,7 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
     near = _nearest(db, vectors, model.embed_one(q), model.version, doc_type, batch_id, depth)
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
-        return Found(near.total, _hits(db, ranked[offset:depth], {}))
+        return Found(near.total, _hits(db, ranked[offset:depth], {}), mode)
     words = _any_word(q)
     keyword = (index.search(words, doc_type=doc_type, batch_id=batch_id, limit=depth)
                if words else SearchResults(total=0, hits=[]))
@@ -76,7 +93,7 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
                                      [n.document_id for n in near.neighbours]])
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
-    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}))
+    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode)
 
 
 _fallback_logged: set[str] = set()

@@ -144,8 +144,8 @@ def open_vectors(backend: str, path: pathlib.Path, *, writer: bool, model: str,
 
 def open_vector_index(settings: Settings, *, writer: bool) -> VectorIndex | None:
     """The configured vector index of the workers' embedding model, or None when documents
-    get no embeddings (DOCFLOW_ZERO_SHOT off)."""
-    if not settings.zero_shot:
+    get no embeddings (DOCFLOW_SEMANTIC_SEARCH and DOCFLOW_ZERO_SHOT off)."""
+    if not settings.makes_embeddings:
         return None
     from docflow.pipeline.classify.embeddings import ENCODER_VERSION
 

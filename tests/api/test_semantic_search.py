@@ -124,7 +124,8 @@ def test_each_document_is_embedded_once_and_kept(stack: Stack) -> None:
 
 def test_semantic_search_finds_a_paraphrase_keyword_search_misses(stack: Stack) -> None:
     query = "automobile repair bill"  # no word of it is in either car document
-    assert _search(stack, query)["total"] == 0
+    assert _search(stack, query, mode="keyword")["total"] == 0
+    assert _search(stack, query)["mode"] == "hybrid"  # the default where documents are embedded
     before = len(stack.embedded)
     found = _search(stack, query, mode="semantic")
     assert stack.embedded[before:] == [query]  # only the query is embedded, once
@@ -221,7 +222,7 @@ def test_the_search_command_has_the_same_modes(stack: Stack) -> None:
     semantic = runner.invoke(app, ["search", "automobile repair bill", "--mode", "semantic"])
     assert semantic.exit_code == 0, semantic.output
     assert "garage.txt" in semantic.output and "(semantic)" in semantic.output
-    keyword = runner.invoke(app, ["search", "automobile repair bill"])
+    keyword = runner.invoke(app, ["search", "automobile repair bill", "--mode", "keyword"])
     assert keyword.exit_code == 0 and "0 documents match" in keyword.output
     off = runner.invoke(app, ["search", "automobile repair bill", "--mode", "hybrid"],
                         env={"DOCFLOW_ZERO_SHOT": "false"})

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from docflow.api.app import create_app
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import SentenceEncoder
-from docflow.search import open_index
+from docflow.search import SearchMode, modes, open_index
 from docflow.search.vectors import open_vector_index
 from docflow.store import Document, open_store
 from docflow.store import documents as docs
@@ -49,12 +49,25 @@ def test_encoder_cuts_a_long_text_into_overlapping_passages(minilm_dir: Path) ->
     assert (passages @ query).max() > max(0.25, first_lines + 0.15), first_lines
 
 
+def test_semantic_search_and_hybrid_by_default_for_a_new_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DOCFLOW_SEMANTIC_SEARCH", "DOCFLOW_ZERO_SHOT", "DOCFLOW_SEARCH"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.semantic_search and not settings.zero_shot and settings.makes_embeddings
+    assert modes.default_mode(settings.makes_embeddings) is SearchMode.HYBRID
+    assert modes.default_mode(False) is SearchMode.KEYWORD
+
+
+@pytest.mark.parametrize("switch", ["DOCFLOW_SEMANTIC_SEARCH", "DOCFLOW_ZERO_SHOT"])
 def test_a_contract_is_found_by_a_passage_far_into_it(
-        minilm_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DOCFLOW_BROKER_URL", "DOCFLOW_DATABASE_URL"):
+        minilm_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch: str) -> None:
+    for name in ("DOCFLOW_BROKER_URL", "DOCFLOW_DATABASE_URL", "DOCFLOW_ZERO_SHOT",
+                 "DOCFLOW_SEARCH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DOCFLOW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DOCFLOW_ZERO_SHOT", "true")
+    monkeypatch.setenv("DOCFLOW_SEMANTIC_SEARCH", "false")
+    monkeypatch.setenv(switch, "true")
     settings = Settings()
     models = settings.resolved_data_dir / "models"
     models.mkdir(parents=True)
@@ -74,6 +87,9 @@ def test_a_contract_is_found_by_a_passage_far_into_it(
         assert tasks.process_document(doc_id) == "processed"
     with store.db.read() as session:
         lease = session.get(Document, ids["lease.txt"])
+        deciders = {session.get(Document, i).classifier for i in ids.values()}
+        if switch == "DOCFLOW_SEMANTIC_SEARCH":  # embedded for search: types are not guessed
+            assert "zero_shot" not in deciders
         vectors = searchable_vectors(lease.embedding, lease.passages)
         assert len(vectors) > 20 and lease.embedding_model == "all-MiniLM-L6-v2/onnx-1"
         first_window = vector_of(lease.embedding)
@@ -88,8 +104,10 @@ def test_a_contract_is_found_by_a_passage_far_into_it(
     assert vector_index.count() == 3
     with TestClient(create_app(settings, configure_logs=False)) as client:
         reply = client.get("/api/search", params={"q": QUERY, "mode": "semantic"})
+        default = client.get("/api/search", params={"q": QUERY}).json()
     assert reply.status_code == 200, reply.text
     hits = reply.json()["hits"]
+    assert default["mode"] == "hybrid" and default["hits"][0]["id"] == ids["lease.txt"]
     assert [h["id"] for h in hits][:1] == [ids["lease.txt"]]
     assert hits[0]["score"] == pytest.approx(float((vectors @ query).max()), abs=0.01)
     vector_index.close()

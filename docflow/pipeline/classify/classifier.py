@@ -66,6 +66,7 @@ class DocumentClassifier:
         encoder: SentenceEncoder | None = None,
         llm: LlmClassifier | None = None,
         thresholds: Thresholds = Thresholds(),
+        zero_shot: bool = True,
     ) -> None:
         self.doc_types = tuple(doc_types)
         self.thresholds = thresholds
@@ -74,7 +75,9 @@ class DocumentClassifier:
         self.llm = llm
         self._names = {doc_type.name for doc_type in self.doc_types}
         self._keywords = RulesClassifier(self.doc_types)
-        self._zero_shot = ZeroShotClassifier(self.doc_types, encoder) if encoder else None
+        # The encoder may be there for search alone: zero-shot typing is a choice of its own.
+        self._zero_shot = (ZeroShotClassifier(self.doc_types, encoder)
+                           if encoder and zero_shot else None)
 
     def needs_review(self, result: Classification) -> bool:
         """Whether a person should confirm this answer (a user's rule never needs it)."""
