@@ -142,6 +142,21 @@ def _open_next_vectors(settings: Settings) -> VectorIndex | None:
     return vectors
 
 
+def backfill_new_vector_index(store: Store, vectors: VectorIndex | None) -> int:
+    """A vector index made just now (an upgrade, a first start with embeddings on) lacks the
+    documents indexed before it: hand those with embeddings back to the indexer, which adds
+    them as it adds new ones. Returns how many."""
+    if vectors is None or not getattr(vectors, "created", False):
+        return 0
+    with store.db.write() as session:
+        count = session.execute(update(Document).where(
+            Document.status == DocumentStatus.COMPLETED, Document.indexed.is_(True),
+            Document.embedding_model == vectors.model).values(indexed=False)).rowcount
+    if count:
+        log.info("new vector index: %d documents embedded before are indexed again", count)
+    return count
+
+
 def rebuilt_waiting(settings: Settings) -> bool:
     """Whether a complete rebuild waits to be swapped in (cheap: one small file read)."""
     checkpoint = Checkpoint.read(settings)

@@ -79,9 +79,12 @@ class PgvectorIndex:
         self._engine = engine
         self.model = model
         self.dimension = dimension
+        self.created = False  # this writer made the table: documents indexed before need it
         if writer:
             with engine.begin() as conn:
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('docflow-vectors'))"))
+                self.created = conn.execute(text(
+                    "SELECT to_regclass('passage_vectors') IS NULL")).scalar_one()
                 conn.execute(text(
                     "CREATE TABLE IF NOT EXISTS passage_vectors ("
                     " id bigserial PRIMARY KEY, document_id varchar(32) NOT NULL,"

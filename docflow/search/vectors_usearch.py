@@ -103,7 +103,9 @@ class UsearchVectors:
         self._recent = _Recent()
         self._generation = 0  # bumped when a reader finds the folder replaced (docflow reindex)
         self._catalog_inode: int | None = None
+        self.created = False  # this writer made the folder: documents indexed before need it
         if writer:
+            self.created = not (self.folder / CATALOG).is_file()
             self.folder.mkdir(parents=True, exist_ok=True)
             self._connection().executescript(_SCHEMA)  # idempotent; commits on its own
             with self._write() as db:

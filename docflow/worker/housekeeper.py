@@ -15,7 +15,7 @@ from typing import Any
 
 from docflow.config import Settings
 from docflow.search import open_index
-from docflow.search.reindex import adopt_rebuilt
+from docflow.search.reindex import adopt_rebuilt, backfill_new_vector_index
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
@@ -42,6 +42,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     index = open_index(settings.search, settings.index_dir, writer=True,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     vectors = open_vector_index(settings, writer=True)
+    backfill_new_vector_index(store, vectors)
     dispatcher = Dispatcher(settings)
     log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
              settings.index_interval_seconds, settings.reconcile_interval_seconds)

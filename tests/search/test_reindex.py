@@ -3,6 +3,7 @@ checkpoint, while search keeps answering from the old indexes until the swap."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,12 @@ from typer.testing import CliRunner
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import ENCODER_VERSION
 from docflow.search import open_index
-from docflow.search.reindex import Checkpoint, adopt_rebuilt, rebuild
+from docflow.search.reindex import (
+    Checkpoint,
+    adopt_rebuilt,
+    backfill_new_vector_index,
+    rebuild,
+)
 from docflow.search.vectors import open_vector_index
 from docflow.store import Document, Store, open_store
 from docflow.store import documents as docs
@@ -129,3 +135,21 @@ def test_the_reindex_command_rebuilds_and_swaps_when_no_housekeeper_runs(
     assert found(settings, keyword, vectors, 25) == (True, True)
     keyword.close()
     vectors.close()
+
+
+def test_a_new_vector_index_takes_in_the_documents_embedded_before_it(
+        library: tuple[Settings, Store, dict]) -> None:
+    """An upgrade: documents kept their embeddings, but there was no vector index yet."""
+    settings, store, _ids = library
+    shutil.rmtree(settings.vector_dir)
+    vectors = open_vector_index(settings, writer=True)
+    assert backfill_new_vector_index(store, vectors) == COUNT
+    keyword = open_index(settings.search, settings.index_dir, writer=True)
+    while index_pending(store, keyword, 8, vectors):
+        pass
+    assert vectors.count() == COUNT
+    keyword.close()
+    vectors.close()
+    again = open_vector_index(settings, writer=True)  # made before: nothing to take in
+    assert backfill_new_vector_index(store, again) == 0
+    again.close()
