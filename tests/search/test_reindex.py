@@ -153,3 +153,38 @@ def test_a_new_vector_index_takes_in_the_documents_embedded_before_it(
     again = open_vector_index(settings, writer=True)  # made before: nothing to take in
     assert backfill_new_vector_index(store, again) == 0
     again.close()
+
+
+def test_the_housekeeper_swaps_a_finished_rebuild_in_and_keeps_indexing(
+        library: tuple[Settings, Store, dict]) -> None:
+    import threading
+    import time
+
+    from docflow.worker.housekeeper import run_housekeeper
+
+    settings, store, ids = library
+    assert rebuild(settings, store, chunk=50).built  # as `docflow reindex` leaves it
+    with store.db.write() as session:  # a document completing while the housekeeper runs
+        session.get(Document, ids[29]).indexed = False
+    keyword = open_index(settings.search, settings.index_dir, writer=False)
+    vectors = open_vector_index(settings, writer=False)
+    assert found(settings, keyword, vectors, 25) == (False, False)
+    stop = threading.Event()
+    housekeeper = threading.Thread(target=run_housekeeper, args=(settings, stop))
+    housekeeper.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with store.db.read() as session:
+                pending = session.get(Document, ids[29]).indexed is False
+            if Checkpoint.read(settings) is None and not pending:
+                break
+            stop.wait(0.05)
+        assert Checkpoint.read(settings) is None
+        for n in (25, 29):
+            assert found(settings, keyword, vectors, n) == (True, True), n
+    finally:
+        stop.set()
+        housekeeper.join(30)
+        keyword.close()
+        vectors.close()
