@@ -45,6 +45,12 @@ def exact(docs: list[VectorDocument], query: np.ndarray, limit: int, doc_type: s
     return [n.document_id for n in best_per_document(ids, scores, limit, -1.0).neighbours]
 
 
+def exact_scores(docs: list[VectorDocument], query: np.ndarray, limit: int,
+                 doc_type: str, batch_id: str) -> list[float]:
+    chosen = [d for d in docs if d.doc_type == doc_type and d.batch_id == batch_id]
+    return sorted((float((d.vectors @ query).max()) for d in chosen), reverse=True)[:limit]
+
+
 def recall(found: list[str], truth: list[str]) -> float:
     return len(set(found) & set(truth)) / len(truth)
 
@@ -81,8 +87,9 @@ def test_nearest_documents_with_and_without_filters_match_brute_force(
                                      exact(docs, query, 10, doc_type="contract")))
         found = reader.search(query, doc_type="letter", batch_id="batch3", limit=10,
                               min_similarity=-1.0)  # ~140 documents: exact
-        assert [n.document_id for n in found.neighbours] == exact(
-            docs, query, 10, doc_type="letter", batch_id="batch3")
+        truth = exact_scores(docs, query, 10, doc_type="letter", batch_id="batch3")
+        # Exact up to float16 storage: the same scores, near-ties maybe in another order.
+        np.testing.assert_allclose([n.similarity for n in found.neighbours], truth, atol=2e-3)
         scores["type+batch"].append(1.0)
     assert np.mean(scores["all"]) >= 0.95
     assert np.mean(scores["type"]) >= 0.95
