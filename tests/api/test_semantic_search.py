@@ -118,6 +118,7 @@ def test_each_document_is_embedded_once_and_kept(stack: Stack) -> None:
     with stack.store.db.write() as session:
         (twin,) = docs.register_documents(session, [put(stack.store, GARAGE.encode(), "again")])
         assert twin.embedding == rows[0].embedding
+        assert twin.passages == rows[0].passages and twin.passages  # passages too
         session.delete(twin)  # the other tests expect the four documents alone
     assert stack.embedded.count(GARAGE) == 1
 
