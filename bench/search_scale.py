@@ -3,6 +3,9 @@
     .venv/bin/python bench/search_scale.py                  # 500,000 documents
     .venv/bin/python bench/search_scale.py --count 100000 --cache-dir /tmp/scale
 
+500,000 documents need ~2.2M passage vectors: ~4 GB free memory and, on 2 cores, about an hour
+of graph building; 2,000,000 documents want 16 GB and a machine with more cores.
+
 N documents are written straight to the stores (the tantivy index and the usearch vector
 index), not through the upload API and the workers: this measures search, not ingestion.
 Text: words drawn with their corpus frequencies from ../shared/datasets (bbc_news, cranfield),

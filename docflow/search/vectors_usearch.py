@@ -51,7 +51,7 @@ FETCH_PER_RESULT = 4  # graph hits read per document asked for (documents have m
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 512  # the least search beam; it widens with the graph (see _beam)
-GRAPH_DTYPE = "f16"  # half the memory of f32 for the same recall (bench/vector_libraries.py)
+GRAPH_DTYPE = "f16"  # measured at 100K: recall as f32, half the file, 2x faster build
 _SQL_VARIABLES = 900  # under SQLite's oldest bound-parameter limit
 VECTOR_DTYPE = np.dtype("<f2")  # the catalog's copy of each vector, for exact filtered search
 
