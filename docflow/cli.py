@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from docflow.auth import cli as auth_cli
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
@@ -27,6 +28,7 @@ app = typer.Typer(help="docflow: turn a pile of documents into searchable, class
                   "http://127.0.0.1:8000/docs.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 console = Console()
+auth_cli.register(app)  # docflow token ..., docflow user ...
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the database, originals, index, broker data and logs live "
@@ -42,7 +44,10 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address the API listens on. Any but loopback "
+                                      "needs credentials (DOCFLOW_AUTH=auto): create a token "
+                                      "first with `docflow token create --scope admin`.")]
+    = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
     data_dir: DataDir = None,
     concurrency: Annotated[int, typer.Option(help="Worker processes (0: one per CPU).")] = 0,
@@ -58,7 +63,8 @@ def serve(
     from docflow.serve import serve as run_serve
 
     settings = _settings(data_dir)
-    configure_logging(settings.logs_path, "serve.log", settings.log_level)
+    configure_logging(settings.logs_path, "serve.log", settings.log_level,
+                      settings.log_format)
     on_ready = (lambda url: _run_demo(settings, url)) if demo else None
     raise typer.Exit(run_serve(settings, host, port, concurrency or settings.concurrency,
                                on_ready=on_ready))
@@ -69,7 +75,10 @@ def _run_demo(settings: Settings, url: str) -> None:
 
     from docflow.demo import write_demo_corpus
 
-    with httpx.Client(base_url=url, timeout=30) as client:
+    # A public --host needs credentials: the demo uses the bootstrap token when there is one.
+    secret = settings.bootstrap_token
+    headers = {"Authorization": f"Bearer {secret.get_secret_value()}"} if secret else {}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
         for _ in range(120):
             try:
                 if client.get("/health").status_code == 200:
@@ -86,7 +95,8 @@ def _run_demo(settings: Settings, url: str) -> None:
         console.print(f"[bold]Demo batch {batch_id}[/]: {len(files)} documents from {demo_dir}")
         while True:
             status = client.get(f"/api/batch-status/{batch_id}").json()
-            if status["completed"] + status["failed"] >= status["total"]:
+            finished = status["completed"] + status["failed"] + status.get("cancelled", 0)
+            if finished >= status["total"]:
                 break
             time.sleep(1)
         console.print(f"[green]Demo done[/]: {status['completed']} completed, "
@@ -192,7 +202,8 @@ def housekeeper(data_dir: DataDir = None) -> None:
     from docflow.worker.housekeeper import run_housekeeper
 
     settings = _settings(data_dir)
-    configure_logging(settings.logs_path, "housekeeper.log", settings.log_level)
+    configure_logging(settings.logs_path, "housekeeper.log", settings.log_level,
+                      settings.log_format)
     run_housekeeper(settings)
 
 
@@ -272,7 +283,8 @@ def _wait_for_batch(settings: Settings, store: object, batch_id: str) -> None:
 def status(batch_id: Annotated[str, typer.Argument(help="The batch id ingest or "
                                                    "batch-upload printed.")],
            data_dir: DataDir = None) -> None:
-    """Show a batch's progress and the reason each failed document failed."""
+    """Show a batch's progress, the reason each failed document failed, and the warnings of
+    documents that completed with some (no_text: readable, but no text was found)."""
     from docflow.store import open_store
 
     settings = _settings(data_dir)
@@ -292,13 +304,25 @@ def _print_batch(store: object, batch_id: str) -> None:
             raise typer.Exit(1)
         _, failed = list_documents(session, DocumentFilter(batch_id=batch_id, status="failed"),
                                    limit=50, offset=0)
+        _, warned = list_documents(session, DocumentFilter(batch_id=batch_id, warning="any"),
+                                   limit=50, offset=0)
+    warned_note = f" ({p.with_warnings} with warnings)" if p.with_warnings else ""
     console.print(f"batch {batch_id}: {p.total} documents, {p.progress_percent}% done — "
-                  f"{p.completed} completed, {p.failed} failed, {p.processing} processing, "
-                  f"{p.queued} queued")
+                  f"{p.completed} completed{warned_note}, {p.failed} failed, "
+                  f"{p.processing} processing, {p.queued} queued")
+    if p.warnings:
+        console.print("warnings: " + ", ".join(f"{code} {n}" for code, n in p.warnings.items()))
     if failed:
         table = Table("document", "file", "reason", "message", title="failed")
         for doc in failed:
             table.add_row(doc.id, doc.filename, doc.error_code or "", doc.error_message or "")
+        console.print(table)
+    if warned:
+        table = Table("document", "file", "warning", "message",
+                      title="completed with warnings (nothing to fix; worth a look)")
+        for doc in warned:
+            for warning in doc.warnings or []:
+                table.add_row(doc.id, doc.filename, warning["code"], warning["message"])
         console.print(table)
 
 

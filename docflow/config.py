@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docflow.pipeline.classify.llm import LlmApi, LlmSettings
+from docflow.pipeline.classify.matching import RuleLimits
 from docflow.pipeline.types import Limits, OcrOptions
 from docflow.search import DatabasePool
+
+
+class AuthMode(StrEnum):
+    AUTO = "auto"  # open while the API listens on loopback only, else credentials required
+    REQUIRED = "required"
+    OFF = "off"
 
 
 class Settings(BaseSettings):
@@ -119,8 +127,10 @@ class Settings(BaseSettings):
     worker_stale_seconds: float = Field(30.0, description="A worker silent this long is offline.")
 
     # Housekeeping: the indexer and the reconciler.
-    index_interval_seconds: float = Field(1.0, description="How often new results are indexed.")
-    index_batch_size: int = Field(500, description="Documents indexed per commit.")
+    index_interval_seconds: float = Field(1.0, description="How often the indexer looks for "
+                                          "new results.")
+    index_batch_size: int = Field(1000, description="Most documents indexed per commit; this "
+                                  "many pending are committed at once.")
     reconcile_interval_seconds: float = Field(15.0, description="How often the reconciler runs.")
     resend_after_seconds: float = Field(30.0, description="A queued document with no message in "
                                         "the broker for this long is sent again.")
@@ -140,11 +150,79 @@ class Settings(BaseSettings):
                                 "search where it is missing). Default: pgvector with "
                                 "search=postgres, else usearch.")
 
+    # Disk space guard for uploads (docflow issue 11).
+    min_free_disk_bytes: int = Field(1024 ** 3, ge=0, description="Uploads are refused with "
+                                     "507 insufficient_storage while the originals dir or the "
+                                     "upload temp dir has less free space than this (default "
+                                     "1 GiB: room for the database, the index and logs to "
+                                     "keep working; 0 turns the check off).")
+
+    # Indexer commit policy (issue 12): commit by size or age, so a commit's cost is shared.
+    index_commit_seconds: float = Field(2.0, description="A completed document waits at most "
+                                        "this long (plus one index interval) before the indexer "
+                                        "commits it, when fewer than index_batch_size are "
+                                        "pending.")
+
     # Logging.
     log_level: str = Field("INFO", description="Log level for the API and the workers.")
     log_dir: Path | None = Field(None, description="Where api.log, celery.log, ... go "
                                  "(default: <data dir>/logs); give each host its own when "
                                  "the data dir is a shared volume.")
+
+    # Authentication and authorization (docflow.auth).
+    auth: AuthMode = Field(AuthMode.AUTO, description="auto: open while the API listens on "
+                           "loopback only (a laptop), credentials required as soon as it "
+                           "listens on any other address; required; off.")
+    listen_host: str = Field("127.0.0.1", description="The address the API listens on; "
+                             "`docflow serve --host` sets it for the API it starts. Set it "
+                             "(or DOCFLOW_AUTH=required) when starting uvicorn yourself.")
+    bootstrap_token: SecretStr | None = Field(None, description="An admin API token (32+ "
+                                              "characters, e.g. `openssl rand -hex 32`) made "
+                                              "sure of at start, named `bootstrap`; a new value "
+                                              "revokes the previous one.")
+    auth_session_hours: float = Field(12.0, description="How long a web login lasts.")
+    auth_cookie_secure: bool | None = Field(None, description="Mark the session cookie "
+                                            "Secure; unset: when the request came over https.")
+    auth_proxy_header: str | None = Field(None, description="A header naming the logged-in "
+                                          "user (e.g. X-Forwarded-User), set by an "
+                                          "authenticating proxy in front of the web app; "
+                                          "honoured only from auth_trusted_proxies.")
+    auth_trusted_proxies: str = Field("", description="Comma-separated addresses or networks "
+                                      "(CIDR) whose auth_proxy_header is believed.")
+    login_max_failures: int = Field(5, description="Failed logins for one user from one "
+                                    "address within login_window_seconds before more are "
+                                    "refused (429).")
+    login_window_seconds: float = Field(900.0, description="The window of login_max_failures.")
+
+    # Resource bounds: no single request or document may take the service down (issue 11).
+    rules_budget_seconds: float = Field(1.0, description="Seconds all user rules of all types "
+                                        "together may take on one document; rules past it "
+                                        "count as no match (logged with the types skipped).")
+    max_rules_per_type: int = Field(100, description="Most rules one document type may have.")
+    max_rule_pattern_chars: int = Field(1000, description="Longest pattern of one rule.")
+    max_document_memory_mb: int = Field(2048, description="Resident MiB a worker process may "
+                                        "reach on one document; past it the document fails "
+                                        "as too_large and the process is replaced. 0: no "
+                                        "limit.")
+    restart_backoff_max_seconds: float = Field(30.0, description="Longest wait before "
+                                               "`docflow serve` starts a child that keeps "
+                                               "exiting again (it never gives up).")
+
+    # Observability (docflow.observability): log format, metrics, tracing.
+    log_format: str = Field("text", description="text, or json: one JSON object per log line "
+                            "(for a log shipper); the line a document's end writes carries its "
+                            "id, batch, status, code and milliseconds per stage either way.")
+    metrics_timeout_seconds: float = Field(2.0, description="How long GET /metrics waits for "
+                                           "the database or the broker before it reports that "
+                                           "part down (docflow_up) and the rest.")
+    otel_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("DOCFLOW_OTEL_ENDPOINT",
+                                            "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="An OTLP/HTTP collector (e.g. http://127.0.0.1:4318); when set, the API "
+        "and the workers send OpenTelemetry traces there, one trace per document from upload "
+        "through the worker's stages. Unset: tracing is off and costs nothing. "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is read too.")
+    otel_service_name: str = Field("docflow", description="The service name traces carry.")
 
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
                      "s3_secret_access_key", mode="before")
@@ -234,6 +312,11 @@ class Settings(BaseSettings):
                       max_expansion_ratio=self.max_expansion_ratio,
                       max_archive_members=self.max_archive_members,
                       max_archive_depth=self.max_archive_depth)
+
+    @property
+    def rule_limits(self) -> RuleLimits:
+        return RuleLimits(max_rules_per_type=self.max_rules_per_type,
+                          max_pattern_chars=self.max_rule_pattern_chars)
 
     @property
     def llm(self) -> LlmSettings | None:

@@ -19,6 +19,7 @@ class FakeModelServer:
         self.requests: list[tuple[str, dict, dict]] = []  # path, body, headers
         self.reply: object = {"doc_type": "contract", "confidence": 0.92}
         self.status = 200
+        self.redirect_to: str | None = None  # answer 307 to this URL instead
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +35,12 @@ class FakeModelServer:
                     payload = {"choices": [{"message": {"role": "assistant",
                                                         "content": content}}]}
                 data = json.dumps(payload).encode()
+                if server.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -47,10 +47,12 @@ def make_msg(
     rtf_compressed: bytes | None = None,
     message_class: str = "IPM.Note",
     transport_headers: str = "",
+    inline: Sequence[tuple[str, bytes, str, bool]] = (),
 ) -> bytes:
     """An Outlook .msg: the MAPI property streams Outlook writes, in a real compound file.
 
-    `recipients` are (name, address, kind) with kind 1 = To, 2 = Cc, 3 = Bcc.
+    `recipients` are (name, address, kind) with kind 1 = To, 2 = Cc, 3 = Bcc. `inline` are
+    pictures the body shows, after the attachments: (name, data, content id, hidden).
     """
     root: dict[str, object] = {}
     strings = {0x0037: subject, 0x0C1A: sender[0], 0x5D01: sender[1], 0x001A: message_class}
@@ -76,6 +78,14 @@ def make_msg(
             _substg(0x3707, _PT_STRING): name.encode("utf-16-le"),
             _substg(0x3701, _PT_BINARY): data,
             "__properties_version1.0": _properties(8, {0x3705: (_PT_LONG, 1)}),
+        }
+    for index, (name, data, content_id, hidden) in enumerate(inline, start=len(attachments)):
+        root[f"__attach_version1.0_#{index:08X}"] = {
+            _substg(0x3707, _PT_STRING): name.encode("utf-16-le"),
+            _substg(0x3701, _PT_BINARY): data,
+            _substg(0x3712, _PT_STRING): content_id.encode("utf-16-le"),
+            "__properties_version1.0": _properties(
+                8, {0x3705: (_PT_LONG, 1), 0x7FFE: (_PT_BOOLEAN, int(hidden))}),
         }
     return make_compound_file(root)
 

@@ -23,6 +23,21 @@ class DocumentError(BaseModel):
     message: str = Field(description="What went wrong, in a sentence.")
 
 
+class DocumentWarningOut(BaseModel):
+    code: str = Field(description="Stable warning code: no_text (readable, but no text even "
+                      "after OCR), partial (some pages could not be read and were skipped), "
+                      "truncated (text cut at the text limit).")
+    message: str = Field(description="What to know, in a sentence.")
+
+
+WARNINGS_HELP = ("Things to know about a completed document; it did not fail. Empty when there "
+                 "are none.")
+
+
+def warnings_of(doc: Document) -> list[DocumentWarningOut]:
+    return [DocumentWarningOut(**w) for w in doc.warnings or []]
+
+
 class DocType(BaseModel):
     name: str
     confidence: float = Field(description="0 to 1.")
@@ -108,6 +123,7 @@ class TaskStatus(BaseModel):
     status: str
     attempts: int
     error: DocumentError | None
+    warnings: list[DocumentWarningOut] = Field(default_factory=list, description=WARNINGS_HELP)
 
 
 class BatchStatus(BaseModel):
@@ -117,7 +133,14 @@ class BatchStatus(BaseModel):
     processing: int
     queued: int
     failed: int
+    cancelled: int = Field(0, description="Stopped by a user (POST /api/batches/{id}/cancel); "
+                           "finished, not failed.")
     progress_percent: float
+    with_warnings: int = Field(0, description="Completed documents that carry warnings (see "
+                               "`warnings`); `completed` counts them too.")
+    warnings: dict[str, int] = Field(default_factory=dict, description="Completed documents "
+                                     "per warning code, e.g. {\"no_text\": 3}; list them with "
+                                     "GET /api/documents?batch_id=...&warning=no_text.")
 
 
 class WorkerOut(BaseModel):
@@ -184,6 +207,7 @@ class DocumentSummary(BaseModel):
     batch_id: str | None
     parent_id: str | None = Field(None, description="The e-mail or archive it came from.")
     needs_review: bool = Field(False, description="Its type was chosen with low confidence.")
+    warnings: list[DocumentWarningOut] = Field(default_factory=list, description=WARNINGS_HELP)
     created_at: datetime
 
 
@@ -213,6 +237,7 @@ class DocumentDetail(BaseModel):
     page_count: int | None
     attempts: int
     needs_review: bool = Field(False, description="Its type was chosen with low confidence.")
+    warnings: list[DocumentWarningOut] = Field(default_factory=list, description=WARNINGS_HELP)
     worker: str | None = Field(description="The worker that processed it last.")
     worker_pid: int | None = Field(description="Its process id on that worker's host.")
     reused_from: str | None = Field(description="Document whose identical bytes gave this result.")
@@ -232,7 +257,7 @@ def summary_of(doc: Document) -> DocumentSummary:
                            status=doc.status,
                            error=error_of(doc), doc_type=doc.doc_type, batch_id=doc.batch_id,
                            parent_id=doc.parent_id, needs_review=doc.needs_review,
-                           created_at=doc.created_at)
+                           warnings=warnings_of(doc), created_at=doc.created_at)
 
 
 def detail_of(doc: Document, text: str | None) -> DocumentDetail:
@@ -247,7 +272,8 @@ def detail_of(doc: Document, text: str | None) -> DocumentDetail:
         doc_type=doc_type, fields=[ExtractedField(**f) for f in fields], text=text,
         batch_id=doc.batch_id, parent_id=doc.parent_id, task_id=doc.task_id, sha256=doc.sha256,
         size=doc.size, format=doc.format, mime_type=doc.mime_type, page_count=doc.page_count,
-        attempts=doc.attempts, needs_review=doc.needs_review, worker=doc.worker,
+        attempts=doc.attempts, needs_review=doc.needs_review, warnings=warnings_of(doc),
+        worker=doc.worker,
         worker_pid=doc.worker_pid,
         reused_from=doc.reused_from, created_at=doc.created_at,
         started_at=doc.started_at, finished_at=doc.finished_at)

@@ -50,10 +50,11 @@ class BatchState:
     queued: int
     failed: int
     progress_percent: float
+    cancelled: int = 0  # servers before cancel existed do not send it
 
     @property
     def done(self) -> bool:
-        return self.completed + self.failed >= self.total
+        return self.completed + self.failed + self.cancelled >= self.total
 
 
 class DocflowApi:
@@ -127,7 +128,8 @@ class DocflowApi:
             return None
         body = _json_or_raise(response, self.url)
         with _docflow_shape(response, self.url):
-            return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__})
+            return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__
+                                 if k != "cancelled"}, cancelled=body.get("cancelled", 0))
 
     async def aclose(self) -> None:
         await self._http.aclose()

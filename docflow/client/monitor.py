@@ -42,7 +42,7 @@ class MonitorView:
 
     @property
     def finished(self) -> int:
-        return self._sum("completed") + self._sum("failed")
+        return self._sum("completed") + self._sum("failed") + self._sum("cancelled")
 
     @property
     def percent(self) -> float:

@@ -20,6 +20,9 @@ class OcrOptions:
     min_text_chars: int = 20
     page_timeout_s: float = 60.0  # one page's OCR stops here; the page is then skipped
     low_confidence: float = 0.5  # pages read below this mean confidence get a warning
+    # An Office file with thin text has at most this many of its pictures OCR'd, each counted
+    # as a page (see extract/office_pictures.py); one task reads them all, so they stay few.
+    max_pictures: int = 20
     # False: a page that needs OCR raises OcrDeferred instead (a worker of the light queue
     # hands such documents to the OCR queue without reading anything twice).
     enabled: bool = True
@@ -63,8 +66,11 @@ class ExtractedText:
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, for people
     ocr_pages: list[bool] = field(default_factory=list)  # per page: its text came from OCR
     ocr_confidence: float | None = None  # mean OCR confidence (0..1) over OCR'd text; None: no OCR
+    # 1-based pages that could not be read (damaged, OCR timed out) and were skipped.
+    unread_pages: list[int] = field(default_factory=list)
     # Attachments and archive members, each to become a document of its own (see ChildDocument).
     children: list[ChildDocument] = field(default_factory=list)
+    ocr_seconds: float = field(default=0.0, compare=False)  # OCR time over pages, in extract
 
     @property
     def page_count(self) -> int:
@@ -107,6 +113,7 @@ class PageText:
     confidence: float | None = None  # OCR mean confidence 0..1; None for a text-layer page
     warning: str | None = None  # why the page is empty or doubtful, for people
     failed: str | None = None  # error code when the page could not be read: corrupt, timeout
+    ocr_seconds: float = field(default=0.0, compare=False)  # time OCR took on this page
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,17 @@ class Field:
 
 
 @dataclass(frozen=True)
+class DocumentWarning:
+    """Something a person may want to know about a document that completed: it is not a failure.
+
+    `code` is stable ("no_text", "truncated"); `message` is a sentence for a person.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ProcessedDocument:
     detected: DetectedType
     extracted: ExtractedText
@@ -144,6 +162,11 @@ class ProcessedDocument:
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
     # float32 [n, dim]: one vector per ~200-token passage, for search (same model as embedding)
     passages: np.ndarray | None = field(default=None, compare=False)
+    warnings: list[DocumentWarning] = field(default_factory=list)
+    # Seconds per stage in run order (detect, extract, ocr: part of extract, classify, fields),
+    # and when the run started (epoch seconds): measured here, recorded by the worker.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    started_at: float | None = field(default=None, compare=False)
 
     @property
     def children(self) -> list[ChildDocument]:

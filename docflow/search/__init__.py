@@ -57,6 +57,11 @@ class SearchResults:
     hits: list[SearchHit]
 
 
+# Deepest hit a page may reach (offset + limit): a ranking is collected whole up to the page's
+# end, so a huge offset would allocate that many hits (tantivy aborts the process).
+MAX_SEARCH_DEPTH = 10_000
+
+
 class SearchError(Exception):
     """A search index that cannot do what was asked. `code` is stable; `message` is for a person."""
 
@@ -73,6 +78,19 @@ class IndexLocked(SearchError):
 
 class ReadOnlyIndex(SearchError):
     code = "search_index_read_only"
+
+
+class SearchDepthExceeded(SearchError):
+    code = "search_too_deep"
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page no backend should collect: negative, or reaching past MAX_SEARCH_DEPTH."""
+    if limit < 0 or offset < 0:
+        raise ValueError("limit and offset must not be negative")
+    if offset + limit > MAX_SEARCH_DEPTH:
+        raise SearchDepthExceeded(f"Search pages reach at most {MAX_SEARCH_DEPTH} hits deep "
+                                  "(offset + limit); narrow the query or add filters instead.")
 
 
 @runtime_checkable
@@ -151,13 +169,16 @@ def open_index(backend: str, path: pathlib.Path, writer: bool,
 
 
 __all__ = [
+    "MAX_SEARCH_DEPTH",
     "DatabasePool",
     "IndexLocked",
     "ReadOnlyIndex",
+    "SearchDepthExceeded",
     "SearchDocument",
     "SearchError",
     "SearchHit",
     "SearchIndex",
     "SearchResults",
+    "check_page",
     "open_index",
 ]

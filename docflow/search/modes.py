@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
-from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults
+from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults, check_page
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
@@ -66,7 +66,9 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
     `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed);
     `vectors` is the vector index (None: compare every stored vector). `mode=None` is the
-    default: hybrid where embeddings are on and the model loads, else keyword."""
+    default: hybrid where embeddings are on and the model loads, else keyword. A page past
+    MAX_SEARCH_DEPTH raises SearchDepthExceeded, in every mode."""
+    check_page(limit, offset)
     if mode is None:
         mode = default_mode(zero_shot and encoder is not None)
         if mode is SearchMode.HYBRID:

@@ -16,8 +16,16 @@ import re
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DataError, InternalError
 
-from docflow.search import ReadOnlyIndex, SearchDocument, SearchError, SearchHit, SearchResults
+from docflow.search import (
+    ReadOnlyIndex,
+    SearchDocument,
+    SearchError,
+    SearchHit,
+    SearchResults,
+    check_page,
+)
 
 TABLE = "search_index"
 SNIPPET_CHARS = 200
@@ -34,6 +42,11 @@ _UPSERT = text(f"""
 
 _PLAIN = re.compile(r'[\w\s"\-]*')
 _WORD = re.compile(r"\w+")
+# websearch_to_tsquery reads only queries this short: thousands of operators ("-----a")
+# overflow its stack ("tsquery stack too small"); longer ones are searched as words.
+MAX_SYNTAX_CHARS = 1_000
+# Words searched when the query is read as plain words; the rest add cost, not recall.
+MAX_WORDS = 64
 
 _SEARCH = f"""
     SELECT id, filename, doc_type, ts_rank_cd(tsv, q) AS score, count(*) OVER () AS total,
@@ -102,9 +115,12 @@ class PostgresIndex:
 
     def search(self, query: str, doc_type: str | None = None, batch_id: str | None = None,
                limit: int = 20, offset: int = 0) -> SearchResults:
-        if limit < 0 or offset < 0:
-            raise ValueError("limit and offset must not be negative")
-        params: dict[str, object] = {"q": query, "limit": limit, "offset": offset}
+        check_page(limit, offset)
+        # PostgreSQL text holds no NUL: none is in a query's words, and no filter matches it.
+        query = query.replace("\x00", " ")
+        if "\x00" in (doc_type or "") + (batch_id or ""):
+            return SearchResults(total=0, hits=[])
+        params: dict[str, object] = {"q": query, "limit": max(limit, 1), "offset": offset}
         filters = ""
         if doc_type is not None:
             filters += " AND doc_type = :doc_type"
@@ -112,21 +128,28 @@ class PostgresIndex:
         if batch_id is not None:
             filters += " AND batch_id = :batch_id"
             params["batch_id"] = batch_id
+        words_sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
+        words = " | ".join(list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS])
         if query.strip() in ("", "*"):
             sql = _LIST.format(filters=filters)
-        elif _PLAIN.fullmatch(query) and query.count('"') % 2 == 0:
+        elif (len(query) <= MAX_SYNTAX_CHARS and _PLAIN.fullmatch(query)
+              and query.count('"') % 2 == 0):
             sql = _SEARCH.format(filters=filters, tsquery="websearch_to_tsquery('english', :q)")
         else:
             # Stray syntax ("Re:", unbalanced quotes): any of the words, best match first.
-            words = _WORD.findall(query)
             if not words:
                 return SearchResults(total=0, hits=[])
-            params["q"] = " | ".join(words)
-            sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
-        if limit == 0:
-            params["limit"] = 1
-        with self._eng().connect() as conn:
-            rows = conn.execute(text(sql), params).all()
+            sql, params["q"] = words_sql, words
+        try:
+            with self._eng().connect() as conn:
+                rows = conn.execute(text(sql), params).all()
+        except (DataError, InternalError):
+            # Syntax websearch_to_tsquery accepted but cannot run: its plain words instead.
+            if sql == words_sql or not words:
+                raise
+            sql, params["q"] = words_sql, words
+            with self._eng().connect() as conn:
+                rows = conn.execute(text(sql), params).all()
         total = int(rows[0].total) if rows else 0
         if not rows and offset:
             # Past the last page: count without fetching rows.

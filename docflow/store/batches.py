@@ -6,8 +6,9 @@ a retried request return what the first one created instead of creating it twice
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -159,28 +160,45 @@ class BatchProgress:
     processing: int
     completed: int
     failed: int
+    cancelled: int = 0  # stopped by a user: finished, but neither completed nor failed
+    # Completed documents that carry warnings, and how many carry each warning code (a document
+    # with two codes counts under both): completed, yet worth a look.
+    with_warnings: int = 0
+    warnings: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
-        return self.completed + self.failed >= self.total
+        return self.completed + self.failed + self.cancelled >= self.total
 
     @property
     def progress_percent(self) -> float:
         if self.total == 0:
             return 100.0
-        return round(100.0 * (self.completed + self.failed) / self.total, 2)
+        return round(100.0 * (self.completed + self.failed + self.cancelled) / self.total, 2)
 
 
 def batch_progress(session: Session, batch_id: str) -> BatchProgress | None:
-    """One indexed GROUP BY over (batch_id, status)."""
+    """One GROUP BY read from the (batch_id, status, warning_codes) index alone."""
     batch = session.get(Batch, batch_id)
     if batch is None:
         return None
-    counts: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
-        select(Document.status, func.count()).where(Document.batch_id == batch_id)
-        .group_by(Document.status)).all())
+    counts = dict.fromkeys(DocumentStatus.ALL, 0)
+    with_warnings = 0
+    warnings: Counter[str] = Counter()
+    rows = session.execute(
+        select(Document.status, Document.warning_codes, func.count())
+        .where(Document.batch_id == batch_id)
+        .group_by(Document.status, Document.warning_codes))
+    for status, codes, count in rows:
+        counts[status] = counts.get(status, 0) + count
+        if codes and status == DocumentStatus.COMPLETED:
+            with_warnings += count
+            for code in codes.split(","):
+                warnings[code] += count
     return BatchProgress(
         batch_id=batch_id,
         total=sum(counts.values()),
-        **{status: counts.get(status, 0) for status in DocumentStatus.ALL},
+        **{status: counts[status] for status in DocumentStatus.ALL},
+        with_warnings=with_warnings,
+        warnings=dict(sorted(warnings.items())),
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from docflow.pipeline.classify.doc_types import DEFAULT_DOC_TYPES, OTHER, DocType
-from docflow.pipeline.classify.matching import MatchRule
+from docflow.pipeline.classify.matching import MatchRule, RuleLimits
 from docflow.store.models import DocumentType, utcnow
 
 
@@ -32,16 +32,21 @@ def ensure_defaults(session: Session) -> None:
                                  rules=[], builtin=True))
 
 
-def to_pipeline(row: DocumentType) -> DocType:
-    """The pipeline's view of a stored type; raises InvalidRule for a rule that cannot run."""
+def to_pipeline(row: DocumentType, limits: RuleLimits | None = None) -> DocType:
+    """The pipeline's view of a stored type; raises InvalidRule for a rule that cannot run.
+    Rules past `limits` (saved before the limits, or with larger ones) are left out, loudly."""
+    rules = tuple(MatchRule(**rule) for rule in row.rules)
     return DocType(name=row.name, description=row.description, keywords=row.keywords,
-                   rules=tuple(MatchRule(**rule) for rule in row.rules))
+                   rules=(limits or RuleLimits()).trim(row.name, rules))
 
 
 def save_type(session: Session, name: str, description: str,
               keywords: Mapping[str, float] | Sequence[str],
-              rules: Sequence[Mapping[str, Any]]) -> DocumentType:
-    """Create or replace a type, after checking that it and its rules are valid."""
+              rules: Sequence[Mapping[str, Any]],
+              limits: RuleLimits | None = None) -> DocumentType:
+    """Create or replace a type, after checking that it and its rules are valid and within
+    `limits` (InvalidRule otherwise)."""
+    (limits or RuleLimits()).check([str(rule.get("pattern", "")) for rule in rules])
     checked = DocType(name=name, description=description, keywords=keywords,
                       rules=tuple(MatchRule(**dict(rule)) for rule in rules))
     row = session.get(DocumentType, name)

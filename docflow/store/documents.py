@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ MAX_SOURCE_PATH = 1024
 # A document whose bytes another is being processed for looks again this often at most.
 TWIN_WAIT_SECONDS = 10.0
 IN_CHUNK = 500  # values per `IN (...)` list
+ANY_WARNING = "any"  # the warning filter's value for "with any warning"
 SHORTENED = "\N{HORIZONTAL ELLIPSIS}"  # the folder segment standing for those cut from a long path
 
 
@@ -195,6 +196,8 @@ def copy_result(donor: Document, doc: Document, now: datetime) -> None:
     doc.embedding = donor.embedding
     doc.embedding_model = donor.embedding_model
     doc.passages = donor.passages
+    doc.warnings = donor.warnings
+    doc.warning_codes = donor.warning_codes
     doc.reused_from = donor.reused_from or donor.id
     doc.error_code = doc.error_message = None
     doc.finished_at = now
@@ -277,10 +280,27 @@ def mark_failed(doc: Document, code: str, message: str, now: datetime | None = N
     doc.status = DocumentStatus.FAILED
     doc.error_code = code
     doc.error_message = message
+    set_warnings(doc, [])  # a failure's reason says it all; warnings belong to completed ones
     doc.finished_at = now or utcnow()
     doc.lease_until = None
     doc.ocr_parts = None
     doc.indexed = False
+
+
+def set_warnings(doc: Document, warnings: Sequence[Mapping[str, str]]) -> None:
+    """Record a completed document's warnings ({code, message} each), and their codes for
+    counting and filtering; no warnings stores NULL in both."""
+    kept = [{"code": w["code"], "message": w["message"]} for w in warnings]
+    doc.warnings = kept or None
+    doc.warning_codes = ",".join(sorted({w["code"] for w in kept})) or None
+
+
+def warning_code_condition(code: str) -> ColumnElement[bool]:
+    """Documents with warning `code` ("any": with any warning)."""
+    if code == ANY_WARNING:
+        return Document.warning_codes.is_not(None)
+    # Whole codes only: "no_text" must not match a future "no_text_layer".
+    return ("," + Document.warning_codes + ",").contains(f",{code},", autoescape=True)
 
 
 def release(doc: Document) -> None:
@@ -312,6 +332,7 @@ class DocumentFilter:
     parent_id: str | None = None
     needs_review: bool | None = None
     path_prefix: str | None = None  # "2019/": that folder and below; "2019/inv": names too
+    warning: str | None = None  # a warning code ("no_text"), or "any"
 
 
 def list_documents(session: Session, flt: DocumentFilter, limit: int,
@@ -327,6 +348,8 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
         conditions.append(Document.parent_id == flt.parent_id)
     if flt.needs_review is not None:
         conditions.append(Document.needs_review.is_(flt.needs_review))
+    if flt.warning:
+        conditions.append(warning_code_condition(flt.warning))
     if flt.path_prefix:
         # A range, not LIKE: it uses the plain index on both databases, and "%" or "_" in a
         # folder's name mean themselves.

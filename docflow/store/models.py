@@ -61,8 +61,9 @@ class DocumentStatus:
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
-    ALL = (QUEUED, PROCESSING, COMPLETED, FAILED)
-    TERMINAL = (COMPLETED, FAILED)
+    CANCELLED = "cancelled"  # a user stopped it; not a failure
+    ALL = (QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED)
+    TERMINAL = (COMPLETED, FAILED, CANCELLED)
 
 
 class Batch(Base):
@@ -94,7 +95,8 @@ class Extraction(Base):
 class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
-        Index("ix_documents_batch_status", "batch_id", "status"),
+        # Batch progress counts statuses and warnings from this index alone (migration 0010).
+        Index("ix_documents_batch_status_warnings", "batch_id", "status", "warning_codes"),
         Index("ix_documents_status_indexed", "status", "indexed"),
         Index("ix_documents_status_lease", "status", "lease_until"),
         Index("ix_documents_created_at", "created_at"),
@@ -124,6 +126,12 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.QUEUED)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+
+    # What a person should know about a completed document: [{code, message}] (pipeline
+    # DocumentWarning), and their codes sorted and comma-joined ("no_text,truncated") so that
+    # batch progress and the warning filter read an index, never the JSON. NULL: none.
+    warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    warning_codes: Mapped[str | None] = mapped_column(String(200))
 
     doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
     doc_type_confidence: Mapped[float | None] = mapped_column(Float)

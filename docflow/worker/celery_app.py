@@ -70,4 +70,5 @@ def create_celery(settings: Settings) -> Celery:
 app = create_celery(get_settings())
 
 # Connect the worker's signal handlers (heartbeats, logging) wherever the app is loaded.
+from docflow.observability import tasks as _observability  # noqa: E402, F401
 from docflow.worker import heartbeat as _heartbeat  # noqa: E402, F401

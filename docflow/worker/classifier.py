@@ -42,14 +42,15 @@ class ClassifierCache:
             stamp = (*session.execute(select(func.count(), func.max(
                 DocumentType.updated_at))).one(), current_version(settings))
             if self._classifier is None or stamp != self._stamp:
-                types = _types(session)
+                types = _types(session, settings)
                 if self._classifier is not None and self._classifier.llm is not None:
                     self._classifier.llm.close()
                 llm = settings.llm
                 self._classifier = DocumentClassifier(
                     types, trained=load_current(settings),
                     encoder=self._sentence_encoder(settings), zero_shot=settings.zero_shot,
-                    llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None)
+                    llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None,
+                    rules_budget_seconds=settings.rules_budget_seconds)
                 self._stamp = stamp
         return self._classifier
 
@@ -72,13 +73,13 @@ def _llm_failed(why: str) -> None:
     log.warning("the language model gave no type (%s); the next decider decides", why)
 
 
-def _types(session: Session) -> list[DocType]:
+def _types(session: Session, settings: Settings) -> list[DocType]:
     types = []
     for row in list_types(session):
         if row.name == OTHER:  # the pipeline's fallback, not a type a decider should name
             continue
         try:
-            types.append(to_pipeline(row))
+            types.append(to_pipeline(row, settings.rule_limits))
         except InvalidRule as exc:  # saved before a stricter check: skip it, loudly
             log.warning("document type %s has a rule that cannot run (%s); skipped", row.name,
                         exc)

@@ -18,6 +18,7 @@ from docflow.store.batches import (
     write_with_retry,
 )
 from docflow.store.documents import NewDocument, register_documents
+from docflow.worker import unacked
 from docflow.worker.celery_app import (
     DEFAULT_QUEUE,
     QUEUES,
@@ -120,6 +121,21 @@ class Dispatcher:
         except Exception:
             log.warning("could not count the broker's messages", exc_info=True)
             return None
+
+    def restore_stranded(self, older_than: float) -> int:
+        """Put back in their queues the messages taken more than `older_than` seconds ago by
+        workers that are gone (worker/unacked.py); returns how many. Never raises."""
+        app = self._celery()
+        if app is None:
+            return 0
+        try:
+            with app.connection_for_write() as conn:
+                channel = conn.default_channel
+                tags = unacked.stranded_tags(channel.client, older_than)
+                return unacked.restore(channel, tags) if tags else 0
+        except Exception:
+            log.warning("could not restore the messages of gone workers", exc_info=True)
+            return 0
 
     def close(self) -> None:
         if self._app is not None:

@@ -12,6 +12,7 @@ from celery import signals
 
 from docflow.logs import configure_logging
 from docflow.store import workers
+from docflow.worker import unacked
 from docflow.worker.runtime import HOSTNAME, fork_guard, runtime
 
 log = logging.getLogger(__name__)
@@ -20,20 +21,42 @@ log = logging.getLogger(__name__)
 class Heartbeat:
     """A thread in the worker's main process that reports it alive every few seconds."""
 
-    def __init__(self, name: str, concurrency: Callable[[], int], queues: list[str]) -> None:
+    def __init__(self, name: str, concurrency: Callable[[], int], queues: list[str],
+                 broker_url: str | None = None) -> None:
         self.name, self.concurrency, self.queues = name, concurrency, ",".join(queues)
+        self.broker_url = broker_url
+        self._broker: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def start(self) -> None:
-        self.beat()
+        try:
+            self.beat()
+        except Exception:  # a full disk or a database away: beat from the thread when back
+            log.warning("first heartbeat failed; trying again every few seconds", exc_info=True)
         self._thread.start()
 
     def beat(self) -> None:
         rt = runtime()
+        # First: a database slow to take the write must not make our messages look stranded.
+        self.publish_held(max(rt.settings.worker_stale_seconds, 3 * rt.settings.heartbeat_seconds))
         with fork_guard, rt.store.db.write() as session:
             workers.heartbeat(session, name=self.name, hostname=HOSTNAME, pid=os.getpid(),
                               concurrency=self.concurrency(), queues=self.queues)
+
+    def publish_held(self, ttl_seconds: float) -> None:
+        """Tell the reconciler which broker messages this worker holds (worker/unacked.py)."""
+        if not self.broker_url:
+            return
+        try:
+            if self._broker is None:
+                import redis
+
+                self._broker = redis.Redis.from_url(self.broker_url, socket_timeout=5)
+            unacked.publish_held(self._broker, self.name, unacked.held_by_this_worker(),
+                                 ttl_seconds)
+        except Exception:  # the broker is away: the reconciler restores nothing meanwhile
+            log.warning("could not publish the messages this worker holds", exc_info=True)
 
     def _run(self) -> None:
         interval = runtime().settings.heartbeat_seconds
@@ -68,7 +91,8 @@ def most_tasks_at_once(controller: Any) -> int:
 @signals.setup_logging.connect
 def _setup_logging(loglevel: Any = None, **_: Any) -> None:
     settings = runtime().settings
-    configure_logging(settings.logs_path, "celery.log", settings.log_level)
+    configure_logging(settings.logs_path, "celery.log", settings.log_level,
+                      settings.log_format)
 
 
 @signals.worker_ready.connect
@@ -76,7 +100,8 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
     global _heartbeat
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
     controller = sender.controller
-    _heartbeat = Heartbeat(sender.hostname, lambda: most_tasks_at_once(controller), queues)
+    _heartbeat = Heartbeat(sender.hostname, lambda: most_tasks_at_once(controller), queues,
+                           broker_url=sender.app.conf.broker_url)
     _heartbeat.start()
     log.info("worker %s ready: concurrency %d, queues %s", sender.hostname,
              most_tasks_at_once(controller), ",".join(queues))

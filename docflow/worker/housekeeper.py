@@ -1,6 +1,6 @@
-"""The housekeeper process: runs the indexer every second and the reconciler every few, asks
-for the classifier to be trained again once enough new labels came in, and now and then
-deletes originals no document refers to.
+"""The housekeeper process: polls the indexer every second (it commits by size or age) and
+runs the reconciler every few, asks for the classifier to be trained again once enough new
+labels came in, and now and then deletes originals no document refers to.
 
 `docflow serve` starts one; in scale-out mode run exactly one per search index.
 """
@@ -14,13 +14,14 @@ import time
 from typing import Any
 
 from docflow.config import Settings
+from docflow.observability.documents import batch_indexed
 from docflow.search import open_index
 from docflow.search.reindex import adopt_rebuilt, backfill_new_vector_index
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
 from docflow.worker.dispatch import Dispatcher
-from docflow.worker.indexer import index_pending
+from docflow.worker.indexer import CommitPolicy, Indexer
 from docflow.worker.reconciler import reconcile
 from docflow.worker.training import labels_since
 
@@ -44,8 +45,12 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     vectors = open_vector_index(settings, writer=True)
     backfill_new_vector_index(store, vectors)
     dispatcher = Dispatcher(settings)
-    log.info("housekeeper started: indexing every %.1fs, reconciling every %.0fs",
-             settings.index_interval_seconds, settings.reconcile_interval_seconds)
+    indexer = Indexer(store, index, CommitPolicy(settings.index_batch_size,
+                                                 settings.index_commit_seconds),
+                      on_indexed=lambda n, s: batch_indexed(settings, n, s), vectors=vectors)
+    log.info("housekeeper started: indexing %d documents at a time or after %.1fs, "
+             "reconciling every %.0fs", settings.index_batch_size,
+             settings.index_commit_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
     next_training = 0.0
     next_sweep = time.monotonic() + 60.0
@@ -53,9 +58,9 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
         while not stop.is_set():
             try:
                 index, vectors = adopt_rebuilt(settings, store, index, vectors)
-                while (index_pending(store, index, settings.index_batch_size, vectors)
-                       and not stop.is_set()):
-                    pass
+                # A rebuild swapped in reopens both writers: the indexer goes on with the new.
+                indexer.index, indexer.vectors = index, vectors
+                indexer.poll(stop)
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
                     next_reconcile = time.monotonic() + settings.reconcile_interval_seconds

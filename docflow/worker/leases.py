@@ -34,11 +34,13 @@ def look_again_later(task: Task, key: str, lease_until: datetime | None,
 class LeaseKeeper:
     """Renews a lease (a document's or an OCR part's) from a background thread.
 
-    `renew` runs in a write transaction and says False once the lease is no longer ours.
+    `renew` runs in a write transaction and says False once the lease is no longer ours; then
+    `on_lost` is called (to stop the work: a cancelled document, worker/cancel.py).
     """
 
-    def __init__(self, rt: Runtime, renew: Callable[[Session, float], bool], what: str) -> None:
-        self._rt, self._renew, self._what = rt, renew, what
+    def __init__(self, rt: Runtime, renew: Callable[[Session, float], bool], what: str,
+                 on_lost: Callable[[], None] | None = None) -> None:
+        self._rt, self._renew, self._what, self._on_lost = rt, renew, what, on_lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
 
@@ -55,8 +57,13 @@ class LeaseKeeper:
         while not self._stop.wait(seconds / 3):
             try:
                 with self._rt.store.db.write() as session:
-                    if not self._renew(session, seconds):
-                        return
+                    renewed = self._renew(session, seconds)
+                if not renewed:
+                    if self._on_lost is not None:
+                        log.info("%s: its claim is gone (cancelled or taken over); stopping",
+                                 self._what)
+                        self._on_lost()
+                    return
             except Exception:  # a missed renewal is retried; the lease has slack for two
                 log.warning("could not renew the lease of %s", self._what, exc_info=True)
 

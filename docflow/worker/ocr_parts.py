@@ -15,10 +15,12 @@ from dataclasses import asdict
 from celery import Task
 
 from docflow import pipeline
+from docflow.observability.documents import DocumentEnd, document_ended
 from docflow.pipeline.extract.pdf import ocr_pdf_pages, page_ranges, scan_pdf
 from docflow.pipeline.types import PageText
 from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
+from docflow.worker.cancel import Interruption
 from docflow.worker.celery_app import OCR_QUEUE, TASK_OCR_PART, app
 from docflow.worker.dispatch import TaskRef
 from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
@@ -103,8 +105,10 @@ def _read_and_finish(rt: Runtime, part_id: str, claim: parts.PartClaim, worker: 
     pages = None
     if claim.outcome is parts.PartOutcome.CLAIMED:
         data = rt.store.blobs.read(claim.sha256)
+        reading = Interruption()
         with LeaseKeeper(rt, lambda session, seconds: parts.renew_lease(
-                session, part_id, seconds), f"OCR part {part_id}"):
+                session, part_id, seconds), f"OCR part {part_id}", on_lost=reading.fire), \
+                reading.point():
             pages = _rows(ocr_pdf_pages(data, claim.first_page, claim.last_page,
                                         rt.settings.limits))
     # Storing and deciding "was that the last part?" is one transaction with the document
@@ -140,6 +144,8 @@ def _fail(rt: Runtime, part_id: str, claim: parts.PartClaim, code: str, message:
         doc = parts.current_document(session, claim.document_id, claim.attempt)
         if doc is not None:
             parts.fail_document(session, doc, code, message, part_id)
+    if doc is not None:
+        document_ended(rt.settings, DocumentEnd.failed(doc))
 
 
 

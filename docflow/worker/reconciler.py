@@ -1,5 +1,7 @@
 """The reconciler: documents whose lease ran out or whose message was lost are sent again, and
-so are the OCR parts of split documents (store.ocr_parts), by the same two rules.
+so are the OCR parts of split documents (store.ocr_parts), by the same two rules. Messages a
+dead worker had taken (prefetched or running) go back to their queue at once, instead of after
+the broker's visibility timeout (worker/unacked.py).
 
 Resending is always safe: a task that finds its document finished, or held by a live worker,
 does nothing, so a duplicate message costs one cheap claim and never a second result.
@@ -32,6 +34,7 @@ class ReconcileReport:
     expired_leases: int = 0
     lost_messages: int = 0
     sent: int = 0
+    restored: int = 0  # messages taken by workers that are gone, put back in their queues
     skipped: bool = False  # another host's reconciler was running
 
 
@@ -44,6 +47,11 @@ def reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> Recon
 
 
 def _reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> ReconcileReport:
+    # A worker beats every heartbeat_seconds; one silent for worker_stale_seconds is gone.
+    restored = dispatcher.restore_stranded(settings.worker_stale_seconds)
+    if restored:
+        log.info("reconciler: %d messages of workers that are gone put back in their queues",
+                 restored)
     expired = _release_expired(store, settings)
     lost = _find_lost(store, dispatcher, settings)
     refs = expired + [r for r in lost if r not in expired]
@@ -51,7 +59,8 @@ def _reconcile(store: Store, dispatcher: Dispatcher, settings: Settings) -> Reco
     if refs:
         log.info("reconciler: %d expired leases, %d lost messages, %d sent",
                  len(expired), len(lost), sent)
-    return ReconcileReport(expired_leases=len(expired), lost_messages=len(lost), sent=sent)
+    return ReconcileReport(expired_leases=len(expired), lost_messages=len(lost), sent=sent,
+                           restored=restored)
 
 
 def _release_expired(store: Store, settings: Settings) -> list[TaskRef]:

@@ -6,6 +6,7 @@ read whole and one read in parts end in exactly the same rows.
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.orm import Session
 
 from docflow.config import Settings
+from docflow.observability.documents import DocumentEnd, document_ended
 from docflow.pipeline.classify.classifier import DocumentClassifier, needs_review
 from docflow.pipeline.errors import DocumentError
 from docflow.pipeline.fields.llm import AskJson
@@ -29,10 +31,12 @@ from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
 from docflow.store.embeddings import passages_bytes, vector_bytes
 from docflow.store.models import utcnow
+from docflow.worker.cancel import Cancelled
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.learned_fields import LearnedFieldsCache
+from docflow.worker.memory import MemoryGuard, too_large_message
 from docflow.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,7 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
                           if result.embedding is not None else None)
         held.embedding_model = result.embedding_model
         held.passages = passages_bytes(result.passages) if result.passages is not None else None
+        docs.set_warnings(held, [vars(w) for w in result.warnings])
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None
         held.finished_at = utcnow()
@@ -96,6 +101,7 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
         held.ocr_parts = None
         held.indexed = False
         child_tasks = register_children(session, held, children, rt.settings.max_file_bytes)
+    document_ended(rt.settings, DocumentEnd.completed(held, result))
     send_children(rt, doc_id, child_tasks)
     return "processed"
 
@@ -112,6 +118,8 @@ def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> Non
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             parts.fail_document(session, held, code, message)
+    if held is not None:
+        document_ended(rt.settings, DocumentEnd.failed(held))
 
 
 @dataclass(frozen=True)
@@ -129,33 +137,63 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
     fails it with its reason, transient errors are retried with backoff, a task stopped from
     outside gives its work back, anything else fails it, never the worker.
 
+    Past `max_document_memory_mb` of resident memory the work is failed as too_large and the
+    process ends (worker/memory.py); Celery's pool replaces it.
+
     Returns what `work` returned, "terminated", or None when the work failed.
     """
+    limit = rt.settings.max_document_memory_mb
     try:
-        return work()
+        with MemoryGuard(limit, lambda _: ending.fail("too_large", too_large_message(limit))):
+            return work()
     except SoftTimeLimitExceeded:
         ending.fail("timeout", ending.timeout_message)
-    except DocumentError as exc:
+    except Cancelled:  # the claim is gone (a user cancelled it): nothing to write
+        log.info("%s: stopped, its claim is gone", ending.what)
+        return "cancelled"
+    except Retry:
+        raise
+    except Exception as exc:
+        if caused_by_full_disk(exc):
+            _wait_for_space(task, rt, ending, exc)
+        return _ended(task, rt, ending, exc)
+    return None
+
+
+def _ended(task: Task, rt: Runtime, ending: Ending, exc: Exception) -> str | None:
+    """`guarded`'s policy for an error other than the time limit or a full disk."""
+    if isinstance(exc, DocumentError):
         # A reader that wraps every library error also wraps the time limit's interrupt.
         if caused_by(exc, SoftTimeLimitExceeded):
             ending.fail("timeout", ending.timeout_message)
         else:
             ending.fail(exc.code, exc.message)
-    except Retry:
-        raise
-    except TRANSIENT_ERRORS as exc:
+    elif isinstance(exc, TRANSIENT_ERRORS):
         _retry_or_fail(task, rt, ending, exc)
-    except Exception as exc:
-        if caused_by(exc, Terminated):
-            # Someone stopped this task (a revoke with terminate, a pool shutting down); the
-            # work did nothing wrong: give it back for the reconciler to send again.
-            log.warning("%s: task terminated; it goes back to the queue", ending.what)
-            ending.release()
-            return "terminated"
-        log.exception("%s failed unexpectedly", ending.what)
+    elif caused_by(exc, Terminated):
+        # Someone stopped this task (a revoke with terminate, a pool shutting down); the
+        # work did nothing wrong: give it back for the reconciler to send again.
+        log.warning("%s: task terminated; it goes back to the queue", ending.what)
+        ending.release()
+        return "terminated"
+    else:
+        log.exception("%s failed unexpectedly", ending.what, exc_info=exc)
         ending.fail("internal_error", f"An unexpected error stopped processing "
                     f"({type(exc).__name__}: {exc}).")
     return None
+
+
+def _wait_for_space(task: Task, rt: Runtime, ending: Ending, exc: Exception) -> NoReturn:
+    """A full disk is nothing the document did: give it back and try again after a capped
+    backoff, for as long as it takes (never failed as corrupt, never out of retries)."""
+    log.warning("%s: no space left on the disk (%s); it waits and is tried again", ending.what,
+                exc)
+    try:
+        ending.release()
+    except Exception:  # the database's disk may be the full one: its lease runs out instead
+        log.warning("%s: could not give it back; its lease will run out", ending.what,
+                    exc_info=True)
+    _send_again(task, rt, exc, cap=rt.settings.restart_backoff_max_seconds, forever=True)
 
 
 def max_claims(task: Task, settings: Settings) -> int:
@@ -192,11 +230,29 @@ def _retry_or_fail(task: Task, rt: Runtime, ending: Ending, exc: BaseException) 
     _send_again(task, rt, exc)
 
 
-def _send_again(task: Task, rt: Runtime, exc: BaseException) -> NoReturn:
+def _send_again(task: Task, rt: Runtime, exc: BaseException, *, cap: float | None = None,
+                forever: bool = False) -> NoReturn:
     # Exponential backoff with jitter, so many workers hitting one outage do not return at once.
-    countdown = (rt.settings.task_retry_backoff * (2 ** task.request.retries)
+    countdown = (rt.settings.task_retry_backoff * (2 ** min(task.request.retries, 16))
                  * random.uniform(0.5, 1.5))
-    raise task.retry(exc=exc, countdown=countdown, max_retries=rt.settings.task_max_retries)
+    if cap is not None:
+        countdown = min(countdown, cap)
+    raise task.retry(exc=exc, countdown=countdown,
+                     max_retries=None if forever else rt.settings.task_max_retries)
+
+
+def caused_by_full_disk(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it, e.g. a reader wrapping it as corrupt) is a full disk."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(cur):  # SQLite's SQLITE_FULL
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

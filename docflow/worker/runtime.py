@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 
 from docflow.config import Settings, get_settings
+from docflow.observability.tracing import trace_database
 from docflow.store import Store, open_store
 
 HOSTNAME = socket.gethostname()
@@ -32,6 +33,7 @@ def runtime() -> Runtime:
             _current.store.db.engine.dispose(close=False)
         settings = get_settings()
         _current = Runtime(settings=settings, store=open_store(settings), pid=os.getpid())
+        trace_database(_current.store.db.engine)  # a no-op unless tracing is on
     return _current
 
 

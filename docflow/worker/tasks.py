@@ -19,6 +19,7 @@ from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
 from docflow.worker import ocr_parts
+from docflow.worker.cancel import Interruption
 from docflow.worker.celery_app import (
     DEFAULT_QUEUE,
     OCR_QUEUE,
@@ -76,18 +77,22 @@ def process_document(self: Task, document_id: str) -> str:
         release=lambda: _release(rt, document_id, attempt),
         timeout_message=f"Processing took longer than the limit of "
         f"{settings.task_soft_time_limit} seconds; the document may be too long or malformed.")
+    reading = Interruption()
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
-            session, document_id, attempt, seconds), f"document {document_id}"):
-        outcome = guarded(self, rt, ending, lambda: _process(rt, document_id, attempt, queue))
+            session, document_id, attempt, seconds), f"document {document_id}",
+            on_lost=reading.fire):
+        outcome = guarded(self, rt, ending,
+                          lambda: _process(rt, document_id, attempt, queue, reading))
     return _OUTCOMES.get(outcome or "", "processed")
 
 
 # What the task answers (seen in Celery's logs) for the outcomes that are not "processed".
 _OUTCOMES = {"moved": "moved to the ocr queue", "split": "split into OCR parts",
-             "terminated": "terminated"}
+             "terminated": "terminated", "cancelled": "cancelled"}
 
 
-def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
+def _process(rt: Runtime, doc_id: str, attempt: int, queue: str,
+             reading: Interruption | None = None) -> str:
     with rt.store.db.read() as session:
         doc = session.get(Document, doc_id)
         assert doc is not None
@@ -111,9 +116,10 @@ def _process(rt: Runtime, doc_id: str, attempt: int, queue: str) -> str:
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
     classifier = classifiers.get(rt.store, rt.settings)
     try:
-        result = pipeline.process_document(data, filename, limits, classifier=classifier,
-                                           learned=learned_fields.get(rt.store),
-                                           ask_fields=ask_fields_of(classifier, rt.settings))
+        with (reading or Interruption()).point():
+            result = pipeline.process_document(data, filename, limits, classifier=classifier,
+                                               learned=learned_fields.get(rt.store),
+                                               ask_fields=ask_fields_of(classifier, rt.settings))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"

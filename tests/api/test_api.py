@@ -93,7 +93,8 @@ def test_batch_upload_registers_every_file_before_answering(client: TestClient) 
     assert body["document_count"] == 3 and len(body["documents"]) == 3
     status = client.get(f"/api/batch-status/{body['batch_id']}").json()
     assert status == {"batch_id": body["batch_id"], "total": 3, "completed": 0,
-                      "processing": 0, "queued": 3, "failed": 0, "progress_percent": 0.0}
+                      "processing": 0, "queued": 3, "failed": 0, "cancelled": 0,
+                      "progress_percent": 0.0, "with_warnings": 0, "warnings": {}}
     listing = client.get("/api/documents", params={"batch_id": body["batch_id"],
                                                     "limit": 2}).json()
     assert listing["total"] == 3 and len(listing["documents"]) == 2

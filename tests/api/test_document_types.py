@@ -81,3 +81,16 @@ def test_a_correction_sets_the_type_as_a_label_and_fixes_fields(settings: Settin
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_type"
     assert client.patch("/api/documents/nope", json={}).status_code == 404
     store.db.dispose()
+
+
+def test_a_type_with_too_many_rules_or_an_overlong_pattern_is_refused(
+        client: TestClient) -> None:
+    many = [{"kind": "any", "pattern": f"word{i}"} for i in range(101)]
+    reply = client.put("/api/document-types/greedy", json={"rules": many})
+    assert reply.status_code == 422 and reply.json()["code"] == "invalid_rule"
+    assert "at most 100 rules" in reply.json()["message"]
+    long = [{"kind": "regex", "pattern": "a" * 1001}]
+    assert client.put("/api/document-types/greedy", json={"rules": long}).status_code == 422
+    assert client.get("/api/document-types/greedy").status_code == 404
+    ok = client.put("/api/document-types/greedy", json={"rules": many[:100]})
+    assert ok.status_code == 201

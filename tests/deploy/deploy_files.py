@@ -420,11 +420,13 @@ def parse_celery(argv: list[str] | tuple[str, ...]) -> tuple[dict[str, Any], lis
 
 
 def api_paths() -> set[str]:
-    """Every path the API serves: its OpenAPI paths plus the docs pages."""
+    """Every path the API serves: its OpenAPI paths plus the docs pages (served as routes of
+    their own, out of the schema, so that their scripts come from the package)."""
     from docflow.api.app import create_app
 
     app = create_app(configure_logs=False)
-    return set(app.openapi()["paths"]) | {p for p in (app.docs_url, app.openapi_url) if p}
+    routes = {path for route in app.routes if (path := getattr(route, "path", None))}
+    return set(app.openapi()["paths"]) | routes
 
 
 def iter_docflow_vars(text: str) -> Iterator[str]:

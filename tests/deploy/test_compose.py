@@ -187,7 +187,25 @@ def test_api_runs_the_app_factory() -> None:
     params = parse_uvicorn(compose_argv(compose()["services"]["api"]))
     assert params["app"] == "docflow.api.app:create_app" and params["factory"] is True
     assert params["host"] == "0.0.0.0" and params["port"] == 8000
-    assert compose()["services"]["api"]["ports"] == [f"{env_example()['API_PORT']}:8000"]
+    example = env_example()
+    assert compose()["services"]["api"]["ports"] == [
+        f"{example['API_BIND']}:{example['API_PORT']}:8000"]
+    assert example["API_BIND"] == "127.0.0.1"  # published on loopback unless told otherwise
+
+
+def test_the_api_ships_with_authentication_on_and_a_bootstrap_token() -> None:
+    from docflow.auth.tokens import TokenError, ensure_bootstrap_token
+
+    services = compose()["services"]
+    for name in DOCFLOW_SERVICES:
+        assert services[name]["environment"]["DOCFLOW_AUTH"] == "required", name
+    placeholder = services["api"]["environment"]["DOCFLOW_BOOTSTRAP_TOKEN"]
+    assert placeholder == env_example()["DOCFLOW_BOOTSTRAP_TOKEN"]
+    # Only the API reads it; no other container needs an admin token.
+    assert [n for n, s in services.items()
+            if "DOCFLOW_BOOTSTRAP_TOKEN" in s.get("environment", {})] == ["api"]
+    with pytest.raises(TokenError, match="placeholder"):
+        ensure_bootstrap_token(None, placeholder)  # type: ignore[arg-type]  # refused first
 
 
 def test_workers_one_queue_each_and_time_to_finish_on_stop() -> None:

@@ -316,6 +316,21 @@ def test_api_runs_the_app_factory_with_probes_on_real_paths() -> None:
         assert c[probe]["httpGet"]["port"] in ("http", port)
 
 
+def test_the_api_requires_credentials_and_only_it_gets_the_bootstrap_token() -> None:
+    from docflow.auth.tokens import TokenError, ensure_bootstrap_token
+
+    holders = []
+    for obj in objects_of("Deployment"):
+        for c in containers(obj):
+            env = container_env(c)
+            assert env.get("DOCFLOW_AUTH") == "required", str(obj)
+            if "DOCFLOW_BOOTSTRAP_TOKEN" in env:
+                holders.append(obj.name)
+                with pytest.raises(TokenError, match="placeholder"):
+                    ensure_bootstrap_token(None, env["DOCFLOW_BOOTSTRAP_TOKEN"])  # type: ignore[arg-type]
+    assert holders == ["docflow-api"]
+
+
 def test_workers_consume_one_queue_each_with_explicit_concurrency() -> None:
     workers = _deployments_running("worker")
     assert {obj.name for obj, _ in workers} == {"docflow-worker-default", "docflow-worker-ocr"}

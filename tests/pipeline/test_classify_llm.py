@@ -105,3 +105,23 @@ def test_an_unusable_answer_does_not_pause_the_model(server: FakeModelServer) ->
     llm.classify(LETTER)
     server.reply = {"doc_type": "letter", "confidence": 0.9}
     assert llm.classify(LETTER).doc_type == "letter" and len(server.requests) == 2
+
+
+def test_a_redirect_is_never_followed_so_the_key_and_text_stay_with_the_configured_server(
+        server: FakeModelServer) -> None:
+    elsewhere = FakeModelServer()  # stands for an internal address a hostile server points at
+    try:
+        server.redirect_to = f"{elsewhere.url}/api/chat"
+        settings = LlmSettings(server.url, "m", api_key="sk-secret")
+        llm = LlmClassifier(DEFAULT_DOC_TYPES, settings)
+        assert llm.classify("Confidential contract text") is None
+        assert elsewhere.requests == [] and "307" in (llm.last_error or "")
+    finally:
+        elsewhere.close()
+
+
+def test_an_endless_reply_is_cut_off_instead_of_filling_memory(server: FakeModelServer) -> None:
+    server.reply = "x" * (3 * 1024 * 1024)
+    llm = LlmClassifier(DEFAULT_DOC_TYPES, LlmSettings(server.url, "m"))
+    assert llm.classify("text") is None
+    assert "longer than" in (llm.last_error or "")

@@ -132,3 +132,57 @@ def test_a_regex_rule_reads_python_syntax_and_honours_case() -> None:
     assert not MatchRule(MatchKind.REGEX, r"PO-\d{6}", case_sensitive=True).matches("po-123456")
     with pytest.raises(InvalidRule):
         MatchRule(MatchKind.REGEX, "[z-a]")
+
+
+# A regex that backtracks for longer than REGEX_TIMEOUT_S on any ordinary prose.
+SLOW_REGEX = r"(.|\w)*\d{4}"
+PROSE = "Dear Sir, thank you for your letter of the fourth. We will reply soon. " * 200
+
+
+def _slow_types(count: int) -> list[DocType]:
+    # Each pattern differs (a distinct optional tail), so no cache can make them cheap.
+    return [DocType(f"slow_{i}", rules=(MatchRule(MatchKind.REGEX,
+                                                  f"{SLOW_REGEX}(?:Z{{0,{i}}})"),))
+            for i in range(count)]
+
+
+def test_many_slow_rules_share_one_budget_per_document(caplog: pytest.LogCaptureFixture) -> None:
+    slow = _slow_types(300)
+    classifier = DocumentClassifier([*DEFAULT_DOC_TYPES, *slow], rules_budget_seconds=0.5)
+    with caplog.at_level("WARNING", logger="docflow.pipeline.classify.matching"):
+        result = classifier.classify(PROSE)
+    assert result.decider != "user_rules"
+    budget = [r.getMessage() for r in caplog.records if "past their budget" in r.getMessage()]
+    assert len(budget) == 1  # once per document, naming the types whose rules were skipped
+    # Each slow rule may take at most 0.1 s, so at most 0.5 / 0.1 (+1 cut short) ran.
+    assert "slow_299" in budget[0] and "slow_0," not in budget[0]
+
+
+def test_the_budget_counts_the_rules_run_and_names_those_skipped() -> None:
+    from docflow.pipeline.classify.matching import match_types
+
+    ticks = iter(range(100))  # a clock that advances one second per reading
+    typed = [(f"t{i}", (MatchRule(MatchKind.ANY, "absent"),)) for i in range(10)]
+    verdict = match_types(typed, PROSE, budget_seconds=3, clock=lambda: next(ticks))
+    assert verdict.rules_run == 2 and verdict.matched == ()
+    assert verdict.skipped == tuple(f"t{i}" for i in range(2, 10))
+
+
+def test_a_matching_rule_within_the_budget_still_decides() -> None:
+    slow = _slow_types(30)
+    letter = DocType("our_letter", rules=(MatchRule(MatchKind.PHRASE, "letter of the fourth"),))
+    result = DocumentClassifier([letter, *slow], rules_budget_seconds=0.3).classify(PROSE)
+    assert (result.doc_type, result.decider) == ("our_letter", "user_rules")
+
+
+def test_rule_limits_refuse_too_many_rules_and_overlong_patterns() -> None:
+    from docflow.pipeline.classify.matching import RuleLimits
+
+    limits = RuleLimits(max_rules_per_type=100, max_pattern_chars=50)
+    limits.check(["a"] * 100)
+    with pytest.raises(InvalidRule, match="at most 100 rules"):
+        limits.check(["a"] * 101)
+    with pytest.raises(InvalidRule, match="at most 50 characters"):
+        limits.check(["a" * 51])
+    rules = [MatchRule(MatchKind.ANY, f"w{i}") for i in range(120)]
+    assert len(limits.trim("t", [MatchRule(MatchKind.ANY, "x" * 60), *rules])) == 100

@@ -49,11 +49,11 @@ def test_a_pdf_with_a_blank_page_keeps_page_numbering() -> None:
     assert extracted.pages == ["one", "", "three"]
 
 
-def test_a_pdf_with_only_blank_pages_is_empty() -> None:
-    with pytest.raises(EmptyDocument) as error:
-        read(make_pdf(["", ""]), "scan.pdf")
-    assert "no text layer" in error.value.message.lower()
-    assert "ocr" in error.value.message.lower()
+def test_a_pdf_with_only_blank_pages_is_read_with_no_text_and_says_why() -> None:
+    extracted = read(make_pdf(["", ""]), "scan.pdf")
+    assert extracted.text == ""
+    assert extracted.pages == ["", ""]
+    assert any("blank" in note for note in extracted.warnings)
 
 
 def test_a_pdf_over_the_page_limit_is_refused() -> None:
@@ -219,9 +219,8 @@ def test_a_docx_that_unpacks_past_the_size_limit_is_refused() -> None:
         read(docx, "bomb.docx", Limits(max_unpacked_bytes=len(docx) + 1000))
 
 
-def test_an_empty_docx_is_empty() -> None:
-    with pytest.raises(EmptyDocument):
-        read(make_docx([]), "blank.docx")
+def test_a_docx_without_text_is_read_with_no_text() -> None:
+    assert read(make_docx([]), "blank.docx").text == ""
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -275,9 +274,9 @@ def test_utf16_html_with_a_bom() -> None:
     assert read(page, "menu.html").text.split("\n") == EXPECTED_LINES
 
 
-def test_html_with_only_scripts_is_empty() -> None:
-    with pytest.raises(EmptyDocument):
-        read(b"<html><script>alert(1)</script></html>", "blank.html")
+def test_html_with_only_scripts_is_read_with_no_text() -> None:
+    # Markup may carry only pictures; unlike a text file, no text is not a broken file.
+    assert read(b"<html><script>alert(1)</script></html>", "blank.html").text == ""
 
 
 # --- text ----------------------------------------------------------------------------------

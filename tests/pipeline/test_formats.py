@@ -9,7 +9,7 @@ import zipfile
 import docx as python_docx
 import pytest
 
-from docflow.pipeline import EmptyDocument, Limits, detect, extract, process_document
+from docflow.pipeline import Limits, detect, extract, process_document
 from tests.fixtures import make_docx
 from tests.fixtures_office import (
     make_epub,
@@ -155,9 +155,8 @@ def test_a_macro_enabled_xlsm_reads_like_an_xlsx() -> None:
     assert "macro\tbook" in read(xlsm, "tool.xlsm")
 
 
-def test_a_workbook_without_values_is_empty() -> None:
-    with pytest.raises(EmptyDocument):
-        read(make_xlsx({"Sheet1": [], "Sheet2": []}), "blank.xlsx")
+def test_a_workbook_without_values_is_read_with_no_text() -> None:
+    assert read(make_xlsx({"Sheet1": [], "Sheet2": []}), "blank.xlsx") == ""
 
 
 def test_ods_gives_sheet_names_rows_and_repeated_cells() -> None:

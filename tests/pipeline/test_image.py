@@ -15,7 +15,6 @@ from docflow.pipeline import (
     CorruptDocument,
     DetectedType,
     DocumentTooLarge,
-    EmptyDocument,
     Limits,
     TooManyPages,
     detect,
@@ -120,10 +119,10 @@ def test_an_animated_gif_reads_its_first_frame_and_says_so() -> None:
     assert any("first frame" in w for w in extracted.warnings)
 
 
-def test_an_image_without_text_is_empty() -> None:
-    with pytest.raises(EmptyDocument) as error:
-        read(image_bytes(Image.new("L", (500, 300), 255), "PNG"), "blank.png")
-    assert "OCR found no text" in error.value.message
+def test_an_image_without_text_is_read_with_no_text() -> None:
+    extracted = read(image_bytes(Image.new("L", (500, 300), 255), "PNG"), "blank.png")
+    assert extracted.text == ""
+    assert any("OCR found no text" in note for note in extracted.warnings)
 
 
 def test_a_scanned_receipt_goes_through_every_stage() -> None:

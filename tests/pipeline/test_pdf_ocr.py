@@ -10,7 +10,6 @@ from PIL import Image
 
 from docflow.pipeline import (
     DocumentError,
-    EmptyDocument,
     Limits,
     ProcessingTimeout,
     detect,
@@ -73,10 +72,11 @@ def test_pages_with_a_short_text_layer_and_nothing_drawn_are_not_ocrd(monkeypatc
     assert extracted.ocr_confidence is None
 
 
-def test_a_blank_scan_is_empty_and_says_ocr_found_nothing() -> None:
-    with pytest.raises(EmptyDocument) as error:
-        read(make_scanned_pdf([Image.new("L", (400, 500), 255)]))
-    assert "OCR" in error.value.message
+def test_a_blank_scan_has_no_text_and_says_ocr_found_nothing() -> None:
+    extracted = read(make_scanned_pdf([Image.new("L", (400, 500), 255)]))
+    assert extracted.text == ""
+    assert extracted.ocr_pages == [True]
+    assert any("OCR" in note for note in extracted.warnings)
 
 
 def test_a_missing_ocr_language_fails_the_scan_with_the_package_to_install() -> None:
@@ -158,9 +158,16 @@ def test_a_page_that_times_out_is_skipped_and_the_others_are_kept(monkeypatch) -
 
     slow_on_page_two.calls = 0
     monkeypatch.setattr(pages_module, "ocr_image", slow_on_page_two)
-    extracted = read(make_scanned_pdf([_scan(1), _scan(2), _scan(3)]))
+    scan = make_scanned_pdf([_scan(1), _scan(2), _scan(3)])
+    extracted = read(scan)
     assert extracted.pages == ["readable", "", "readable"]
     assert any("Page 2" in w and "skipped" in w for w in extracted.warnings)
+    assert extracted.unread_pages == [2]
+    slow_on_page_two.calls = 0
+    result = process_document(scan, "scan.pdf")  # completed, with a warning a person sees
+    assert [w.code for w in result.warnings] == ["partial"]
+    assert "1 of 3 pages" in result.warnings[0].message
+    assert "page 2" in result.warnings[0].message
 
 
 def test_a_scan_whose_every_page_times_out_fails_as_timeout(monkeypatch) -> None:

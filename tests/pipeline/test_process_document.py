@@ -111,8 +111,9 @@ def test_damaged_files_fail_only_with_document_errors(data: bytes, filename: str
             result = process_document(damaged, filename)
         except DocumentError as error:
             assert error.code and error.message
-        else:
-            assert result.extracted.text
+        else:  # text, or none and a warning saying so
+            codes = [w.code for w in result.warnings]
+            assert result.extracted.text or codes == ["no_text"]
 
 
 def test_an_encrypted_office_file_is_reported_as_encrypted_not_unsupported() -> None:
@@ -139,3 +140,60 @@ def test_the_pipeline_imports_no_other_docflow_package() -> None:
                     assert not alias.name.startswith("docflow") or alias.name.startswith(
                         "docflow.pipeline"
                     ), f"{source} imports {alias.name}"
+
+
+# --- readable, but no text: completed with a warning, not a failure --------------------------
+
+
+def _blank_photo() -> bytes:
+    from PIL import Image
+
+    from tests.scans import image_bytes
+
+    return image_bytes(Image.new("RGB", (640, 480), (90, 140, 200)), "JPEG")
+
+
+@pytest.mark.parametrize(("data", "filename"), [
+    (_blank_photo(), "holiday.jpg"),
+    (make_pdf(["", ""]), "blank-pages.pdf"),
+    (make_docx([]), "blank.docx"),
+])
+def test_a_readable_file_without_text_completes_with_a_no_text_warning(
+        data: bytes, filename: str) -> None:
+    result = process_document(data, filename)
+    assert result.extracted.text == ""
+    assert [w.code for w in result.warnings] == ["no_text"]
+    assert result.warnings[0].message.endswith(".")
+    assert result.classification.doc_type == "other"
+    assert result.fields == []
+    assert result.embedding is None
+
+
+def test_a_no_text_photo_never_reaches_the_classifier() -> None:
+    class Refusing:  # a model's guess on "" would be its prior, not a type
+        def embed(self, text: str) -> None:
+            raise AssertionError("embedded an empty text")
+
+        def classify(self, text: str, embedding: object) -> None:
+            raise AssertionError("classified an empty text")
+
+    result = process_document(_blank_photo(), "photo.jpg", classifier=Refusing())  # type: ignore[arg-type]
+    assert result.classification.decider == "no_text"
+
+
+@pytest.mark.parametrize(("data", "filename"), [
+    (b"", "nothing.pdf"),  # zero bytes: nothing to read at all
+    (b"  \n\n \t \n", "blank.txt"),  # a text file is only its characters: blank is broken
+    (b"   ", "blank.csv"),
+])
+def test_files_with_nothing_to_read_still_fail_as_empty(data: bytes, filename: str) -> None:
+    with pytest.raises(DocumentError) as error:
+        process_document(data, filename)
+    assert error.value.code == "empty"
+
+
+def test_text_cut_at_the_limit_carries_a_truncated_warning() -> None:
+    result = process_document(b"word " * 100, "long.txt", Limits(max_text_chars=50))
+    assert [w.code for w in result.warnings] == ["truncated"]
+    assert "50" in result.warnings[0].message
+    assert process_document(b"word " * 5, "short.txt").warnings == []

@@ -454,3 +454,80 @@ def test_a_copy_whose_twin_lost_its_worker_is_processed_on_its_own(store: Store)
     assert process_document(second) == "processed"
     doc = _get(store, second)
     assert doc.status == DocumentStatus.COMPLETED and doc.reused_from is None
+
+
+def _on_ocr_queue(store: Store, doc_id: str) -> str:
+    from docflow.worker import tasks
+
+    return tasks._process(runtime_module.runtime(), doc_id, _claim(store, doc_id), "ocr")
+
+
+def _photo(color: tuple[int, int, int] = (90, 140, 200)) -> bytes:
+    from PIL import Image
+
+    from tests.scans import image_bytes
+
+    return image_bytes(Image.new("RGB", (640, 480), color), "JPEG")
+
+
+def test_a_photo_without_text_completes_with_a_no_text_warning_and_is_indexed(
+        store: Store, settings: Settings) -> None:
+    from docflow.search import open_index
+    from docflow.worker.indexer import index_pending
+
+    doc_id = _register(store, _photo(), "team-photo.jpg")
+    assert _on_ocr_queue(store, doc_id) == "processed"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED and doc.error_code is None
+    assert doc.warning_codes == "no_text"
+    assert [w["code"] for w in doc.warnings] == ["no_text"]
+    assert doc.doc_type == "other" and doc.fields == [] and doc.embedding is None
+    index = open_index("tantivy", settings.index_dir, writer=True)
+    assert index_pending(store, index, batch_size=10) == 1  # an empty text indexes as well
+
+
+def test_a_twin_of_a_no_text_photo_gets_its_warning_too(store: Store) -> None:
+    first = _register(store, _photo(), "a.jpg")
+    second = _register(store, _photo(), "b.jpg")
+    _on_ocr_queue(store, first)
+    assert _on_ocr_queue(store, second) == "reused"
+    twin = _get(store, second)
+    assert twin.reused_from == first and twin.warning_codes == "no_text"
+    assert twin.warnings == _get(store, first).warnings
+
+
+def test_a_document_processed_again_after_failing_has_no_stale_warnings(store: Store) -> None:
+    doc_id = _register(store, _photo(), "p.jpg")
+    _on_ocr_queue(store, doc_id)
+    assert _get(store, doc_id).warning_codes == "no_text"
+    with store.db.write() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        docs.mark_failed(doc, "corrupt", "broken.")
+    failed = _get(store, doc_id)
+    assert failed.warnings is None and failed.warning_codes is None
+
+
+def test_a_scan_pasted_into_word_moves_to_the_ocr_queue_and_is_read_there(
+        store: Store, monkeypatch) -> None:
+    import io
+
+    import docx as python_docx
+
+    from docflow.worker import tasks
+    from tests.scans import image_bytes, text_image
+
+    monkeypatch.setattr(Dispatcher, "send", lambda self, refs: len(refs))
+    document = python_docx.Document()
+    document.add_picture(io.BytesIO(image_bytes(
+        text_image(["Invoice number 4711"], margin=120), "PNG")))
+    out = io.BytesIO()
+    document.save(out)
+    doc_id = _register(store, out.getvalue(), "scan.docx")
+    rt = runtime_module.runtime()
+    assert tasks._process(rt, doc_id, _claim(store, doc_id), "default") == "moved"
+    assert _on_ocr_queue(store, doc_id) == "processed"
+    doc = _get(store, doc_id)
+    assert doc.status == DocumentStatus.COMPLETED and doc.warnings is None
+    with store.db.read() as session:
+        assert "Invoice number 4711" in docs.get_text(session, doc.sha256)

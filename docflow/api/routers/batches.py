@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from docflow.api.errors import ERROR_RESPONSES, not_found
@@ -11,6 +12,7 @@ from docflow.api.schemas import BatchCreate, BatchOut, BatchStatus
 from docflow.api.state import ApiState, get_state
 from docflow.store import Batch
 from docflow.store.batches import batch_progress, open_batch, write_with_retry
+from docflow.store.cancel import cancel_batch
 
 router = APIRouter(tags=["progress"])
 
@@ -71,4 +73,23 @@ def batch_status(batch_id: str = Path(description="The batch's id."),
         raise not_found("batch", batch_id)
     return BatchStatus(batch_id=batch_id, total=progress.total, completed=progress.completed,
                        processing=progress.processing, queued=progress.queued,
-                       failed=progress.failed, progress_percent=progress.progress_percent)
+                       failed=progress.failed, cancelled=progress.cancelled,
+                       progress_percent=progress.progress_percent,
+                       with_warnings=progress.with_warnings, warnings=progress.warnings)
+
+
+class Cancelled(BaseModel):
+    cancelled: int = Field(description="Documents stopped now (queued or processing ones); "
+                           "finished documents keep their results.")
+
+
+@router.post("/api/batches/{batch_id}/cancel", response_model=Cancelled,
+             responses=ERROR_RESPONSES, summary="Cancel a batch's unfinished documents")
+def cancel_a_batch(batch_id: str = Path(description="The batch's id."),
+                   state: ApiState = Depends(get_state)) -> Cancelled:
+    """Stop every queued or processing document of the batch: each ends `cancelled` (not
+    failed); workers reading one stop within a lease renewal. Safe to repeat."""
+    with state.store.db.write() as session:
+        if session.get(Batch, batch_id) is None:
+            raise not_found("batch", batch_id)
+        return Cancelled(cancelled=cancel_batch(session, batch_id))

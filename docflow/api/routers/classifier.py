@@ -21,7 +21,8 @@ class ClassifierOut(BaseModel):
     new_labels: int = Field(description="Labels set since it was trained.")
 
 
-@router.get("/api/classifier", response_model=ClassifierOut, summary="The trained classifier")
+@router.get("/api/classifier", response_model=ClassifierOut, responses=ERROR_RESPONSES,
+            summary="The trained classifier")
 def classifier(state: ApiState = Depends(get_state)) -> ClassifierOut:
     """The version of the trained classifier in use, when it was trained and on how many
     labelled documents, and how many labels came in since."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import unicodedata
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store.document_types import list_types, save_type
@@ -15,23 +16,39 @@ from docflow.store.models import DocumentType
 
 router = APIRouter(tags=["document types"])
 
+# Control, lone surrogate and unassigned code points: a name is shown and typed by people.
+_UNPRINTABLE = {"Cc", "Cs", "Cn"}
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "A type of that name exists (exists), or the type "
+                                             "'other' cannot be deleted (required_type)"}}
+
+
+MAX_TEXT = 10_000
+MAX_ITEMS = 1_000
+Weight = Annotated[float, Field(allow_inf_nan=False)]
+Phrase = Annotated[str, Field(max_length=1_000)]
+
 
 class Rule(BaseModel):
-    kind: str = Field(description="any, all, phrase, regex or fuzzy.")
-    pattern: str = Field(description="Words (any/all), a phrase, a regex, or text to match "
-                         "fuzzily.")
+    kind: str = Field(max_length=20, description="any, all, phrase, regex or fuzzy.")
+    pattern: str = Field(max_length=MAX_TEXT, description="Words (any/all), a phrase, a "
+                         "regex, or text to match fuzzily.")
     case_sensitive: bool = False
-    threshold: float = Field(85.0, description="Fuzzy only: similarity 0-100.")
+    threshold: float = Field(85.0, ge=0, le=100, allow_inf_nan=False,
+                             description="Fuzzy only: similarity 0-100.")
 
 
 class DocumentTypeIn(BaseModel):
-    description: str = Field("", description="What the type is, in a sentence (zero-shot "
-                             "classification reads it).")
-    keywords: dict[str, float] | list[str] = Field(default_factory=dict, description="Phrases "
-                                                   "that give the type away, with weights 1-3, "
-                                                   "or a plain list.")
-    rules: list[Rule] = Field(default_factory=list, description="A document matching any rule "
-                              "gets this type, whatever the classifiers say.")
+    description: str = Field("", max_length=MAX_TEXT, description="What the type is, in a "
+                             "sentence (zero-shot classification reads it).")
+    keywords: dict[Phrase, Weight] | list[Phrase] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="Phrases that give the type "
+        "away, with weights 1-3, or a plain list.")
+    rules: list[Rule] = Field(default_factory=list, max_length=MAX_ITEMS, description="A "
+                              "document matching any rule gets this type, whatever the "
+                              "classifiers say.")
 
 
 class DocumentTypeCreate(DocumentTypeIn):
@@ -52,7 +69,7 @@ def _out(row: DocumentType) -> DocumentTypeOut:
 
 
 @router.get("/api/document-types", response_model=list[DocumentTypeOut],
-            summary="List document types")
+            responses=ERROR_RESPONSES, summary="List document types")
 def all_types(state: ApiState = Depends(get_state)) -> list[DocumentTypeOut]:
     """Every document type the classifier chooses from: the built-in ones and the users'."""
     with state.store.db.read() as session:
@@ -72,19 +89,23 @@ def one_type(name: str = Path(description="The type's name, e.g. invoice."),
 
 
 @router.put("/api/document-types/{name}", response_model=DocumentTypeOut,
-            responses=ERROR_RESPONSES, summary="Create or replace a document type")
+            responses={**ERROR_RESPONSES, 201: {"model": DocumentTypeOut,
+                                                "description": "The type was created"}},
+            summary="Create or replace a document type")
 def put_type(body: DocumentTypeIn, response: Response,
              name: str = Path(description="The type's name, e.g. invoice."),
              state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """Create the type or replace its description, keywords and rules (201 when new, 200 when
     replaced). Workers use the change within seconds; documents already typed keep theirs."""
-    if not name.strip() or len(name) > 100:
-        raise ApiError(422, "invalid_request", "A type name is 1 to 100 characters.")
+    if not name.strip() or len(name) > 100 or any(unicodedata.category(c) in _UNPRINTABLE
+                                                  for c in name):
+        raise ApiError(422, "invalid_request", "A type name is 1 to 100 printable characters.")
     rules: list[dict[str, Any]] = [r.model_dump() for r in body.rules]
     try:
         with state.store.db.write() as session:
             existed = session.get(DocumentType, name) is not None
-            row = save_type(session, name, body.description, body.keywords, rules)
+            row = save_type(session, name, body.description, body.keywords, rules,
+                            state.settings.rule_limits)
             out = _out(row)
     except InvalidRule as exc:
         raise ApiError(422, exc.code, str(exc)) from exc
@@ -95,7 +116,7 @@ def put_type(body: DocumentTypeIn, response: Response,
 
 
 @router.post("/api/document-types", response_model=DocumentTypeOut, status_code=201,
-             responses=ERROR_RESPONSES, summary="Create a document type")
+             responses=_CONFLICT, summary="Create a document type")
 def post_type(body: DocumentTypeCreate, response: Response,
               state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """Create a type; 409 when one of that name exists (PUT replaces one)."""
@@ -106,7 +127,7 @@ def post_type(body: DocumentTypeCreate, response: Response,
     return put_type(body, response, body.name, state)
 
 
-@router.delete("/api/document-types/{name}", status_code=204, responses=ERROR_RESPONSES,
+@router.delete("/api/document-types/{name}", status_code=204, responses=_CONFLICT,
                summary="Delete a document type")
 def delete_type(name: str = Path(description="The type's name, e.g. invoice."),
                 state: ApiState = Depends(get_state)) -> Response:

@@ -8,15 +8,20 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
+from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary_of
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
+from docflow.store.cancel import cancel_document
 from docflow.store.documents import DocumentFilter, get_text, list_documents
 from docflow.store.field_labels import CorrectedField, correct_fields, refresh_labels
 from docflow.store.models import DocumentType, utcnow
 
 router = APIRouter(tags=["documents"])
+
+MAX_ID_CHARS = 200
+# Deepest page of the listing; far beyond any collection docflow is sized for (500,000).
+MAX_LIST_OFFSET = 1_000_000_000
 
 PATH_PREFIX_HELP = (
     "Only documents whose `source_path` starts with this (case-sensitive). End it "
@@ -28,27 +33,36 @@ PATH_PREFIX_HELP = (
 
 @router.get("/api/documents", response_model=DocumentList, responses=ERROR_RESPONSES,
             summary="List documents")
-def documents(batch_id: str | None = Query(None, description="Only the documents of this batch "
+def documents(batch_id: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                            description="Only the documents of this batch "
                                             "(attachments and archive members included)."),
               status: str | None = Query(None, description="queued, processing, completed "
                                          "or failed.", pattern="^(queued|processing|completed|"
                                          "failed)$"),
-              doc_type: str | None = Query(None, description="Only documents of this type "
+              doc_type: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                           description="Only documents of this type "
                                            "(see /api/document-types)."),
-              parent_id: str | None = Query(None, description="Only the attachments or archive "
+              parent_id: str | None = Query(None, max_length=MAX_ID_CHARS,
+                                            description="Only the attachments or archive "
                                             "members of this document."),
               needs_review: bool | None = Query(None, description="true: only documents whose "
                                                 "type was chosen with low confidence."),
               path_prefix: str | None = Query(None, max_length=1024,
                                               description=PATH_PREFIX_HELP),
+              warning: str | None = Query(None, max_length=40, pattern="^[a-z_]+$",
+                                          description="Only documents with this warning "
+                                          "code (no_text, partial, truncated), or "
+                                          "'any'."),
               limit: int = Query(50, ge=1, le=1000, description="Documents per page."),
-              offset: int = Query(0, ge=0, description="Documents to skip (paging)."),
+              offset: int = Query(0, ge=0, le=MAX_LIST_OFFSET,
+                                  description="Documents to skip (paging)."),
               state: ApiState = Depends(get_state)) -> DocumentList:
     """A page of documents, oldest first, with the total that match: id, file name, path in
     the uploaded folder, status, the reason of a failure (`error: {code, message}`), type and
     whether it awaits review."""
     with state.store.db.read() as session:
-        flt = DocumentFilter(batch_id, status, doc_type, parent_id, needs_review, path_prefix)
+        flt = DocumentFilter(batch_id, status, doc_type, parent_id, needs_review, path_prefix,
+                             warning)
         total, rows = list_documents(session, flt, limit, offset)
         return DocumentList(total=total, limit=limit, offset=offset,
                             documents=[summary_of(d) for d in rows])
@@ -70,8 +84,12 @@ def document(document_id: str = Path(description="The document's id."),
 
 
 @router.get("/api/documents/{document_id}/file", response_class=FileResponse,
-            responses={**ERROR_RESPONSES, 200: {"description": "The original bytes",
-                                                "content": {"application/octet-stream": {}}}},
+            responses={**ERROR_RESPONSES, 200: {
+                "description": "The original bytes, as the document's mime_type (detected when "
+                "it was processed; application/octet-stream before)",
+                "content": {"application/octet-stream": {}, "*/*": {}}},
+                410: {"model": ErrorBody, "description": "The original is no longer in "
+                                                         "storage (original_missing)"}},
             summary="Download the original")
 def document_file(document_id: str = Path(description="The document's id."),
                   state: ApiState = Depends(get_state)) -> Response:
@@ -99,19 +117,28 @@ def document_file(document_id: str = Path(description="The document's id."),
                              headers=headers)
 
 
+MAX_FIELD_NAME = 100
+MAX_FIELD_VALUE = 10_000
+MAX_CORRECTED_FIELDS = 200
+
+
 class FieldCorrection(BaseModel):
-    name: str = Field(description="The field: total, document_date, invoice_number, vendor, "
-                      "... or a name of your own.")
-    value: str = Field(description="The value as printed in the document, e.g. '1,234.50'.")
-    normalized: str | None = Field(None, description="Its normalised form, e.g. '1234.50 EUR' "
-                                   "or '2024-03-12'; the value itself when left out.")
+    name: str = Field(min_length=1, max_length=MAX_FIELD_NAME, description="The field: total, "
+                      "document_date, invoice_number, vendor, ... or a name of your own.")
+    value: str = Field(max_length=MAX_FIELD_VALUE, description="The value as printed in the "
+                       "document, e.g. '1,234.50'.")
+    normalized: str | None = Field(None, max_length=MAX_FIELD_VALUE, description="Its "
+                                   "normalised form, e.g. '1234.50 EUR' or '2024-03-12'; the "
+                                   "value itself when left out.")
 
 
 class Correction(BaseModel):
-    doc_type: str | None = Field(None, description="The right type (must exist); kept as a "
-                                 "label the trained classifier learns from.")
+    doc_type: str | None = Field(None, max_length=100, description="The right type (must "
+                                 "exist); kept as a label the trained classifier learns from.")
     fields: list[FieldCorrection] | None = Field(
-        None, description="Fields to set; each replaces the fields of the same name and is kept "
+        None, max_length=MAX_CORRECTED_FIELDS, description=f"At most {MAX_CORRECTED_FIELDS} "
+        "fields to set, each name once (a name sent twice is refused with "
+        "422 duplicate_field); each replaces the fields of the same name and is kept "
         "as a label (source 'user', labeled_at). Where the value is printed in the text its "
         "evidence span is found (start/end, else -1), and the words printed before it (e.g. "
         "'Balance to remit') are learned: later documents of the same type, above all from the "
@@ -130,6 +157,11 @@ def correct(document_id: str = Path(description="The document's id."),
         doc = session.get(Document, document_id, with_for_update=True)
         if doc is None:
             raise not_found("document", document_id)
+        names = [f.name for f in body.fields or []]
+        if len(set(names)) < len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ApiError(422, "duplicate_field", f"Each field may be set once per request; "
+                           f"{', '.join(map(repr, twice))} came more than once.")
         if body.doc_type is not None:
             if session.get(DocumentType, body.doc_type) is None:
                 raise ApiError(422, "unknown_type", f"There is no document type "
@@ -146,3 +178,23 @@ def correct(document_id: str = Path(description="The document's id."),
         elif body.doc_type is not None:
             refresh_labels(session, doc, text)  # its labels now teach the new type
         return detail_of(doc, text)
+
+
+@router.post("/api/documents/{document_id}/cancel", response_model=DocumentDetail,
+             responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description":
+                        "The document has already finished (finished)"}},
+             summary="Cancel a document")
+def cancel(document_id: str = Path(description="The document's id."),
+           state: ApiState = Depends(get_state)) -> DocumentDetail:
+    """Stop a queued or processing document: it ends `cancelled` (not failed); a worker reading
+    it stops within a lease renewal. 409 when it has already finished."""
+    with state.store.db.write() as session:
+        if session.get(Document, document_id) is None:
+            raise not_found("document", document_id)
+        if not cancel_document(session, document_id):
+            raise ApiError(409, "finished", "The document has already finished; there is "
+                           "nothing to cancel.")
+    with state.store.db.read() as session:
+        doc = session.get(Document, document_id)
+        assert doc is not None
+        return detail_of(doc, None)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from docflow.api.errors import SERVER_ERROR_RESPONSES
 from docflow.api.schemas import ComponentHealth, HealthResponse
 from docflow.api.state import ApiState, get_state
 from docflow.store.workers import list_workers
@@ -34,7 +35,8 @@ def _check(state: ApiState) -> HealthResponse:
 
 
 @router.get("/health", response_model=HealthResponse,
-            responses={503: {"model": HealthResponse, "description": "A component is down"}},
+            responses={**SERVER_ERROR_RESPONSES,
+                       503: {"model": HealthResponse, "description": "A component is down"}},
             summary="Service health")
 async def health(state: ApiState = Depends(get_state)) -> JSONResponse:
     """Whether the database and the broker answer and how many workers reported lately:

@@ -11,10 +11,13 @@ from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from docflow.api.schemas import SearchHitOut, SearchResponse
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
-from docflow.search import SearchMode, modes
+from docflow.search import MAX_SEARCH_DEPTH, SearchDepthExceeded, SearchMode, modes
 from docflow.store.documents import source_paths
 
 router = APIRouter(tags=["search"])
+
+MAX_QUERY_CHARS = 2_000
+MAX_FILTER_CHARS = 200
 
 MODE_HELP = (
     "keyword: the words of `q`. semantic: documents whose meaning is closest to "
@@ -36,23 +39,32 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/api/search", response_model=SearchResponse, responses=_RESPONSES,
             summary="Search documents")
-def search(q: str = Query(..., min_length=1, description="Words, \"phrases\", AND/OR/-; in "
-                          "semantic mode, a sentence saying what you look for."),
-           doc_type: str | None = Query(None, description="Only this document type."),
-           batch_id: str | None = Query(None, description="Only this batch."),
+def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
+                          description="Words, \"phrases\", AND/OR/-; in "
+                          "semantic mode, a sentence saying what you look for. Syntax that "
+                          "does not parse, or names a field other than text and filename, is "
+                          "searched as plain words."),
+           doc_type: str | None = Query(None, max_length=MAX_FILTER_CHARS,
+                                        description="Only this document type."),
+           batch_id: str | None = Query(None, max_length=MAX_FILTER_CHARS,
+                                        description="Only this batch."),
            mode: SearchMode | None = Query(None, description=MODE_HELP),
            limit: int = Query(20, ge=1, le=200, description="Hits per page."),
-           offset: int = Query(0, ge=0, description="Hits to skip (paging)."),
+           offset: int = Query(0, ge=0, lt=MAX_SEARCH_DEPTH, description="Hits to skip "
+                               f"(paging); offset + limit is at most {MAX_SEARCH_DEPTH}."),
            state: ApiState = Depends(get_state)) -> SearchResponse:
     """Completed documents ranked by relevance: id, file name, path in the uploaded folder,
     type, score and a snippet with the matched words. A document is searchable a few seconds
-    after it completes."""
+    after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
+    query or filter beyond that."""
     try:
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
                              zero_shot=state.settings.makes_embeddings,
                              encoder=state.query_encoder,
                              vectors=state.vector_index())
+    except SearchDepthExceeded as exc:
+        raise ApiError(422, exc.code, exc.message) from exc
     except modes.SemanticSearchOff as exc:
         raise ApiError(422, exc.code, f"{exc.message} (mode=keyword)") from exc
     except EmbeddingModelMissing as exc:

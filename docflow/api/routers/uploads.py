@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
+from docflow.api.errors import ERROR_RESPONSES, UPLOAD_ERROR_RESPONSES, ApiError, not_found
 from docflow.api.multipart import receive_files
 from docflow.api.schemas import (
     AppendedDocumentOut,
@@ -25,8 +25,7 @@ from docflow.worker.dispatch import append_documents, submit_documents, upload_d
 
 router = APIRouter(tags=["upload"])
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES, 413: {"model": ErrorBody, "description": "A file is over the size limit"}}
+_RESPONSES = UPLOAD_ERROR_RESPONSES
 
 
 def _multipart_body(field: str, many: bool, batch_name: bool = True,
@@ -47,7 +46,8 @@ def _multipart_body(field: str, many: bool, batch_name: bool = True,
     return {"requestBody": {"required": True, "content": {"multipart/form-data": media}}}
 
 
-@router.get("/api/limits", response_model=UploadLimits, summary="Upload limits")
+@router.get("/api/limits", response_model=UploadLimits, responses=ERROR_RESPONSES,
+            summary="Upload limits")
 def limits(state: ApiState = Depends(get_state)) -> UploadLimits:
     """What a client must respect: files per batch (and per request) and bytes per file."""
     return UploadLimits(max_files_per_batch=state.settings.max_batch_files,
@@ -62,7 +62,8 @@ async def upload(request: Request, state: ApiState = Depends(get_state)) -> Uplo
     ("2019/invoice.pdf") is kept as the document's `source_path`; `filename` is its last part."""
     s = state.settings
     form = await receive_files(request, state.store.blobs, file_field="file", max_files=1,
-                               max_file_bytes=s.max_file_bytes)
+                               max_file_bytes=s.max_file_bytes,
+                               min_free_bytes=s.min_free_disk_bytes)
     submitted = await run_in_threadpool(submit_documents, state.store, state.dispatcher,
                                         form.files, source="upload", as_batch=False)
     doc_id, task_id, status, filename, source_path = submitted.documents[0]
@@ -85,7 +86,7 @@ async def batch_upload(request: Request,
     s = state.settings
     form = await receive_files(request, state.store.blobs, file_field="files",
                                max_files=s.max_batch_files, max_file_bytes=s.max_file_bytes,
-                               keys=True)
+                               keys=True, min_free_bytes=s.min_free_disk_bytes)
     uploaded = await run_in_threadpool(upload_documents, state.store, state.dispatcher,
                                        form.files, source="batch-upload",
                                        batch_name=form.fields.get("batch_name"))
@@ -119,7 +120,7 @@ async def append_files(request: Request,
         raise not_found("batch", batch_id)
     form = await receive_files(request, state.store.blobs, file_field="files",
                                max_files=s.max_batch_files, max_file_bytes=s.max_file_bytes,
-                               keys=True)
+                               keys=True, min_free_bytes=s.min_free_disk_bytes)
     try:
         appended = await run_in_threadpool(append_documents, state.store, state.dispatcher,
                                            batch_id, form.files,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from docflow.api.errors import ERROR_RESPONSES
 from docflow.api.schemas import WorkerOut, WorkersResponse
 from docflow.api.state import ApiState, get_state
 from docflow.store.workers import list_workers
@@ -11,7 +12,8 @@ from docflow.store.workers import list_workers
 router = APIRouter(tags=["progress"])
 
 
-@router.get("/api/workers", response_model=WorkersResponse, summary="Workers and their tasks")
+@router.get("/api/workers", response_model=WorkersResponse, responses=ERROR_RESPONSES,
+            summary="Workers and their tasks")
 def workers(state: ApiState = Depends(get_state)) -> WorkersResponse:
     """Every worker that reported lately, read from the heartbeats workers write to the
     database (so it works on any broker): its node name, host, queues, concurrency, active

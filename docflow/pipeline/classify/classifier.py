@@ -2,7 +2,8 @@
 
 Order (each decider is skipped when it is not configured):
 1. user_rules - a type's own rules (any/all/phrase/regex/fuzzy). The user said so: confidence 1.
-   When rules of several types match, the later deciders pick among those types only.
+   When rules of several types match, the later deciders pick among those types only. All
+   rules share one time budget per document (`rules_budget_seconds`).
 2. trained    - the model learned from the user's labels, if its probability >= `trained_min`;
    skipped when the keywords clearly name a type the model was never taught.
 3. llm        - the configured language model, if it answers with confidence >= `llm_min`.
@@ -26,7 +27,7 @@ from ..types import Classification
 from .doc_types import DEFAULT_DOC_TYPES, OTHER, DocType
 from .embeddings import SentenceEncoder
 from .llm import LlmClassifier
-from .matching import first_matching_rule
+from .matching import DEFAULT_RULES_BUDGET_S, match_types
 from .rules import RulesClassifier
 from .trained import TrainedClassifier
 from .zero_shot import ZeroShotClassifier
@@ -67,9 +68,12 @@ class DocumentClassifier:
         llm: LlmClassifier | None = None,
         thresholds: Thresholds = Thresholds(),
         zero_shot: bool = True,
+        rules_budget_seconds: float = DEFAULT_RULES_BUDGET_S,
     ) -> None:
         self.doc_types = tuple(doc_types)
         self.thresholds = thresholds
+        self.rules_budget_seconds = rules_budget_seconds
+        self._typed_rules = tuple((t.name, t.rules) for t in self.doc_types if t.rules)
         self.trained = trained
         self.encoder = encoder
         self.llm = llm
@@ -93,7 +97,7 @@ class DocumentClassifier:
         return self.encoder.embed_passages(text, whole=whole) if self.encoder else None
 
     def classify(self, text: str, embedding: np.ndarray | None = None) -> Classification:
-        ruled = [t.name for t in self.doc_types if first_matching_rule(t.rules, text)]
+        ruled = list(match_types(self._typed_rules, text, self.rules_budget_seconds).matched)
         if len(ruled) == 1:
             return Classification(ruled[0], 1.0, USER_RULES)
         allowed = set(ruled) if ruled else self._names | {OTHER}

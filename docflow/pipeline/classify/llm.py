@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,7 @@ from .doc_types import OTHER, DocType
 
 DECIDER = "llm"
 PROMPT_CHARS = 6_000  # the head of the document says what it is; keeps prompts small and fast
+MAX_REPLY_BYTES = 1024 * 1024  # a type or a few fields fit in far less
 
 
 class LlmApi(StrEnum):
@@ -100,14 +102,22 @@ class LlmClassifier:
         if self.settings.api is LlmApi.OLLAMA:
             body = {"model": self.settings.model, "messages": messages, "format": "json",
                     "stream": False, "options": {"temperature": 0}}
-            response = self._client.post("/api/chat", json=body)
-            response.raise_for_status()
-            return response.json()["message"]["content"]
+            return self._post("/api/chat", body)["message"]["content"]
         body = {"model": self.settings.model, "messages": messages, "temperature": 0,
                 "response_format": {"type": "json_object"}}
-        response = self._client.post("/chat/completions", json=body)
-        response.raise_for_status()
-        return response.json()["choices"][0]["message"]["content"]
+        return self._post("/chat/completions", body)["choices"][0]["message"]["content"]
+
+    def _post(self, path: str, body: dict[str, object]) -> Any:
+        """The server's JSON reply, read up to MAX_REPLY_BYTES: a server that answers without
+        end (or a redirect's target, which is never followed) cannot fill a worker's memory."""
+        with self._client.stream("POST", path, json=body) as response:
+            response.raise_for_status()  # a redirect too: it is never followed
+            reply = bytearray()
+            for chunk in response.iter_bytes():
+                reply += chunk
+                if len(reply) > MAX_REPLY_BYTES:
+                    raise ValueError(f"the reply is longer than {MAX_REPLY_BYTES:,} bytes")
+        return json.loads(reply)
 
     def _read(self, answer: object) -> Classification | None:
         if not isinstance(answer, dict):

@@ -28,6 +28,7 @@ from .legacy_ppt import extract_ppt as extract_ppt
 from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
+from .office_pictures import with_picture_text
 from .pdf import extract_pdf
 from .pptx import extract_pptx as extract_pptx
 from .registry import extractor_for, register, supported_formats
@@ -48,6 +49,9 @@ __all__ = [
     "supported_formats",
 ]
 
+# Formats that are nothing but characters: one with no text fails as empty, while any other
+# readable file without text (a photo, a blank scan) completes with a "no_text" warning.
+TEXT_ONLY = frozenset({"text", "markdown", "csv", "tsv", "json", "xml"})
 _IMAGES = frozenset({"png", "jpeg", "gif", "tiff", "bmp", "webp"})
 _LABELS = {  # how a person names the format; anything else is shown upper-case (CSV, RTF)
     "pdf": "PDF", "docx": "Word", "html": "HTML", "xlsx": "Excel", "pptx": "PowerPoint",
@@ -75,6 +79,7 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
         raw = reader(data, detected, limits)
         if detected.format in EMBEDDINGS:
             raw = _with_embedded(raw, data, detected.format, limits)
+        raw = with_picture_text(raw, data, detected.format, limits)  # thin text: OCR pictures
     except DocumentError:
         raise
     except Exception as exc:  # a parser bug must never escape as a bare library error
@@ -117,7 +122,10 @@ def _finish(
     pages = [clean_text(page) for page in raw.pages]
     text = "\n\n".join(pages) if pages else clean_text(raw.text)
     if not text.strip():
-        raise EmptyDocument(_empty_message(detected.format, label))
+        if detected.format in TEXT_ONLY:  # its characters are all it has: blank means broken
+            raise EmptyDocument(_empty_message(detected.format, label))
+        # A photo, a blank scan, a picture-only slide: readable, with no text to keep.
+        return replace(raw, text="", pages=["" for _ in pages])
     if len(text) <= limits.max_text_chars:
         return replace(raw, text=text, pages=pages)
     warning = f"The text was cut at {limits.max_text_chars:,} characters."

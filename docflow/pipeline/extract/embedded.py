@@ -5,7 +5,10 @@ An OOXML package keeps embedded objects under `word/embeddings/`, `xl/embeddings
 wrapped in an OLE compound file (`oleObject1.bin`). The wrapper is opened: an OLE "Package"
 (any file dragged into a document) gives the file with its own name, an Acrobat object its PDF,
 and a 97-2003 Office object stays whole (the OLE file is that document). What cannot be
-unwrapped is skipped with a warning; an embedded object never fails its host document.
+unwrapped is skipped with a warning; an embedded object never fails its host document. A small
+picture (an icon, a logo; see inline_images) is not a document of its own and is left out.
+Pictures placed on the page (`word/media/`, ...) are never children: they are the host's own
+content, OCR'd with it when its text is thin (see office_pictures).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import olefile
 from ..errors import DocumentError
 from ..types import ChildDocument, Limits
 from .children import ChildCollector
+from .inline_images import is_decoration, looks_like_image
 from .safe_zip import UnpackBudget, open_zip, read_member
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,8 @@ def embedded_children(data: bytes, fmt: str, limits: Limits) -> tuple[list[Child
                                 "unwrap; it was skipped.")
                 continue
             inner_name, inner = unwrapped
+            if looks_like_image(inner, filename=inner_name or name) and is_decoration(inner):
+                continue  # an icon or logo, not a file someone embedded to be read
             if inner:
                 children.add(inner_name or name, inner, path=f"embedded/{inner_name or name}")
         except DocumentError as exc:

@@ -23,7 +23,7 @@ from ..types import DetectedType, ExtractedText, Limits, PageText
 from .pages import join_pages, ocr_page, skipped_page
 from .registry import register
 
-__all__ = ["extract_image", "text_line_height", "upscale_factor"]
+__all__ = ["extract_image", "ocr_picture", "text_line_height", "upscale_factor"]
 
 _PIL_FORMATS = {  # our format name -> the only Pillow decoder allowed to open it
     "png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "bmp": "BMP", "webp": "WEBP", "gif": "GIF",
@@ -69,6 +69,18 @@ def extract_image(data: bytes, detected: DetectedType, limits: Limits) -> Extrac
         note = f"Only the first frame of the animated {label} was read ({skipped:,} more skipped)."
         extracted = replace(extracted, warnings=[*extracted.warnings, note])
     return extracted
+
+
+def ocr_picture(data: bytes, fmt: str, number: int, limits: Limits) -> PageText:
+    """A picture inside another document (a scan pasted into Word) read as page `number`, the
+    way an image file's first frame is; a picture that cannot be opened costs only itself."""
+    label = f"{_LABELS.get(fmt, fmt.upper())} picture"
+    try:
+        image = _open(data, fmt, label, limits)
+    except DocumentError:
+        return skipped_page(number, "(a picture) could not be decoded")
+    with image:
+        return _read_frame(image, 0, label, limits)
 
 
 def upscale_factor(

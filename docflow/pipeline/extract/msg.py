@@ -3,13 +3,16 @@
 The text is laid out like an e-mail's: Subject/From/To/Cc/Date, the body (plain text, else the
 HTML body as text, else the compressed RTF body), and a line naming the attachments. Each
 attachment becomes a ChildDocument; an attached Outlook message is turned into an .eml child
-(its own attachments inside it), so every child is a file docflow can read on its own.
+(its own attachments inside it), so every child is a file docflow can read on its own. A
+picture the body shows inline (hidden, or referenced as `cid:`) is a child only when it is big
+enough to be a document, never a signature logo (see inline_images).
 """
 
 from __future__ import annotations
 
 import codecs
 import email.policy
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -22,6 +25,7 @@ from ..errors import CorruptDocument, EncryptedDocument
 from ..types import DetectedType, ExtractedText, Limits
 from .children import ChildCollector, safe_filename
 from .html import declared_charset, html_to_text
+from .inline_images import is_decoration, looks_like_image
 from .registry import register
 from .rtf_compressed import decompress_rtf
 
@@ -36,7 +40,7 @@ _BODY, _HTML, _RTF = 0x1000, 0x1013, 0x1009
 _SUBMIT_TIME, _DELIVERY_TIME = 0x0039, 0x0E06
 _MESSAGE_CODEPAGE, _INTERNET_CODEPAGE = 0x3FFD, 0x3FDE
 _ATTACH_LONG_NAME, _ATTACH_NAME, _DISPLAY_NAME, _ATTACH_DATA = 0x3707, 0x3704, 0x3001, 0x3701
-_ATTACH_MIME, _ATTACH_HIDDEN = 0x370E, 0x7FFE
+_ATTACH_MIME, _ATTACH_HIDDEN, _ATTACH_CONTENT_ID = 0x370E, 0x7FFE, 0x3712
 _SMTP_ADDRESS, _EMAIL_ADDRESS, _RECIPIENT_TYPE = 0x39FE, 0x3003, 0x0C15
 _ENCRYPTED_CLASSES = ("ipm.note.smime", "ipm.note.rpmsg")  # S/MIME, rights-managed (IRM)
 _ENCRYPTED_MIME = {
@@ -44,6 +48,7 @@ _ENCRYPTED_MIME = {
 }
 _CODEPAGES = {65001: "utf-8", 20127: "ascii", 28591: "latin-1", 1200: "utf-16-le"}
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_CID_REFERENCE = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
 
 
 @register("msg")
@@ -240,9 +245,10 @@ def _attachments(
     message: _Storage, limits: Limits, depth: int
 ) -> list[tuple[str, bytes]]:
     found = []
+    shown = _shown_cids(message)
     for number, attachment in enumerate(message.substorages(_ATTACHMENT), start=1):
-        if attachment.integer(_ATTACH_HIDDEN):
-            continue  # an image the HTML body shows inline
+        hidden = bool(attachment.integer(_ATTACH_HIDDEN))
+        content_id = attachment.text(_ATTACH_CONTENT_ID).strip().strip("<>").lower()
         name = (
             attachment.text(_ATTACH_LONG_NAME)
             or attachment.text(_ATTACH_NAME)
@@ -255,9 +261,21 @@ def _attachments(
             data = _as_eml(inner, limits, depth + 1)
             name = safe_filename((inner.text(_SUBJECT) or name or "attached message")[:80])
             name = f"{name}.eml"
+        if hidden or (content_id and content_id in shown):  # the body shows it inline
+            payload = data or b""
+            if not looks_like_image(payload, attachment.text(_ATTACH_MIME), name) \
+                    or is_decoration(payload):
+                continue  # a logo or icon of the body (or a hidden part), not an attachment
         if data:
             found.append((name or f"attachment-{number}", data))
     return found
+
+
+def _shown_cids(message: _Storage) -> set[str]:
+    """The Content-IDs the HTML body shows as `cid:` pictures."""
+    html = message.binary(_HTML)
+    text = html.decode("latin-1") if html is not None else message.text(_HTML)
+    return {cid.lower() for cid in _CID_REFERENCE.findall(text)}
 
 
 def _as_eml(message: _Storage, limits: Limits, depth: int) -> bytes:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..errors import CorruptDocument, EmptyDocument, OcrDeferred, ProcessingTimeout
+from ..errors import CorruptDocument, OcrDeferred, ProcessingTimeout
 from ..ocr import ocr_image
 from ..types import ExtractedText, OcrOptions, PageText
 
@@ -26,8 +27,8 @@ def ocr_page(
 
     `shrink` as for ocr_image: False when the image was just enlarged for OCR.
     """
-    if not options.enabled:
-        raise OcrDeferred(f"page {number} needs OCR")
+    require_ocr(number, options)
+    started = time.perf_counter()
     try:
         # The call predating `shrink` unless it is off, so stand-ins for ocr_image still fit.
         if shrink:
@@ -39,8 +40,9 @@ def ocr_page(
         return skipped_page(number, why, fallback, ocr=True, failed=ProcessingTimeout.code)
     except RuntimeError:  # Tesseract refused the image; the other pages still count
         return skipped_page(number, "could not be read by OCR", fallback, ocr=True)
+    seconds = time.perf_counter() - started
     if not result.text.strip():
-        return PageText(number=number, text=fallback, ocr=True)
+        return PageText(number=number, text=fallback, ocr=True, ocr_seconds=seconds)
     warning = None
     if result.confidence < options.low_confidence:
         warning = (
@@ -48,8 +50,15 @@ def ocr_page(
             "its text may contain errors."
         )
     return PageText(
-        number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning
+        number=number, text=result.text, ocr=True, confidence=result.confidence, warning=warning,
+        ocr_seconds=seconds,
     )
+
+
+def require_ocr(number: int, options: OcrOptions) -> None:
+    """Raise OcrDeferred when OCR is off here: call it before rendering or decoding a page."""
+    if not options.enabled:
+        raise OcrDeferred(f"page {number} needs OCR")
 
 
 def skipped_page(
@@ -66,23 +75,28 @@ def skipped_page(
 
 
 def join_pages(pages: Iterable[PageText], label: str, empty_message: str) -> ExtractedText:
-    """One document from its pages in page-number order; raises when none has any text.
+    """One document from its pages in page-number order; raises when no page could be read.
 
-    `label` names the format for people ("PDF", "TIFF image"); `empty_message` is the sentence
-    for a document whose pages were all read and hold no text.
+    `label` names the format for people ("PDF", "TIFF image"); `empty_message` is the note for
+    a document whose pages were all read and hold no text (a photo, a blank scan): such a
+    document is not broken, it comes back with no text and the note among its warnings.
     """
     ordered = sorted(pages, key=lambda page: page.number)
     if [page.number for page in ordered] != list(range(1, len(ordered) + 1)):
         raise ValueError("pages must be numbered 1..N with none missing or repeated")
     texts = [page.text for page in ordered]
+    notes = [page.warning for page in ordered if page.warning]
     if not any(text.strip() for text in texts):
-        _raise_for_no_text(ordered, label, empty_message)
+        _raise_if_unreadable(ordered, label)
+        notes.append(empty_message)
     return ExtractedText(
         text="\n\n".join(texts),
         pages=texts,
-        warnings=[page.warning for page in ordered if page.warning],
+        warnings=notes,
         ocr_pages=[page.ocr for page in ordered],
         ocr_confidence=_mean_confidence(ordered),
+        unread_pages=[page.number for page in ordered if page.failed],
+        ocr_seconds=sum(page.ocr_seconds for page in ordered),
     )
 
 
@@ -95,7 +109,8 @@ def _mean_confidence(pages: list[PageText]) -> float | None:
     return round(sum((conf or 0.0) * chars for conf, chars in weighted) / total, 4)
 
 
-def _raise_for_no_text(pages: list[PageText], label: str, empty_message: str) -> None:
+def _raise_if_unreadable(pages: list[PageText], label: str) -> None:
+    """Every page failed (damaged, timed out): a person must fix the file, so it fails."""
     failures = [page.failed for page in pages if page.failed]
     if pages and len(failures) == len(pages):
         if ProcessingTimeout.code in failures:
@@ -106,4 +121,3 @@ def _raise_for_no_text(pages: list[PageText], label: str, empty_message: str) ->
         if len(pages) == 1:
             raise CorruptDocument(f"The {label} could not be read; the file may be damaged.")
         raise CorruptDocument(f"No page of the {label} could be read; the file may be damaged.")
-    raise EmptyDocument(empty_message)

@@ -4,6 +4,8 @@ A page keeps its text layer when it has at least `OcrOptions.min_text_chars` non
 characters. Otherwise, if anything is drawn on it besides text (a scanned image, vector
 outlines), it is rendered at `OcrOptions.dpi` and read by OCR; a page holding only a few words of
 real text, or nothing at all, keeps what its text layer says, since its image shows no more.
+The decision reads only the text layer and the page objects: with OCR off here (the light
+queue), a page that needs it raises OcrDeferred before anything is rendered.
 Pages are read one at a time: at most one rendered page image is in memory (render, OCR, free).
 
 Page ranges, for splitting a long scan into subtasks that run in parallel:
@@ -32,7 +34,8 @@ import pypdfium2.raw as pdfium_c
 
 from ..errors import CorruptDocument, EncryptedDocument, TooManyPages
 from ..types import DetectedType, ExtractedText, Limits, PageText
-from .pages import join_pages, ocr_page, skipped_page
+from .pages import join_pages, ocr_page, require_ocr, skipped_page
+from .pdf_streams import refuse_pdf_bombs
 from .registry import register
 
 __all__ = [
@@ -55,6 +58,7 @@ class PdfScan:
 
 @register("pdf")
 def extract_pdf(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
@@ -66,6 +70,7 @@ def extract_pdf(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
 
 def scan_pdf(data: bytes, limits: Limits = Limits()) -> PdfScan:
     """The page count and the pages that need OCR: cheap (text layers only), for planning."""
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
@@ -102,6 +107,7 @@ def ocr_pdf_pages(data: bytes, first: int, last: int, limits: Limits = Limits())
     Raises ValueError for a range outside the document, DocumentError for a PDF that cannot be
     read at all (encrypted, corrupt, too many pages) or OCR that cannot run (OcrUnavailable).
     """
+    refuse_pdf_bombs(data, limits.max_unpacked_bytes)
     pdf = _open(data)
     try:
         count = _page_count(pdf, limits)
@@ -141,6 +147,8 @@ def _read_page(pdf: pdfium.PdfDocument, number: int, limits: Limits) -> PageText
             return skipped_page(number)
         if _enough_text(layer, limits) or not _draws_more_than_text(page):
             return PageText(number=number, text=layer)
+        # Decided before rendering: a page the light queue hands on is never rendered here.
+        require_ocr(number, limits.ocr)
         return _ocr_page(page, number, layer, limits)
     finally:
         page.close()
@@ -152,7 +160,7 @@ def _needs_ocr(pdf: pdfium.PdfDocument, number: int, limits: Limits) -> bool:
     except pdfium.PdfiumError:
         return False
     try:
-        return not _enough_text(_text_layer(page), limits) and _draws_more_than_text(page)
+        return not _enough_text_on(page, limits) and _draws_more_than_text(page)
     except pdfium.PdfiumError:
         return False
     finally:
@@ -177,7 +185,30 @@ def _ocr_page(page: pdfium.PdfPage, number: int, layer: str, limits: Limits) -> 
 
 
 def _enough_text(text: str, limits: Limits) -> bool:
-    return sum(not char.isspace() for char in text) >= limits.ocr.min_text_chars
+    """At least `min_text_chars` non-blank characters, counted in C over a bounded head first."""
+    minimum = limits.ocr.min_text_chars
+    if len(text) < minimum:
+        return False
+    # Most pages settle it within their first few lines; only a sparse page is counted whole.
+    head = text[: minimum * 8]
+    return _non_blank(head) >= minimum or (len(head) < len(text) and _non_blank(text) >= minimum)
+
+
+def _non_blank(text: str) -> int:
+    # str.split() drops exactly the characters str.isspace() calls blank.
+    return sum(map(len, text.split()))
+
+
+def _enough_text_on(page: pdfium.PdfPage, limits: Limits) -> bool:
+    """_enough_text of the page's text layer, without extracting it when PDFium counts too few
+    characters (blanks included) for it to pass."""
+    textpage = page.get_textpage()
+    try:
+        if textpage.count_chars() < limits.ocr.min_text_chars:
+            return False
+        return _enough_text(textpage.get_text_bounded(), limits)
+    finally:
+        textpage.close()
 
 
 def _draws_more_than_text(page: pdfium.PdfPage) -> bool:

@@ -1,15 +1,15 @@
 """each document keeps its passage embeddings, so search finds a passage far into it
 
-Revision ID: 0011_passages
-Revises: 0010_sha256_status_index
+Revision ID: 0013_passages
+Revises: 0012_auth
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_passages"
-down_revision = "0010_sha256_status_index"
+revision = "0013_passages"
+down_revision = "0012_auth"
 branch_labels = None
 depends_on = None
 
