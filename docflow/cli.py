@@ -334,13 +334,15 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
            batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.")]
            = None,
            limit: Annotated[int, typer.Option(help="Hits to show.")] = 10,
-           mode: Annotated[SearchMode, typer.Option(
+           mode: Annotated[SearchMode | None, typer.Option(
                help="keyword: the words of QUERY. semantic: documents closest in meaning to "
-               "QUERY (needs DOCFLOW_ZERO_SHOT=true when they were processed). hybrid: both "
-               "rankings fused.")] = SearchMode.KEYWORD) -> None:
+               "QUERY (needs DOCFLOW_SEMANTIC_SEARCH, the default, or DOCFLOW_ZERO_SHOT when "
+               "they were processed). hybrid: both rankings fused (the default where documents "
+               "are embedded).", show_default=False)] = None) -> None:
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
     from docflow.search import modes, open_index
+    from docflow.search.vectors import open_vector_index
     from docflow.store import open_store
     from docflow.worker.training import embedding_model_dir
 
@@ -348,18 +350,23 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
     index = open_index(settings.search, settings.index_dir, writer=False,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     store = open_store(settings)
+    vectors = open_vector_index(settings, writer=False)
     try:
         found = modes.search(index, store.db, query, mode, doc_type=doc_type,
-                             batch_id=batch_id, limit=limit, zero_shot=settings.zero_shot,
-                             encoder=lambda: SentenceEncoder(embedding_model_dir(settings)))
+                             batch_id=batch_id, limit=limit,
+                             zero_shot=settings.makes_embeddings,
+                             encoder=lambda: SentenceEncoder(embedding_model_dir(settings)),
+                             vectors=vectors)
     except (modes.SemanticSearchOff, EmbeddingModelMissing) as exc:
         console.print(f"[red]{exc.message}[/]", highlight=False)
         raise typer.Exit(2) from None
     finally:
         index.close()
+        if vectors is not None:
+            vectors.close()
         store.db.dispose()
     table = Table("score", "document", "file", "type", "snippet",
-                  title=f"{found.total} documents match {query!r} ({mode.value})")
+                  title=f"{found.total} documents match {query!r} ({found.mode.value})")
     for hit in found.hits:
         table.add_row(f"{hit.score:.2f}", hit.id, hit.filename, hit.doc_type or "",
                       _snippet_text(hit.snippet))
@@ -452,3 +459,4 @@ def monitor_command(
 
     raise typer.Exit(run_monitor(batch_ids_file, console, url=url, token=token,
                                  interval=interval, timeout=timeout))
+import docflow.reindex  # noqa: E402,F401  registers `docflow reindex`

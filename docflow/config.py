@@ -144,6 +144,17 @@ class Settings(BaseSettings):
                                       "this long; 0 keeps them.")
     orphan_sweep_hours: float = Field(6.0, description="How often the orphan sweep runs.")
 
+    # Vector search (semantic and hybrid modes): an approximate index of passage embeddings.
+    semantic_search: bool = Field(True, description="Workers embed each document's passages "
+                                  "(all-MiniLM-L6-v2, ~30 ms CPU per page of text) so search "
+                                  "finds what people mean; search is then hybrid (words and "
+                                  "meaning) unless a mode is asked for. Off: keyword search "
+                                  "only, unless DOCFLOW_ZERO_SHOT embeds them anyway.")
+    vectors: str | None = Field(None, description="Vector index: usearch (a graph file in the "
+                                "data dir) or pgvector (PostgreSQL's vector extension; exact "
+                                "search where it is missing). Default: pgvector with "
+                                "search=postgres, else usearch.")
+
     # Disk space guard for uploads (docflow issue 11).
     min_free_disk_bytes: int = Field(1024 ** 3, ge=0, description="Uploads are refused with "
                                      "507 insufficient_storage while the originals dir or the "
@@ -248,6 +259,19 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.resolved_data_dir / "index"
+
+    @property
+    def vector_dir(self) -> Path:
+        return self.resolved_data_dir / "vectors"
+
+    @property
+    def makes_embeddings(self) -> bool:
+        """Whether workers embed documents (for semantic search, zero-shot types, or both)."""
+        return self.semantic_search or self.zero_shot
+
+    @property
+    def vector_backend(self) -> str:
+        return self.vectors or ("pgvector" if self.search == "postgres" else "usearch")
 
     @property
     def logs_path(self) -> Path:

@@ -16,6 +16,9 @@ from docflow.store.blobs import StoredBlob
 from docflow.store.documents import NewDocument
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Workers embed documents by default (DOCFLOW_SEMANTIC_SEARCH): each fresh data dir would convert
+# MiniLM and every document cost an embedding. Tests of search turn it on where they test it.
+os.environ.setdefault("DOCFLOW_SEMANTIC_SEARCH", "false")
 
 
 @pytest.fixture(scope="session")

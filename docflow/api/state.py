@@ -10,6 +10,7 @@ from fastapi import Request
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import SentenceEncoder
 from docflow.search import SearchIndex, open_index
+from docflow.search.vectors import VectorIndex, open_vector_index
 from docflow.store import Store
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.training import embedding_model_dir
@@ -22,6 +23,7 @@ class ApiState:
     dispatcher: Dispatcher
     _index: SearchIndex | None = None
     _encoder: SentenceEncoder | None = None
+    _vectors: VectorIndex | None = None
     _encoder_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def search_index(self) -> SearchIndex:
@@ -31,6 +33,12 @@ class ApiState:
                                      writer=False, database_url=self.settings.sqlalchemy_url,
                                      pool=self.settings.search_pool)
         return self._index
+
+    def vector_index(self) -> VectorIndex | None:
+        """The vector index, read-only (None when documents get no embeddings)."""
+        if self._vectors is None:
+            self._vectors = open_vector_index(self.settings, writer=False)
+        return self._vectors
 
     def query_encoder(self) -> SentenceEncoder:
         """The workers' embedding model, loaded on the first semantic search (raises
@@ -43,6 +51,8 @@ class ApiState:
     def close(self) -> None:
         if self._index is not None:
             self._index.close()
+        if self._vectors is not None:
+            self._vectors.close()
         self.dispatcher.close()
         self.store.db.dispose()
 

@@ -137,6 +137,8 @@ def _understand(
             fields=[], warnings=warnings, timings=watch.timings, started_at=watch.started_at,
         )
     embedding = classifier.embed(text) if classifier is not None else None
+    passages = (classifier.embed_passages(text, embedding)
+                if classifier is not None and embedding is not None else None)
     classification = (
         classifier.classify(text, embedding) if classifier is not None else classify(text)
     )
@@ -154,6 +156,7 @@ def _understand(
         fields=fields,
         embedding=embedding.tolist() if embedding is not None else None,
         embedding_model=classifier.encoder.version if embedding is not None else None,
+        passages=passages,
         warnings=warnings,
         timings=watch.timings,
         started_at=watch.started_at,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class OcrOptions:
@@ -158,6 +160,8 @@ class ProcessedDocument:
     # all-MiniLM-L6-v2 vector of the text when an encoder was configured; search reuses it
     embedding: list[float] | None = None
     embedding_model: str | None = None  # the encoder's version: vectors of one model compare
+    # float32 [n, dim]: one vector per ~200-token passage, for search (same model as embedding)
+    passages: np.ndarray | None = field(default=None, compare=False)
     warnings: list[DocumentWarning] = field(default_factory=list)
     # Seconds per stage in run order (detect, extract, ocr: part of extract, classify, fields),
     # and when the run started (epoch seconds): measured here, recorded by the worker.

@@ -2,25 +2,33 @@
 and the `docflow search` command alike.
 
 Keyword hits come from the search index (tantivy or PostgreSQL). Semantic hits come from the
-embeddings the workers stored while classifying (DOCFLOW_ZERO_SHOT); only the query is
-embedded, once per search. Hybrid fuses both rankings by reciprocal rank.
+passage embeddings the workers stored while classifying (DOCFLOW_ZERO_SHOT), through the vector
+index (docflow.search.vectors), or one by one from the database where there is none yet; only
+the query is embedded, once per search. Hybrid fuses both rankings by reciprocal rank.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults, check_page
 from docflow.search.fusion import reciprocal_rank_fusion
+from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
 from docflow.store.db import Database
 
 if TYPE_CHECKING:
     from docflow.pipeline.classify.embeddings import SentenceEncoder
+
+log = logging.getLogger(__name__)
 
 # Below this cosine similarity a document is not counted as a semantic match (MiniLM puts
 # unrelated texts at -0.1..0.15; a query and a document about the same thing at 0.3 and above).
@@ -31,40 +39,55 @@ _WORD = re.compile(r"\w+")
 
 class SemanticSearchOff(Exception):
     code = "semantic_search_off"
-    message = ("Semantic search reads the embeddings made while classifying: set "
-               "DOCFLOW_ZERO_SHOT=true on the API and the workers (documents processed before "
-               "keep none), or search by keyword.")
+    message = ("Semantic search reads the embeddings the workers make: set "
+               "DOCFLOW_SEMANTIC_SEARCH=true (the default) or DOCFLOW_ZERO_SHOT=true on the API "
+               "and the workers (documents processed before keep none; `docflow reindex` does "
+               "not embed them), or search by keyword.")
 
 
 @dataclass(frozen=True)
 class Found:
     total: int
     hits: list[SearchHit]
+    mode: SearchMode = SearchMode.KEYWORD  # the mode that answered (the default resolved)
 
 
-def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
+def default_mode(embeddings_on: bool) -> SearchMode:
+    """Hybrid where documents are embedded (Cranfield nDCG@10: hybrid 0.556, semantic 0.513,
+    bench/eval_search.py), else keyword."""
+    return SearchMode.HYBRID if embeddings_on else SearchMode.KEYWORD
+
+
+def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
            doc_type: str | None = None, batch_id: str | None = None, limit: int = 20,
            offset: int = 0, zero_shot: bool = False,
-           encoder: Callable[[], SentenceEncoder] | None = None) -> Found:
+           encoder: Callable[[], SentenceEncoder] | None = None,
+           vectors: VectorIndex | None = None) -> Found:
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
-    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed).
-    A page past MAX_SEARCH_DEPTH raises SearchDepthExceeded, in every mode."""
+    `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed);
+    `vectors` is the vector index (None: compare every stored vector). `mode=None` is the
+    default: hybrid where embeddings are on and the model loads, else keyword. A page past
+    MAX_SEARCH_DEPTH raises SearchDepthExceeded, in every mode."""
     check_page(limit, offset)
+    if mode is None:
+        mode = default_mode(zero_shot and encoder is not None)
+        if mode is SearchMode.HYBRID:
+            try:
+                encoder()  # type: ignore[misc]
+            except EmbeddingModelMissing:  # not asked for by name: answer by keyword
+                mode = SearchMode.KEYWORD
     if mode is SearchMode.KEYWORD:
         results = index.search(q, doc_type=doc_type, batch_id=batch_id, limit=limit,
                                offset=offset)
-        return Found(results.total, results.hits)
+        return Found(results.total, results.hits, mode)
     if not zero_shot or encoder is None:
         raise SemanticSearchOff
     model = encoder()
     depth = offset + limit  # each ranking is read as deep as the page reaches
-    with db.read() as session:
-        near = embeddings.nearest(session, model.embed_one(q), model.version,
-                                  doc_type=doc_type, batch_id=batch_id, limit=depth,
-                                  min_similarity=MIN_SIMILARITY)
+    near = _nearest(db, vectors, model.embed_one(q), model.version, doc_type, batch_id, depth)
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
-        return Found(near.total, _hits(db, ranked[offset:depth], {}))
+        return Found(near.total, _hits(db, ranked[offset:depth], {}), mode)
     words = _any_word(q)
     keyword = (index.search(words, doc_type=doc_type, batch_id=batch_id, limit=depth)
                if words else SearchResults(total=0, hits=[]))
@@ -72,7 +95,26 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode, *,
                                      [n.document_id for n in near.neighbours]])
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
-    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}))
+    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode)
+
+
+_fallback_logged: set[str] = set()
+
+
+def _nearest(db: Database, vectors: VectorIndex | None, query: np.ndarray, model: str,
+             doc_type: str | None, batch_id: str | None, limit: int) -> Nearest:
+    """The documents nearest `query`: from the vector index, else one by one from the store."""
+    if vectors is not None and vectors.model == model:
+        try:
+            return vectors.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit,
+                                  min_similarity=MIN_SIMILARITY)
+        except VectorIndexError as exc:
+            if exc.message not in _fallback_logged:  # once per reason, not once per query
+                _fallback_logged.add(exc.message)
+                log.warning("%s Searching the stored vectors one by one meanwhile.", exc.message)
+    with db.read() as session:
+        return embeddings.nearest(session, query, model, doc_type=doc_type, batch_id=batch_id,
+                                  limit=limit, min_similarity=MIN_SIMILARITY)
 
 
 def _hits(db: Database, page: list[tuple[str, float]],

@@ -196,6 +196,7 @@ def copy_result(donor: Document, doc: Document, now: datetime) -> None:
     doc.fields = donor.fields
     doc.embedding = donor.embedding
     doc.embedding_model = donor.embedding_model
+    doc.passages = donor.passages
     doc.warnings = donor.warnings
     doc.warning_codes = donor.warning_codes
     doc.reused_from = donor.reused_from or donor.id

@@ -1,11 +1,13 @@
 """Documents' sentence embeddings in the database, and the documents nearest a query vector.
 
 A worker stores the vector it computed to classify a document (DOCFLOW_ZERO_SHOT) once, as
-float32 bytes beside the model that made it; semantic search reads them back, never embedding
-a document again. `nearest` is brute force: it streams every candidate's vector that passes the
+float32 bytes beside the model that made it, and the vectors of the text's passages (float16,
+[n, dim]); search reads them back, never embedding a document again. A document's similarity
+to a query is that of its closest passage (its one vector when it has no passages: processed
+before migration 0011). `nearest` is brute force: it streams every candidate that passes the
 filters (by `chunk` rows) and keeps the best `limit`, so memory stays bounded but time grows
-with the number of candidates (one dot product of 384 floats each): fine for tens of
-thousands of documents; an approximate index (pgvector, sqlite-vec) is the step after that.
+with the number of passages; the vector index (docflow.search.vectors) is the fast path, and
+this is its exact fallback and its reference.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from docflow.store.models import Document, DocumentStatus, Extraction
 
 VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on every host that reads the database
+PASSAGE_DTYPE = np.dtype("<f2")  # half the bytes; a cosine moves by < 1e-3
 
 
 def vector_bytes(vector: Sequence[float] | np.ndarray) -> bytes:
@@ -28,6 +31,21 @@ def vector_bytes(vector: Sequence[float] | np.ndarray) -> bytes:
 
 def vector_of(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=VECTOR_DTYPE)
+
+
+def passages_bytes(matrix: np.ndarray) -> bytes:
+    return np.asarray(matrix, dtype=PASSAGE_DTYPE).tobytes()
+
+
+def searchable_vectors(embedding: bytes | None, passages: bytes | None,
+                       dim: int = 384) -> np.ndarray:
+    """float32 [n, dim]: a document's passages, else its one embedding, else no rows."""
+    if passages:
+        dim = len(embedding) // VECTOR_DTYPE.itemsize if embedding else dim
+        return np.frombuffer(passages, dtype=PASSAGE_DTYPE).reshape(-1, dim).astype(np.float32)
+    if embedding:
+        return vector_of(embedding).reshape(1, -1).astype(np.float32)
+    return np.zeros((0, dim), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ def nearest(
     """The completed documents whose stored `model` embedding is closest to `query`."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    statement = select(Document.id, Document.embedding).where(
+    statement = select(Document.id, Document.embedding, Document.passages).where(
         Document.status == DocumentStatus.COMPLETED, Document.embedding_model == model,
         Document.embedding.is_not(None))
     if doc_type is not None:
@@ -73,8 +91,10 @@ def nearest(
         statement, execution_options={"stream_results": True, "max_row_buffer": chunk})
     for part in rows.partitions(chunk):
         ids = [row[0] for row in part]
-        matrix = np.frombuffer(b"".join([row[1] for row in part]), dtype=VECTOR_DTYPE)
-        scores = matrix.reshape(len(ids), -1) @ query
+        blocks = [searchable_vectors(row[1], row[2]) for row in part]
+        counts = np.array([len(b) for b in blocks])
+        passage_scores = np.concatenate(blocks) @ query
+        scores = np.maximum.reduceat(passage_scores, np.cumsum(counts) - counts)  # best passage
         close = np.flatnonzero(scores >= min_similarity)
         total += len(close)
         best_ids += [ids[i] for i in close]

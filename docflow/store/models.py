@@ -147,6 +147,8 @@ class Document(Base):
     # (DOCFLOW_ZERO_SHOT) and read by semantic search; only vectors of one model compare.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     embedding_model: Mapped[str | None] = mapped_column(String(100))
+    # The text's passage embeddings for search: [n, dim] float16 (little-endian), same model.
+    passages: Mapped[bytes | None] = mapped_column(LargeBinary)
     reused_from: Mapped[str | None] = mapped_column(String(32))
 
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -48,21 +48,23 @@ class ClassifierCache:
                 llm = settings.llm
                 self._classifier = DocumentClassifier(
                     types, trained=load_current(settings),
-                    encoder=self._sentence_encoder(settings),
+                    encoder=self._sentence_encoder(settings), zero_shot=settings.zero_shot,
                     llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None,
                     rules_budget_seconds=settings.rules_budget_seconds)
                 self._stamp = stamp
         return self._classifier
 
     def _sentence_encoder(self, settings: Settings) -> SentenceEncoder | None:
-        """The embedding model, converted to ONNX once into the data dir (if zero-shot is on)."""
-        if not settings.zero_shot or self._encoder_failed:
+        """The embedding model, converted to ONNX once into the data dir (if documents are
+        embedded: semantic search or zero-shot)."""
+        if not settings.makes_embeddings or self._encoder_failed:
             return None
         if self._encoder is None:
             try:
                 self._encoder = SentenceEncoder(embedding_model_dir(settings))
             except EmbeddingModelMissing as exc:
-                log.error("zero-shot classification is off: %s", exc)
+                log.error("documents get no embeddings (semantic search, zero-shot types): %s",
+                          exc)
                 self._encoder_failed = True
         return self._encoder
 

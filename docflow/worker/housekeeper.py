@@ -16,6 +16,8 @@ from typing import Any
 from docflow.config import Settings
 from docflow.observability.documents import batch_indexed
 from docflow.search import open_index
+from docflow.search.reindex import adopt_rebuilt, backfill_new_vector_index
+from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
 from docflow.worker.dispatch import Dispatcher
@@ -40,10 +42,12 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     store = open_store(settings, migrate=True)
     index = open_index(settings.search, settings.index_dir, writer=True,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
+    vectors = open_vector_index(settings, writer=True)
+    backfill_new_vector_index(store, vectors)
     dispatcher = Dispatcher(settings)
     indexer = Indexer(store, index, CommitPolicy(settings.index_batch_size,
                                                  settings.index_commit_seconds),
-                      on_indexed=lambda n, s: batch_indexed(settings, n, s))
+                      on_indexed=lambda n, s: batch_indexed(settings, n, s), vectors=vectors)
     log.info("housekeeper started: indexing %d documents at a time or after %.1fs, "
              "reconciling every %.0fs", settings.index_batch_size,
              settings.index_commit_seconds, settings.reconcile_interval_seconds)
@@ -53,6 +57,9 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     try:
         while not stop.is_set():
             try:
+                index, vectors = adopt_rebuilt(settings, store, index, vectors)
+                # A rebuild swapped in reopens both writers: the indexer goes on with the new.
+                indexer.index, indexer.vectors = index, vectors
                 indexer.poll(stop)
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
@@ -71,6 +78,8 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
             stop.wait(settings.index_interval_seconds)
     finally:
         index.close()
+        if vectors is not None:
+            vectors.close()
         dispatcher.close()
         store.db.dispose()
         log.info("housekeeper stopped")

@@ -18,16 +18,17 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from docflow.search import SearchDocument, SearchIndex
+from docflow.search.vectors import VectorIndex, vector_columns, vector_documents
 from docflow.store import Document, DocumentStatus, Extraction, Store
 
 log = logging.getLogger(__name__)
 
 
 def pending_query(limit: int) -> Select:
-    """Up to `limit` completed documents not yet indexed, with their text: one query that reads
-    the (status, indexed) index, so its cost follows the pending rows, not the table."""
+    """Up to `limit` completed documents not yet indexed, with their text and vectors: one
+    query that reads the (status, indexed) index, so its cost follows the pending rows."""
     return (select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
-                   Document.finished_at, Extraction.text)
+                   Document.finished_at, Extraction.text, *vector_columns())
             .join(Extraction, Extraction.sha256 == Document.sha256)
             .where(Document.status == DocumentStatus.COMPLETED, Document.indexed.is_(False))
             .limit(limit))
@@ -43,10 +44,11 @@ def count_pending(session: Session, up_to: int) -> int:
 
 
 def index_pending(store: Store, index: SearchIndex, batch_size: int,
+                  vectors: VectorIndex | None = None,
                   on_indexed: Callable[[int, float], None] | None = None) -> int:
-    """Index up to `batch_size` completed documents not yet in the index, in one commit;
-    returns how many were indexed. `on_indexed(documents, seconds)` hears of each batch
-    (docflow.observability)."""
+    """Index up to `batch_size` completed documents not yet in the index, in one commit (and
+    their passage embeddings in `vectors`); returns how many were indexed.
+    `on_indexed(documents, seconds)` hears of each batch (docflow.observability)."""
     with store.db.read() as session:
         rows = session.execute(pending_query(batch_size)).all()
     if not rows:
@@ -54,6 +56,8 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int,
     started = time.perf_counter()
     index.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
                                 batch_id=r.batch_id, text=r.text) for r in rows])
+    if vectors is not None:
+        vectors.index(vector_documents(rows, vectors.model))
     # Only rows unchanged since they were read count as indexed: a type corrected or a document
     # processed again meanwhile set `indexed` back to False and stays pending.
     unchanged = (update(Document).where(
@@ -83,9 +87,11 @@ class Indexer:
 
     def __init__(self, store: Store, index: SearchIndex, policy: CommitPolicy,
                  clock: Callable[[], float] = time.monotonic,
-                 on_indexed: Callable[[int, float], None] | None = None) -> None:
+                 on_indexed: Callable[[int, float], None] | None = None,
+                 vectors: VectorIndex | None = None) -> None:
         self.store = store
         self.index = index
+        self.vectors = vectors
         self.policy = policy
         self.on_indexed = on_indexed
         self._clock = clock
@@ -108,7 +114,7 @@ class Indexer:
             if pending < self.policy.batch_size and not due:
                 break
             indexed = index_pending(self.store, self.index, self.policy.batch_size,
-                                    self.on_indexed)
+                                    self.vectors, self.on_indexed)
             self.commits += indexed > 0
             done += indexed
             # What is left came in while this batch was written: its wait starts now.

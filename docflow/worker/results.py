@@ -29,7 +29,7 @@ from docflow.pipeline.fields.llm import AskJson
 from docflow.pipeline.types import ProcessedDocument
 from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
-from docflow.store.embeddings import vector_bytes
+from docflow.store.embeddings import passages_bytes, vector_bytes
 from docflow.store.models import utcnow
 from docflow.worker.cancel import Cancelled
 from docflow.worker.children import register_children, store_children
@@ -92,6 +92,7 @@ def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
         held.embedding = (vector_bytes(result.embedding)
                           if result.embedding is not None else None)
         held.embedding_model = result.embedding_model
+        held.passages = passages_bytes(result.passages) if result.passages is not None else None
         docs.set_warnings(held, [vars(w) for w in result.warnings])
         held.status = docs.DocumentStatus.COMPLETED
         held.error_code = held.error_message = None

@@ -118,13 +118,15 @@ def test_each_document_is_embedded_once_and_kept(stack: Stack) -> None:
     with stack.store.db.write() as session:
         (twin,) = docs.register_documents(session, [put(stack.store, GARAGE.encode(), "again")])
         assert twin.embedding == rows[0].embedding
+        assert twin.passages == rows[0].passages and twin.passages  # passages too
         session.delete(twin)  # the other tests expect the four documents alone
     assert stack.embedded.count(GARAGE) == 1
 
 
 def test_semantic_search_finds_a_paraphrase_keyword_search_misses(stack: Stack) -> None:
     query = "automobile repair bill"  # no word of it is in either car document
-    assert _search(stack, query)["total"] == 0
+    assert _search(stack, query, mode="keyword")["total"] == 0
+    assert _search(stack, query)["mode"] == "hybrid"  # the default where documents are embedded
     before = len(stack.embedded)
     found = _search(stack, query, mode="semantic")
     assert stack.embedded[before:] == [query]  # only the query is embedded, once
@@ -221,7 +223,7 @@ def test_the_search_command_has_the_same_modes(stack: Stack) -> None:
     semantic = runner.invoke(app, ["search", "automobile repair bill", "--mode", "semantic"])
     assert semantic.exit_code == 0, semantic.output
     assert "garage.txt" in semantic.output and "(semantic)" in semantic.output
-    keyword = runner.invoke(app, ["search", "automobile repair bill"])
+    keyword = runner.invoke(app, ["search", "automobile repair bill", "--mode", "keyword"])
     assert keyword.exit_code == 0 and "0 documents match" in keyword.output
     off = runner.invoke(app, ["search", "automobile repair bill", "--mode", "hybrid"],
                         env={"DOCFLOW_ZERO_SHOT": "false"})

@@ -156,7 +156,7 @@ def test_the_indexer_reports_its_batches_as_the_index_stage(
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     try:
         assert index_pending(store, index, 500,
-                             lambda n, s: batch_indexed(settings, n, s)) == 3
+                             on_indexed=lambda n, s: batch_indexed(settings, n, s)) == 3
     finally:
         index.close()
     samples = scrape(api)

@@ -20,11 +20,12 @@ MAX_QUERY_CHARS = 2_000
 MAX_FILTER_CHARS = 200
 
 MODE_HELP = (
-    "keyword: the words of `q` (the default). semantic: documents whose meaning is closest to "
-    "`q`, by the sentence embeddings computed when they were classified (needs "
-    "DOCFLOW_ZERO_SHOT=true; documents processed without it are not found this way); score is "
-    "the cosine similarity. hybrid: the keyword ranking (any of the words) and the semantic one "
-    "fused by reciprocal rank; score is the fused "
+    "keyword: the words of `q`. semantic: documents whose meaning is closest to "
+    "`q`, by the embeddings of their passages computed when they were processed (needs "
+    "DOCFLOW_SEMANTIC_SEARCH, the default, or DOCFLOW_ZERO_SHOT; documents processed without "
+    "them are not found this way); score is the cosine similarity of the best passage. "
+    "hybrid (the default where documents are embedded, else keyword): the keyword ranking "
+    "(any of the words) and the semantic one fused by reciprocal rank; score is the fused "
     "score, and `total` may count a document found both ways twice when matches run past the "
     "page."
 )
@@ -47,7 +48,7 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
                                         description="Only this document type."),
            batch_id: str | None = Query(None, max_length=MAX_FILTER_CHARS,
                                         description="Only this batch."),
-           mode: SearchMode = Query(SearchMode.KEYWORD, description=MODE_HELP),
+           mode: SearchMode | None = Query(None, description=MODE_HELP),
            limit: int = Query(20, ge=1, le=200, description="Hits per page."),
            offset: int = Query(0, ge=0, lt=MAX_SEARCH_DEPTH, description="Hits to skip "
                                f"(paging); offset + limit is at most {MAX_SEARCH_DEPTH}."),
@@ -59,7 +60,9 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     try:
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
-                             zero_shot=state.settings.zero_shot, encoder=state.query_encoder)
+                             zero_shot=state.settings.makes_embeddings,
+                             encoder=state.query_encoder,
+                             vectors=state.vector_index())
     except SearchDepthExceeded as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     except modes.SemanticSearchOff as exc:
@@ -69,6 +72,6 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     # The index keeps no paths: one lookup by id for the page (at most `limit` rows).
     with state.store.db.read() as session:
         paths = source_paths(session, [h.id for h in found.hits]) if found.hits else {}
-    return SearchResponse(query=q, mode=mode.value, total=found.total, limit=limit,
+    return SearchResponse(query=q, mode=found.mode.value, total=found.total, limit=limit,
                           offset=offset, hits=[SearchHitOut(**vars(h), source_path=paths.get(h.id))
                                                for h in found.hits])

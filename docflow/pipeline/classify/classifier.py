@@ -67,6 +67,7 @@ class DocumentClassifier:
         encoder: SentenceEncoder | None = None,
         llm: LlmClassifier | None = None,
         thresholds: Thresholds = Thresholds(),
+        zero_shot: bool = True,
         rules_budget_seconds: float = DEFAULT_RULES_BUDGET_S,
     ) -> None:
         self.doc_types = tuple(doc_types)
@@ -78,7 +79,9 @@ class DocumentClassifier:
         self.llm = llm
         self._names = {doc_type.name for doc_type in self.doc_types}
         self._keywords = RulesClassifier(self.doc_types)
-        self._zero_shot = ZeroShotClassifier(self.doc_types, encoder) if encoder else None
+        # The encoder may be there for search alone: zero-shot typing is a choice of its own.
+        self._zero_shot = (ZeroShotClassifier(self.doc_types, encoder)
+                           if encoder and zero_shot else None)
 
     def needs_review(self, result: Classification) -> bool:
         """Whether a person should confirm this answer (a user's rule never needs it)."""
@@ -87,6 +90,11 @@ class DocumentClassifier:
     def embed(self, text: str) -> np.ndarray | None:
         """The document's embedding (None without an encoder); pass it to `classify`."""
         return self.encoder.embed_one(text) if self.encoder else None
+
+    def embed_passages(self, text: str, whole: np.ndarray | None = None) -> np.ndarray | None:
+        """The text's passage embeddings for search (None without an encoder); `whole` is
+        `embed(text)`, reused for a short text."""
+        return self.encoder.embed_passages(text, whole=whole) if self.encoder else None
 
     def classify(self, text: str, embedding: np.ndarray | None = None) -> Classification:
         ruled = list(match_types(self._typed_rules, text, self.rules_budget_seconds).matched)

