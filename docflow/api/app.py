@@ -25,7 +25,7 @@ from docflow.api.routers import (
 from docflow.api.state import ApiState
 from docflow.auth import routes as auth_routes
 from docflow.auth.audit import AuditMiddleware
-from docflow.auth.dependency import authorize
+from docflow.auth.dependency import scoped
 from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
 from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(RequestLimits)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     # Every route may answer the request-level errors (body limits, storage, bugs).
-    protected = [Depends(authorize)]
+    protected = [Depends(scoped)]  # authorize, then act for the principal's tenant
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
                    classifier, auth_routes, metrics):
         app.include_router(module.router, dependencies=protected,

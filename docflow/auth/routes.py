@@ -17,6 +17,7 @@ from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
 from docflow.auth.users import check_password, end_session, start_session
 from docflow.store.auth import ApiToken
+from docflow.store.tenants import UnknownTenant
 
 # Login is open: it is how credentials are had. The rest declare `authorize` in app.py.
 public_router = APIRouter(tags=["auth"])
@@ -201,6 +202,8 @@ def new_token(body: NewTokenRequest, request: Request,
         with get_state(request).store.db.write() as session:
             made = create_token(session, body.scope, name=body.name, tenant=body.tenant,
                                 expires_days=body.expires_days)
+    except UnknownTenant as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
     except TokenError as exc:
         raise ApiError(409, "token_name_taken", str(exc)) from None
     request.scope["state"]["audit_target"] = f"token {made.row.id} ({made.row.name})"
