@@ -113,12 +113,13 @@ class Document(Base):
               "tenant_id"),
         Index("ix_documents_status_indexed", "status", "indexed"),
         Index("ix_documents_status_lease", "status", "lease_until"),
-        Index("ix_documents_created_at", "created_at"),
         Index("ix_documents_needs_review", "needs_review"),
         Index("ix_documents_source_path", "source_path"),
         # The duplicate check: both terms in one index, so no planner prefers the status index.
-        Index("ix_documents_sha256_status", "sha256", "status"),
-        # A tenant's listing, oldest first (migration 0014); a client's key is its tenant's.
+        # With the tenant last: reuse is within a tenant, so its filter reads this index too.
+        Index("ix_documents_sha256_status", "sha256", "status", "tenant_id"),
+        # A tenant's listing, oldest first: it replaced (created_at) in migration 0014, since
+        # every listing is a tenant's. A client's key is its tenant's.
         Index("ix_documents_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_documents_idempotency_key", "idempotency_key", "tenant_id", unique=True),
     )

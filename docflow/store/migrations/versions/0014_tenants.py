@@ -6,9 +6,10 @@ Create Date: 2026-12-07
 
 Every existing batch and document goes to the default tenant ("default"), as do tokens and
 users without a tenant, so an install that never creates a tenant works as before. The
-listing gets a (tenant_id, created_at, id) index; batch progress keeps reading one index alone
-with tenant_id at its end; idempotency keys become unique per tenant (two tenants may pick
-the same key without learning of each other).
+listing's (created_at) index becomes (tenant_id, created_at, id): every listing is a tenant's.
+Batch progress and the duplicate check keep reading their own index, with tenant_id at its
+end. Idempotency keys become unique per tenant: two tenants may pick the same key without
+learning of each other.
 """
 
 from datetime import UTC, datetime
@@ -47,11 +48,18 @@ def upgrade() -> None:
                               ["batch_id", "status", "warning_codes", "tenant_id"], unique=False)
         batch_op.create_index("ix_documents_tenant_created", ["tenant_id", "created_at", "id"],
                               unique=False)
+        batch_op.drop_index("ix_documents_created_at")
+        batch_op.drop_index("ix_documents_sha256_status")
+        batch_op.create_index("ix_documents_sha256_status", ["sha256", "status", "tenant_id"],
+                              unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_index("ix_documents_sha256_status")
+        batch_op.create_index("ix_documents_sha256_status", ["sha256", "status"], unique=False)
         batch_op.drop_index("ix_documents_tenant_created")
+        batch_op.create_index("ix_documents_created_at", ["created_at"], unique=False)
         batch_op.drop_index("ix_documents_batch_status_warnings")
         batch_op.create_index("ix_documents_batch_status_warnings",
                               ["batch_id", "status", "warning_codes"], unique=False)
