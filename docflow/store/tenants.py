@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import String, event, select
+from sqlalchemy import ColumnElement, String, event, select, true
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 from docflow.store.models import Base, Batch, Document, UTCDateTime, utcnow
 from docflow.store.scope import DEFAULT_TENANT, current_scope
 
 __all__ = ["DEFAULT_TENANT", "Tenant", "TenantError", "UnknownTenant", "create_tenant",
-           "list_tenants", "require_tenant"]
+           "in_scope", "list_tenants", "require_tenant", "several_tenants"]
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 
@@ -57,6 +57,19 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
     state.statement = state.statement.options(
         with_loader_criteria(Document, Document.tenant_id == tenant, include_aliases=True),
         with_loader_criteria(Batch, Batch.tenant_id == tenant, include_aliases=True))
+
+
+def in_scope(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """The scope's tenant filter on `column`, for Core statements (the hook above sees only
+    ORM ones); true outside a scope."""
+    scope = current_scope()
+    return column == scope.tenant if scope is not None else true()
+
+
+def several_tenants(session: Session) -> bool:
+    """Whether any tenant besides the default one exists."""
+    return session.scalar(select(Tenant.name).where(Tenant.name != DEFAULT_TENANT)
+                          .limit(1)) is not None
 
 
 def create_tenant(session: Session, name: str) -> Tenant:

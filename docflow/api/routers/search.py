@@ -13,6 +13,7 @@ from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import MAX_SEARCH_DEPTH, SearchDepthExceeded, SearchMode, modes
 from docflow.store.documents import source_paths
+from docflow.store.tenants import several_tenants
 
 router = APIRouter(tags=["search"])
 
@@ -29,8 +30,16 @@ MODE_HELP = (
     "page."
 )
 
+# The keyword indexes hold no tenant yet (their schema changes with a reindex): until then a
+# server with tenants answers no keyword search rather than show one tenant another's hits.
+NOT_TENANT_AWARE = (
+    "Keyword and hybrid search do not yet keep tenants apart, so they are off on a server with "
+    "tenants (docflow tenant create). Use mode=semantic, or GET /api/documents with filters.")
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
+    501: {"model": ErrorBody, "description": "Keyword or hybrid search on a server with "
+                                             "tenants (search_not_tenant_aware)"},
     503: {"model": ErrorBody, "description": "Semantic search cannot run: the embedding model "
                                              "is not installed (embedding_model_missing)"},
 }
@@ -56,6 +65,11 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     type, score and a snippet with the matched words. A document is searchable a few seconds
     after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
     query or filter beyond that."""
+    if mode is not SearchMode.SEMANTIC:
+        with state.store.db.read() as session:
+            shared = several_tenants(session)
+        if shared:
+            raise ApiError(501, "search_not_tenant_aware", NOT_TENANT_AWARE)
     try:
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
