@@ -19,7 +19,7 @@ from docflow.auth.scopes import Scope, scope_for
 from docflow.auth.tokens import verify_token
 from docflow.auth.users import csrf_ok, find_user, session_user
 from docflow.store.auth import LoginSession, User
-from docflow.store.scope import tenant_of, tenant_scope
+from docflow.store.scope import DEFAULT_TENANT, tenant_of, tenant_scope
 
 SESSION_COOKIE = "docflow_session"
 CSRF_COOKIE = "docflow_csrf"
@@ -67,6 +67,13 @@ async def scoped(principal: Principal = Depends(authorize)) -> AsyncIterator[Pri
     in the request's own context, which the sync route handler's thread runs a copy of."""
     with tenant_scope(tenant_of(principal.actor.tenant)):
         yield principal
+
+
+def tenant_admin_of(principal: Principal) -> str | None:
+    """The named tenant whose tokens and audit rows alone this principal manages; None for the
+    default tenant's, who administer the whole installation (and make the tenants' tokens)."""
+    tenant = tenant_of(principal.actor.tenant)
+    return None if tenant == DEFAULT_TENANT else tenant
 
 
 def identify(request: Request, bearer: HTTPAuthorizationCredentials | None,
