@@ -30,11 +30,13 @@ MODE_HELP = (
     "page."
 )
 
-# The keyword indexes hold no tenant yet (their schema changes with a reindex): until then a
-# server with tenants answers no keyword search rather than show one tenant another's hits.
+# The tantivy index holds no tenant yet (its schema changes with a reindex): until then a
+# server with tenants answers no keyword search there rather than show one tenant another's
+# hits. The PostgreSQL index filters by tenant (migration 0014).
 NOT_TENANT_AWARE = (
-    "Keyword and hybrid search do not yet keep tenants apart, so they are off on a server with "
-    "tenants (docflow tenant create). Use mode=semantic, or GET /api/documents with filters.")
+    "Keyword and hybrid search on the tantivy index do not yet keep tenants apart, so they are "
+    "off on a server with tenants (docflow tenant create). Use mode=semantic, "
+    "DOCFLOW_SEARCH=postgres, or GET /api/documents with filters.")
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
@@ -65,7 +67,7 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     type, score and a snippet with the matched words. A document is searchable a few seconds
     after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
     query or filter beyond that."""
-    if mode is not SearchMode.SEMANTIC:
+    if mode is not SearchMode.SEMANTIC and state.settings.search != "postgres":
         with state.store.db.read() as session:
             shared = several_tenants(session)
         if shared:

@@ -52,9 +52,16 @@ def upgrade() -> None:
         batch_op.drop_index("ix_documents_sha256_status")
         batch_op.create_index("ix_documents_sha256_status", ["sha256", "status", "tenant_id"],
                               unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # The PostgreSQL search index (0008): what is in it now is the default tenant's.
+        op.execute("ALTER TABLE search_index ADD COLUMN IF NOT EXISTS tenant_id text NOT NULL "
+                   "DEFAULT 'default'")
+        op.execute("CREATE INDEX IF NOT EXISTS search_index_tenant ON search_index (tenant_id)")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE search_index DROP COLUMN IF EXISTS tenant_id")
     with op.batch_alter_table("documents", schema=None) as batch_op:
         batch_op.drop_index("ix_documents_sha256_status")
         batch_op.create_index("ix_documents_sha256_status", ["sha256", "status"], unique=False)
