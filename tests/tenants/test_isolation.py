@@ -126,3 +126,14 @@ def test_keyword_search_is_off_rather_than_shared_once_there_are_tenants(
         for mode in ("keyword", "hybrid"):
             r = client.get("/api/search", params={"q": "secret", "mode": mode})
             assert (r.status_code, r.json()["code"]) == (501, "search_not_tenant_aware"), r.text
+
+
+def test_the_same_batch_key_in_two_tenants_makes_two_batches(
+        acme: TestClient, globex: TestClient) -> None:
+    made = [c.post("/api/batches", json={"name": "monthly"},
+                   headers={"Idempotency-Key": "2026-12"}) for c in (acme, globex)]
+    assert [r.status_code for r in made] == [201, 201]
+    assert made[0].json()["batch_id"] != made[1].json()["batch_id"]
+    again = acme.post("/api/batches", json={"name": "monthly"},
+                      headers={"Idempotency-Key": "2026-12"})
+    assert (again.status_code, again.json()["batch_id"]) == (200, made[0].json()["batch_id"])
