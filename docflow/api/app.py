@@ -34,6 +34,7 @@ from docflow.observability import metrics
 from docflow.observability.tasks import use_settings
 from docflow.observability.tracing import instrument_app, trace_database
 from docflow.store import open_store
+from docflow.store.tenants import tenants_apart
 from docflow.worker.dispatch import Dispatcher
 
 DESCRIPTION = """
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
         check_credentials_at_start(state.store.db, settings)
+        tenants_apart(state.store.db)  # known before a read-only disk could hide it (search)
         trace_database(state.store.db.engine)  # a no-op unless tracing is on
         app.state.docflow = state
         try:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, String, event, select, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
+from docflow.store.db import Database
 from docflow.store.models import Base, Batch, Document, UTCDateTime, utcnow
 from docflow.store.scope import DEFAULT_TENANT, current_scope
 
 __all__ = ["DEFAULT_TENANT", "Tenant", "TenantError", "UnknownTenant", "create_tenant",
-           "in_scope", "list_tenants", "require_tenant", "several_tenants"]
+           "in_scope", "list_tenants", "require_tenant", "several_tenants",
+           "tenants_apart"]
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 
@@ -70,6 +74,24 @@ def several_tenants(session: Session) -> bool:
     """Whether any tenant besides the default one exists."""
     return session.scalar(select(Tenant.name).where(Tenant.name != DEFAULT_TENANT)
                           .limit(1)) is not None
+
+
+# Per database: whether tenants besides the default one were seen (tenants are never deleted).
+_apart: WeakKeyDictionary[Database, bool] = WeakKeyDictionary()
+
+
+def tenants_apart(db: Database) -> bool:
+    """`several_tenants`, remembered: True once seen. When the database cannot be read (a
+    read-only disk), the last answer stands: no tenant can be made in it meanwhile either."""
+    if _apart.get(db):
+        return True
+    try:
+        with db.read() as session:
+            _apart[db] = several_tenants(session)
+    except OperationalError:
+        if db not in _apart:
+            raise
+    return _apart[db]
 
 
 def create_tenant(session: Session, name: str) -> Tenant:

@@ -13,7 +13,7 @@ from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import MAX_SEARCH_DEPTH, SearchDepthExceeded, SearchMode, modes
 from docflow.store.documents import source_paths
-from docflow.store.tenants import several_tenants
+from docflow.store.tenants import tenants_apart
 
 router = APIRouter(tags=["search"])
 
@@ -67,11 +67,9 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     type, score and a snippet with the matched words. A document is searchable a few seconds
     after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
     query or filter beyond that."""
-    if mode is not SearchMode.SEMANTIC and state.settings.search != "postgres":
-        with state.store.db.read() as session:
-            shared = several_tenants(session)
-        if shared:
-            raise ApiError(501, "search_not_tenant_aware", NOT_TENANT_AWARE)
+    if (mode is not SearchMode.SEMANTIC and state.settings.search != "postgres"
+            and tenants_apart(state.store.db)):
+        raise ApiError(501, "search_not_tenant_aware", NOT_TENANT_AWARE)
     try:
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
