@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from docflow.auth import cli as auth_cli
+from docflow.auth import tenant_cli
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
 from docflow.search import SearchMode
@@ -29,6 +30,7 @@ app = typer.Typer(help="docflow: turn a pile of documents into searchable, class
                   pretty_exceptions_show_locals=False)
 console = Console()
 auth_cli.register(app)  # docflow token ..., docflow user ...
+tenant_cli.register(app)  # docflow tenant ...
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the database, originals, index, broker data and logs live "

@@ -25,7 +25,7 @@ from docflow.api.routers import (
 from docflow.api.state import ApiState
 from docflow.auth import routes as auth_routes
 from docflow.auth.audit import AuditMiddleware
-from docflow.auth.dependency import authorize
+from docflow.auth.dependency import scoped
 from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
 from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
@@ -34,6 +34,7 @@ from docflow.observability import metrics
 from docflow.observability.tasks import use_settings
 from docflow.observability.tracing import instrument_app, trace_database
 from docflow.store import open_store
+from docflow.store.tenants import tenants_apart
 from docflow.worker.dispatch import Dispatcher
 
 DESCRIPTION = """
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
         check_credentials_at_start(state.store.db, settings)
+        tenants_apart(state.store.db)  # known before a read-only disk could hide it (search)
         trace_database(state.store.db.engine)  # a no-op unless tracing is on
         app.state.docflow = state
         try:
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(RequestLimits)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     # Every route may answer the request-level errors (body limits, storage, bugs).
-    protected = [Depends(authorize)]
+    protected = [Depends(scoped)]  # authorize, then act for the principal's tenant
     for module in (uploads, tasks, batches, workers, search, documents, document_types,
                    classifier, auth_routes, metrics):
         app.include_router(module.router, dependencies=protected,

@@ -33,8 +33,9 @@ DataDir = Annotated[Path | None, typer.Option(
     "with DOCFLOW_DATABASE_URL set, that database.", show_default=False)]
 ScopeOption = Annotated[Scope, typer.Option("--scope", help="read; upload (and read); admin "
                                             "(everything).")]
-Tenant = Annotated[str | None, typer.Option(help="The tenant it acts for (stored and shown; "
-                                            "tenant isolation comes later).",
+Tenant = Annotated[str | None, typer.Option(help="The tenant it acts for: its documents, "
+                                            "batches and search (made with `docflow tenant "
+                                            "create`; default: the default tenant).",
                                             show_default=False)]
 
 
@@ -84,11 +85,15 @@ def token_create(
 ) -> None:
     """Make a token. It is printed once, as the last line: keep it, it cannot be shown again."""
     from docflow.auth.tokens import TokenError, create_token
+    from docflow.store.tenants import UnknownTenant
 
     with _store(data_dir) as store:
         try:
             made = _change(store, "token_create", name or "", lambda s: create_token(
                 s, scope, name=name, tenant=tenant, expires_days=expires))
+        except UnknownTenant as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            raise typer.Exit(2) from None
         except TokenError as exc:
             console.print(f"[red]{exc}[/]", highlight=False)
             raise typer.Exit(1) from None
@@ -147,6 +152,7 @@ def user_create(
 ) -> None:
     """Make a user who logs in to the web app with a password."""
     from docflow.auth.users import UserError, create_user
+    from docflow.store.tenants import UnknownTenant
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -160,6 +166,9 @@ def user_create(
         try:
             user = _change(store, "user_create", name,
                            lambda s: create_user(s, name, password, scope, tenant))
+        except UnknownTenant as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            raise typer.Exit(2) from None
         except UserError as exc:
             console.print(f"[red]{exc}[/]", highlight=False)
             raise typer.Exit(1) from None

@@ -4,10 +4,11 @@ token, a login cookie, or a trusted proxy's header), checks the scope the route 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fastapi import Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from docflow.api.state import get_state
@@ -18,6 +19,7 @@ from docflow.auth.scopes import Scope, scope_for
 from docflow.auth.tokens import verify_token
 from docflow.auth.users import csrf_ok, find_user, session_user
 from docflow.store.auth import LoginSession, User
+from docflow.store.scope import DEFAULT_TENANT, tenant_of, tenant_scope
 
 SESSION_COOKIE = "docflow_session"
 CSRF_COOKIE = "docflow_csrf"
@@ -57,6 +59,21 @@ def authorize(request: Request,
         return principal
     raise forbidden("insufficient_scope", f"This needs a token or user with the {needed.value!r} "
                     f"scope; {principal.actor.name!r} has {principal.scope.value!r}.")
+
+
+async def scoped(principal: Principal = Depends(authorize)) -> AsyncIterator[Principal]:
+    """`authorize`, then the request acts for the principal's tenant: the store filters every
+    document and batch query by it (docflow.store.tenants). Async, so that the scope is set
+    in the request's own context, which the sync route handler's thread runs a copy of."""
+    with tenant_scope(tenant_of(principal.actor.tenant)):
+        yield principal
+
+
+def tenant_admin_of(principal: Principal) -> str | None:
+    """The named tenant whose tokens and audit rows alone this principal manages; None for the
+    default tenant's, who administer the whole installation (and make the tenants' tokens)."""
+    tenant = tenant_of(principal.actor.tenant)
+    return None if tenant == DEFAULT_TENANT else tenant
 
 
 def identify(request: Request, bearer: HTTPAuthorizationCredentials | None,

@@ -10,13 +10,20 @@ from pydantic import BaseModel, Field
 from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.state import get_state
 from docflow.auth.audit import MAX_LIMIT, Actor, failed_logins, query_events, set_actor
-from docflow.auth.dependency import CSRF_COOKIE, SESSION_COOKIE, Principal, authorize
-from docflow.auth.errors import AuthError, unauthenticated
+from docflow.auth.dependency import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Principal,
+    authorize,
+    tenant_admin_of,
+)
+from docflow.auth.errors import AuthError, forbidden, unauthenticated
 from docflow.auth.modes import credentials_required
 from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
 from docflow.auth.users import check_password, end_session, start_session
 from docflow.store.auth import ApiToken
+from docflow.store.tenants import UnknownTenant
 
 # Login is open: it is how credentials are had. The rest declare `authorize` in app.py.
 public_router = APIRouter(tags=["auth"])
@@ -138,13 +145,16 @@ def audit(request: Request,
                                         "older than this id: the next_before_id of the "
                                         "previous page."),
           limit: int = Query(100, ge=1, le=MAX_LIMIT, description="Events per page."),
-          _principal: Principal = Depends(authorize)) -> AuditPage:
+          principal: Principal = Depends(authorize)) -> AuditPage:
     """Who did what, newest first: every change made through the API (whatever its outcome),
     every download of an original, and token and user changes made on the command line."""
     # A time without a zone is UTC, as every time docflow stores.
     since, until = (t.replace(tzinfo=UTC) if t and t.tzinfo is None else t for t in (since, until))
+    own = tenant_admin_of(principal)
+    if own is not None and tenant not in (None, own):
+        return AuditPage(events=[], next_before_id=None)
     with get_state(request).store.db.read() as session:
-        rows = query_events(session, actor=actor, action=action, tenant=tenant, since=since,
+        rows = query_events(session, actor=actor, action=action, tenant=own or tenant, since=since,
                             until=until, before_id=before_id, limit=limit)
     events = [AuditEventOut.model_validate(r, from_attributes=True) for r in rows]
     return AuditPage(events=events,
@@ -184,10 +194,12 @@ def _token_out(row: ApiToken) -> TokenOut:
 
 
 @router.get("/api/auth/tokens", response_model=list[TokenOut], summary="API tokens (admin)")
-def tokens(request: Request, _principal: Principal = Depends(authorize)) -> list[TokenOut]:
-    """Every API token with its scope, tenant and state; never a secret."""
+def tokens(request: Request, principal: Principal = Depends(authorize)) -> list[TokenOut]:
+    """Every API token with its scope, tenant and state; never a secret. A tenant's admin
+    sees its tenant's tokens only."""
+    own = tenant_admin_of(principal)
     with get_state(request).store.db.read() as session:
-        return [_token_out(t) for t in list_tokens(session)]
+        return [_token_out(t) for t in list_tokens(session) if own is None or t.tenant == own]
 
 
 @router.post("/api/auth/tokens", response_model=NewTokenOut, status_code=201,
@@ -195,12 +207,19 @@ def tokens(request: Request, _principal: Principal = Depends(authorize)) -> list
                         "A live token already has that name (token_name_taken)"}},
              summary="Make an API token (admin)")
 def new_token(body: NewTokenRequest, request: Request,
-              _principal: Principal = Depends(authorize)) -> NewTokenOut:
-    """Make a token, as `docflow token create` does; the answer holds the token, once."""
+              principal: Principal = Depends(authorize)) -> NewTokenOut:
+    """Make a token, as `docflow token create` does; the answer holds the token, once. A
+    tenant's admin makes tokens of its own tenant only (tenant left out: its own)."""
+    own = tenant_admin_of(principal)
+    if own is not None and body.tenant not in (None, own):
+        raise forbidden("other_tenant", f"An admin of the tenant {own!r} makes tokens of "
+                        "that tenant only.")
     try:
         with get_state(request).store.db.write() as session:
-            made = create_token(session, body.scope, name=body.name, tenant=body.tenant,
+            made = create_token(session, body.scope, name=body.name, tenant=own or body.tenant,
                                 expires_days=body.expires_days)
+    except UnknownTenant as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
     except TokenError as exc:
         raise ApiError(409, "token_name_taken", str(exc)) from None
     request.scope["state"]["audit_target"] = f"token {made.row.id} ({made.row.name})"
@@ -210,10 +229,12 @@ def new_token(body: NewTokenRequest, request: Request,
 @router.delete("/api/auth/tokens/{token_id}", status_code=204, responses=ERROR_RESPONSES,
                summary="Revoke an API token (admin)")
 def revoke(token_id: str = Path(description="The token's id (GET /api/auth/tokens)."),
-           *, request: Request, _principal: Principal = Depends(authorize)) -> Response:
+           *, request: Request, principal: Principal = Depends(authorize)) -> Response:
     """Stop a token from working, at once, on every API process."""
+    own = tenant_admin_of(principal)
     with get_state(request).store.db.write() as session:
-        if session.get(ApiToken, token_id) is None:
+        row = session.get(ApiToken, token_id)
+        if row is None or (own is not None and row.tenant != own):
             raise not_found("token", token_id)
         revoke_token(session, token_id)
     return Response(status_code=204)

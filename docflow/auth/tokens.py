@@ -18,6 +18,7 @@ from docflow.auth.secrets import digest, matches, new_secret
 from docflow.store.auth import ApiToken
 from docflow.store.db import Database
 from docflow.store.models import utcnow
+from docflow.store.tenants import require_tenant
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def token_id(token: str) -> str:
 
 def create_token(session: Session, scope: Scope, *, name: str | None = None,
                  tenant: str | None = None, expires_days: float | None = None) -> NewToken:
+    """A new token; `tenant` must exist (UnknownTenant), None acts for the default tenant."""
+    require_tenant(session, tenant)
     if name is not None and active_named(session, name):
         raise TokenError(f"A token named {name!r} already exists; pick another name or revoke "
                          "it first.")

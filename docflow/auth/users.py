@@ -15,6 +15,7 @@ from docflow.auth.secrets import digest, matches, new_secret
 from docflow.store.auth import LoginSession, User
 from docflow.store.db import Database
 from docflow.store.models import new_id, utcnow
+from docflow.store.tenants import require_tenant
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
 # Verified against when the user does not exist, so an unknown name takes as long as a wrong
@@ -36,6 +37,8 @@ class NewSession:
 
 def create_user(session: Session, name: str, password: str, scope: Scope,
                 tenant: str | None = None) -> User:
+    """A new user; `tenant` must exist (UnknownTenant), None acts for the default tenant."""
+    require_tenant(session, tenant)
     if len(password) < MIN_PASSWORD_CHARS:
         raise UserError(f"The password must have at least {MIN_PASSWORD_CHARS} characters.")
     if session.scalar(select(User).where(User.name == name)) is not None:

@@ -33,6 +33,7 @@ class SearchDocument:
     doc_type: str | None
     batch_id: str | None
     text: str
+    tenant: str = "default"  # whose it is: a search in a tenant's scope finds its own only
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from docflow.search import (
     SearchResults,
     check_page,
 )
+from docflow.store.scope import current_scope
 
 TABLE = "search_index"
 SNIPPET_CHARS = 200
@@ -35,10 +36,10 @@ HEADLINE_CHARS = 100_000
 _START, _STOP = "\x02", "\x03"
 
 _UPSERT = text(f"""
-    INSERT INTO {TABLE} (id, filename, doc_type, batch_id, body)
-    VALUES (:id, :filename, :doc_type, :batch_id, :body)
+    INSERT INTO {TABLE} (id, filename, doc_type, batch_id, body, tenant_id)
+    VALUES (:id, :filename, :doc_type, :batch_id, :body, :tenant_id)
     ON CONFLICT (id) DO UPDATE SET filename = EXCLUDED.filename, doc_type = EXCLUDED.doc_type,
-        batch_id = EXCLUDED.batch_id, body = EXCLUDED.body""")
+        batch_id = EXCLUDED.batch_id, body = EXCLUDED.body, tenant_id = EXCLUDED.tenant_id""")
 
 _PLAIN = re.compile(r'[\w\s"\-]*')
 _WORD = re.compile(r"\w+")
@@ -103,7 +104,8 @@ class PostgresIndex:
         with self._eng().begin() as conn:
             conn.execute(_UPSERT, [
                 {"id": d.id, "filename": d.filename, "doc_type": d.doc_type,
-                 "batch_id": d.batch_id, "body": d.text.replace("\x00", "")}
+                 "batch_id": d.batch_id, "body": d.text.replace("\x00", ""),
+                 "tenant_id": d.tenant}
                 for d in latest.values()])
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -128,6 +130,10 @@ class PostgresIndex:
         if batch_id is not None:
             filters += " AND batch_id = :batch_id"
             params["batch_id"] = batch_id
+        scope = current_scope()  # a request's tenant (docflow.store.scope): hits and counts
+        if scope is not None:
+            filters += " AND tenant_id = :tenant_id"
+            params["tenant_id"] = scope.tenant
         words_sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
         words = " | ".join(list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS])
         if query.strip() in ("", "*"):

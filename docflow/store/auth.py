@@ -22,7 +22,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(10))  # read | upload | admin
-    # Whose documents the token acts for; stored and shown now, enforced in a later release.
+    # The tenant whose documents it acts for (docflow.store.tenants); None: the default one.
     tenant: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

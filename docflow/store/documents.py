@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store.blobs import StoredBlob
 from docflow.store.models import Document, DocumentStatus, Extraction, utcnow
+from docflow.store.scope import DEFAULT_TENANT, current_tenant
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEPARATORS = re.compile(r"[\\/]")
@@ -108,16 +109,21 @@ class NewDocument:
 
 
 def register_documents(session: Session, items: Sequence[NewDocument],
-                       batch_id: str | None = None) -> list[Document]:
-    """Create one row per item. Bytes already processed reuse that result instead of a task,
-    unless they had attachments or members: a worker then copies the result and the children."""
+                       batch_id: str | None = None,
+                       tenant_id: str | None = None) -> list[Document]:
+    """Create one row per item, in `tenant_id` (default: the tenant in scope). Bytes already
+    processed reuse that result instead of a task, unless they had attachments or members: a
+    worker then copies the result and the children. Only the tenant's own documents lend
+    their result: another tenant's would name its document (reused_from) and carry its
+    corrections."""
     now = utcnow()
-    donors = _completed_by_sha(session, {item.blob.sha256 for item in items})
+    tenant = tenant_id or current_tenant()
+    donors = _completed_by_sha(session, {item.blob.sha256 for item in items}, tenant)
     with_children = _having_children(session, [d.id for d in donors.values()])
     donors = {sha: d for sha, d in donors.items() if d.id not in with_children}
     docs = []
     for item in items:
-        doc = Document(batch_id=batch_id, filename=clean_filename(item.filename),
+        doc = Document(batch_id=batch_id, tenant_id=tenant, filename=clean_filename(item.filename),
                        source_path=clean_source_path(item.source_path or item.filename),
                        idempotency_key=item.idempotency_key, sha256=item.blob.sha256,
                        size=item.blob.size, created_at=now,
@@ -139,11 +145,13 @@ def _in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
         yield unique[start:start + IN_CHUNK]
 
 
-def _completed_by_sha(session: Session, shas: set[str]) -> dict[str, Document]:
+def _completed_by_sha(session: Session, shas: set[str],
+                      tenant: str = DEFAULT_TENANT) -> dict[str, Document]:
     donors: dict[str, Document] = {}
     for chunk in _in_chunks(shas):
         rows = session.scalars(select(Document).where(
-            Document.sha256.in_(chunk), Document.status == DocumentStatus.COMPLETED))
+            Document.sha256.in_(chunk), Document.status == DocumentStatus.COMPLETED,
+            Document.tenant_id == tenant))
         for row in rows:
             donors.setdefault(row.sha256, row)
     return donors
@@ -170,16 +178,18 @@ def _processing_twin(session: Session, doc: Document, now: datetime) -> Document
     """Another document with the same bytes that is being processed now: held under a running
     lease, or split into OCR parts."""
     return session.scalars(select(Document).where(
-        Document.sha256 == doc.sha256, Document.id != doc.id,
+        Document.sha256 == doc.sha256, Document.id != doc.id, Document.tenant_id == doc.tenant_id,
         Document.status == DocumentStatus.PROCESSING,
         (Document.lease_until > now) | Document.ocr_parts.is_not(None)).limit(1)).first()
 
 
 def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:
+    """A completed document of the same tenant as `exclude_id` with these bytes."""
     # Uses ix_documents_sha256_status (tests/store/test_query_plans.py).
+    tenant = select(Document.tenant_id).where(Document.id == exclude_id).scalar_subquery()
     return session.scalars(select(Document).where(
         Document.sha256 == sha256, Document.status == DocumentStatus.COMPLETED,
-        Document.id != exclude_id).limit(1)).first()
+        Document.id != exclude_id, Document.tenant_id == tenant).limit(1)).first()
 
 
 def copy_result(donor: Document, doc: Document, now: datetime) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docflow.store.models import Document, DocumentStatus, Extraction
+from docflow.store.tenants import in_scope
 
 VECTOR_DTYPE = np.dtype("<f4")  # little-endian float32 on every host that reads the database
 PASSAGE_DTYPE = np.dtype("<f2")  # half the bytes; a cosine moves by < 1e-3
@@ -76,7 +77,7 @@ def nearest(
         raise ValueError("limit must be at least 1")
     statement = select(Document.id, Document.embedding, Document.passages).where(
         Document.status == DocumentStatus.COMPLETED, Document.embedding_model == model,
-        Document.embedding.is_not(None))
+        Document.embedding.is_not(None), in_scope(Document.tenant_id))
     if doc_type is not None:
         statement = statement.where(Document.doc_type == doc_type)
     if batch_id is not None:

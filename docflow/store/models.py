@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from docflow.store.scope import DEFAULT_TENANT, current_tenant
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -66,16 +68,26 @@ class DocumentStatus:
     TERMINAL = (COMPLETED, FAILED, CANCELLED)
 
 
+# Whose row it is (docflow.store.tenants): a new row takes the tenant of the request's scope.
+TENANT = String(100)
+
+
 class Batch(Base):
     __tablename__ = "batches"
+    __table_args__ = (
+        # A client's key is its tenant's: two tenants may use the same one (migration 0014).
+        Index("ix_batches_idempotency_key", "idempotency_key", "tenant_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(TENANT, default=current_tenant,
+                                           server_default=DEFAULT_TENANT)
     name: Mapped[str | None] = mapped_column(String(500))
     source: Mapped[str] = mapped_column(String(20))  # upload, batch-upload, ingest, batch-api
     document_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A client's key for "create this batch": a retried request gets the same batch back.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class Extraction(Base):
@@ -96,17 +108,25 @@ class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
         # Batch progress counts statuses and warnings from this index alone (migration 0010).
-        Index("ix_documents_batch_status_warnings", "batch_id", "status", "warning_codes"),
+        # ... and the tenant's filter on it, so it still reads no row (migration 0014).
+        Index("ix_documents_batch_status_warnings", "batch_id", "status", "warning_codes",
+              "tenant_id"),
         Index("ix_documents_status_indexed", "status", "indexed"),
         Index("ix_documents_status_lease", "status", "lease_until"),
-        Index("ix_documents_created_at", "created_at"),
         Index("ix_documents_needs_review", "needs_review"),
         Index("ix_documents_source_path", "source_path"),
         # The duplicate check: both terms in one index, so no planner prefers the status index.
-        Index("ix_documents_sha256_status", "sha256", "status"),
+        # With the tenant last: reuse is within a tenant, so its filter reads this index too.
+        Index("ix_documents_sha256_status", "sha256", "status", "tenant_id"),
+        # A tenant's listing, oldest first: it replaced (created_at) in migration 0014, since
+        # every listing is a tenant's. A client's key is its tenant's.
+        Index("ix_documents_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_documents_idempotency_key", "idempotency_key", "tenant_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(TENANT, default=current_tenant,
+                                           server_default=DEFAULT_TENANT)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
@@ -116,7 +136,7 @@ class Document(Base):
     # order ("C" on PostgreSQL, SQLite's own), so a prefix is an index range on both.
     source_path: Mapped[str | None] = mapped_column(SOURCE_PATH)
     # A client's key for one file (see the batch upload client): sent twice, stored once.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str | None] = mapped_column(String(40))

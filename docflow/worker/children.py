@@ -62,7 +62,8 @@ def register_children(session: Session, parent: Document,
     if not fresh:
         return []
     docs = register_documents(session, [replace(item, source_path=_below(parent, item))
-                                        for item, _ in fresh], batch_id=parent.batch_id)
+                                        for item, _ in fresh], batch_id=parent.batch_id,
+                              tenant_id=parent.tenant_id)
     refs = []
     for doc, (_, too_big) in zip(docs, fresh, strict=True):
         doc.parent_id = parent.id

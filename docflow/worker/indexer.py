@@ -28,7 +28,8 @@ def pending_query(limit: int) -> Select:
     """Up to `limit` completed documents not yet indexed, with their text and vectors: one
     query that reads the (status, indexed) index, so its cost follows the pending rows."""
     return (select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
-                   Document.finished_at, Extraction.text, *vector_columns())
+                   Document.finished_at, Extraction.text, Document.tenant_id,
+                   *vector_columns())
             .join(Extraction, Extraction.sha256 == Document.sha256)
             .where(Document.status == DocumentStatus.COMPLETED, Document.indexed.is_(False))
             .limit(limit))
@@ -55,7 +56,8 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int,
         return 0
     started = time.perf_counter()
     index.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
-                                batch_id=r.batch_id, text=r.text) for r in rows])
+                                batch_id=r.batch_id, text=r.text, tenant=r.tenant_id)
+                 for r in rows])
     if vectors is not None:
         vectors.index(vector_documents(rows, vectors.model))
     # Only rows unchanged since they were read count as indexed: a type corrected or a document

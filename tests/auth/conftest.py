@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from docflow.api.app import create_app
 from docflow.auth.scopes import Scope
 from docflow.auth.tokens import create_token
 from docflow.config import AuthMode, Settings
 from docflow.store import Store
+from docflow.store.tenants import Tenant, create_tenant
 
 MakeToken = Callable[..., str]
 
@@ -35,9 +37,16 @@ def make_token(any_store: Store) -> MakeToken:
 
     def make(scope: Scope | str, **kwargs: object) -> str:
         with any_store.db.write() as session:
+            ensure_tenant(session, kwargs.get("tenant"))  # type: ignore[arg-type]
             return create_token(session, Scope(scope), **kwargs).token  # type: ignore[arg-type]
 
     return make
+
+
+def ensure_tenant(session: Session, name: str | None) -> None:
+    """Tokens and users name an existing tenant: make it on first use."""
+    if name is not None and session.get(Tenant, name) is None:
+        create_tenant(session, name)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from docflow.cli import app as cli
 from docflow.config import Settings
 from docflow.store import Store
 from docflow.store.auth import AuditEvent
-from tests.auth.conftest import MakeToken, bearer
+from tests.auth.conftest import MakeToken, bearer, ensure_tenant
 
 
 def _events(store: Store) -> list[AuditEvent]:
@@ -85,6 +85,8 @@ def test_only_admins_read_the_audit_log_with_filters_and_pages(
 def test_admins_make_list_and_revoke_tokens_over_the_api(
         api: TestClient, any_store: Store, make_token: MakeToken) -> None:
     admin = bearer(make_token("admin", name="ops"))
+    with any_store.db.write() as session:
+        ensure_tenant(session, "acme")
     made = api.post("/api/auth/tokens", json={"scope": "read", "name": "dashboard",
                                               "tenant": "acme", "expires_days": 7},
                     headers=admin)

@@ -27,6 +27,7 @@ def run(secured: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 def test_a_token_made_on_the_command_line_is_its_last_line_and_works(
         run, api: TestClient) -> None:  # type: ignore[no-untyped-def]
+    assert run("tenant", "create", "acme").exit_code == 0
     made = run("token", "create", "--scope", "upload", "--name", "scanner", "--tenant", "acme",
                "--expires", "30")
     assert made.exit_code == 0, made.output

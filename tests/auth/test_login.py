@@ -8,13 +8,14 @@ from docflow.auth.scopes import Scope
 from docflow.auth.users import create_user
 from docflow.config import Settings
 from docflow.store import Store
-from tests.auth.conftest import open_client
+from tests.auth.conftest import ensure_tenant, open_client
 
 PASSWORD = "correct horse battery"
 
 
 def _user(store: Store, name: str = "ann", scope: Scope = Scope.UPLOAD) -> None:
     with store.db.write() as session:
+        ensure_tenant(session, "acme")
         create_user(session, name, PASSWORD, scope, tenant="acme")
 
 

@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from docflow.api.app import create_app
-from docflow.auth.dependency import authorize
+from docflow.auth.dependency import authorize, scoped
 from docflow.auth.scopes import PUBLIC_ROUTES, ROUTE_SCOPES, Scope
 from docflow.config import Settings
 from tests.auth.conftest import MakeToken, bearer
@@ -23,7 +23,9 @@ def _operations(settings: Settings) -> list[tuple[str, str, RouteContext]]:
 
 
 def _depends_on_authorize(route: RouteContext) -> bool:
-    return any(d.call is authorize for d in route.dependant.dependencies)
+    """Through `scoped`: authorize, then the principal's tenant filters the store's queries."""
+    return any(d.call is scoped and any(s.call is authorize for s in d.dependencies)
+               for d in route.dependant.dependencies)
 
 
 def test_every_route_of_the_app_has_a_scope_decision(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import MAX_SEARCH_DEPTH, SearchDepthExceeded, SearchMode, modes
 from docflow.store.documents import source_paths
+from docflow.store.tenants import tenants_apart
 
 router = APIRouter(tags=["search"])
 
@@ -30,8 +31,18 @@ MODE_HELP = (
     "page."
 )
 
+# The tantivy index holds no tenant yet (its schema changes with a reindex): until then a
+# server with tenants answers no keyword search there rather than show one tenant another's
+# hits. The PostgreSQL index filters by tenant (migration 0014).
+NOT_TENANT_AWARE = (
+    "Keyword and hybrid search on the tantivy index do not yet keep tenants apart, so they are "
+    "off on a server with tenants (docflow tenant create). Use mode=semantic, "
+    "DOCFLOW_SEARCH=postgres, or GET /api/documents with filters.")
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
+    501: {"model": ErrorBody, "description": "Keyword or hybrid search on a server with "
+                                             "tenants (search_not_tenant_aware)"},
     503: {"model": ErrorBody, "description": "Semantic search cannot run: the embedding model "
                                              "is not installed (embedding_model_missing)"},
 }
@@ -57,12 +68,17 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     type, score and a snippet with the matched words. A document is searchable a few seconds
     after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
     query or filter beyond that."""
+    apart = tenants_apart(state.store.db)
+    if mode is not SearchMode.SEMANTIC and state.settings.search != "postgres" and apart:
+        raise ApiError(501, "search_not_tenant_aware", NOT_TENANT_AWARE)
     try:
+        # The vector indexes hold no tenant yet: with tenants, the stored vectors are compared
+        # one by one, through the store's tenant filter.
         found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
                              batch_id=batch_id, limit=limit, offset=offset,
                              zero_shot=state.settings.makes_embeddings,
                              encoder=state.query_encoder,
-                             vectors=state.vector_index())
+                             vectors=None if apart else state.vector_index())
     except SearchDepthExceeded as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     except modes.SemanticSearchOff as exc:
