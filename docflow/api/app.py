@@ -14,13 +14,18 @@ from docflow.api.routers import (
     classifier,
     document_types,
     documents,
+    events,
+    failures,
     health,
+    overview,
+    rule_test,
     search,
     tasks,
     uploads,
     workers,
 )
 from docflow.api.state import ApiState
+from docflow.api.web import router as web_router
 from docflow.auth import routes as auth_routes
 from docflow.auth.audit import AuditMiddleware
 from docflow.auth.dependency import authorize
@@ -84,10 +89,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     install_auth_error_handler(app)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     protected = [Depends(authorize)]
-    for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   classifier, auth_routes):
+    for module in (uploads, tasks, batches, workers, search, documents, rule_test,
+                   document_types, classifier, auth_routes, events, failures, overview):
         app.include_router(module.router, dependencies=protected, responses=AUTH_RESPONSES)
     app.include_router(health.router)
     app.include_router(auth_routes.public_router)
+    app.include_router(web_router)  # the web app at /: a page with no data, open to all
     app.add_middleware(AuditMiddleware)
     return app
