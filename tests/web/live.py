@@ -45,6 +45,7 @@ class EventReader:
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.response: httpx.Response | None = None
         self.opened = threading.Event()
+        self._skipped: list[dict[str, Any]] = []
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=120))
         self._thread = threading.Thread(target=self._read, args=(url, headers or {}),
                                         daemon=True)
@@ -71,7 +72,11 @@ class EventReader:
             self.opened.set()
 
     def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
-        """The next event of this kind (others are skipped)."""
+        """The next event of this kind; events of other kinds wait for their own call."""
+        for event in self._skipped:
+            if event.get("event") == kind:
+                self._skipped.remove(event)
+                return event
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -82,6 +87,11 @@ class EventReader:
                 continue
             if event.get("event") == kind:
                 return event
+            self._skipped.append(event)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Events received and not yet taken."""
+        return [*self._skipped, *self.events.queue]
 
     def close(self) -> None:
         self._client.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ from docflow.store.events import (
 )
 from docflow.store.models import utcnow
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["progress"])
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
@@ -98,7 +100,12 @@ class Poller:
         settings = self.state.settings
         while True:
             until = utcnow() - timedelta(seconds=settings.events_settle_seconds)
-            docs, progress = await run_in_threadpool(self._read, self.latest, until)
+            try:
+                docs, progress = await run_in_threadpool(self._read, self.latest, until)
+            except Exception:  # the database is away for a moment: the next poll catches up
+                log.warning("live events: reading the database failed", exc_info=True)
+                await asyncio.sleep(settings.events_poll_seconds)
+                continue
             full_page = len(docs) == PAGE
             async with self.changed:
                 for doc in docs:
