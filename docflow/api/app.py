@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 import docflow
 from docflow.api.errors import install_error_handlers
 from docflow.api.routers import (
+    batch_list,
     batches,
     classifier,
     document_types,
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     protected = [Depends(authorize)]
     for module in (uploads, tasks, batches, workers, search, documents, rule_test,
-                   document_types, classifier, auth_routes, events, failures, overview):
+                   document_types, classifier, auth_routes, events, failures, overview,
+                   batch_list):
         app.include_router(module.router, dependencies=protected, responses=AUTH_RESPONSES)
     app.include_router(health.router)
     app.include_router(auth_routes.public_router)

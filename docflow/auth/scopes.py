@@ -44,6 +44,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/auth/me"): Scope.READ,
     ("POST", "/api/auth/logout"): Scope.READ,
     ("GET", "/api/overview"): Scope.READ,
+    ("GET", "/api/batches"): Scope.READ,
     ("GET", "/api/events"): Scope.READ,
     ("GET", "/api/batches/{batch_id}/events"): Scope.READ,
     ("GET", "/api/batches/{batch_id}/failures"): Scope.READ,
