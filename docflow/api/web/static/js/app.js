@@ -36,6 +36,7 @@ async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
   loginShown = false;
   const { path, query } = parseHash();
+  delete document.body.dataset.page; // set again once the page has rendered (tests wait on it)
   for (const a of document.querySelectorAll("nav a")) {
     const target = a.getAttribute("href").slice(1);
     a.classList.toggle("active", target === "/" ? path === "/" : path.startsWith(target));
@@ -46,6 +47,7 @@ async function route() {
     if (m) {
       try {
         cleanup = (await render(...m.slice(1).map(decodeURIComponent), query)) || null;
+        document.body.dataset.page = path;
       } catch (err) {
         if (err.status !== 401) mount(h("h1", {}, "Something went wrong"), errorBox(err));
       }
