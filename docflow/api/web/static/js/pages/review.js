@@ -15,6 +15,7 @@ export async function render() {
   let current = null;
 
   const next = async () => {
+    current = null; // keys wait until the next document is on screen
     // Accepted documents leave the queue; skipped ones are passed over until a reload.
     const page = await api.documents({ needs_review: "true", status: "completed" },
       { limit: skipped.size + 1, offset: 0 });
