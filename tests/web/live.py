@@ -54,7 +54,8 @@ class EventReader:
 
     def _read(self, url: str, headers: dict[str, str]) -> None:
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", url, headers={"Accept": "text/event-stream",
+                                                          **headers}) as response:
                 self.response = response
                 self.opened.set()
                 event: dict[str, Any] = {}

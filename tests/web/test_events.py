@@ -5,6 +5,7 @@ processes on one database both see every event."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -137,3 +138,25 @@ def test_an_unknown_batch_or_a_foreign_event_id_is_refused(server: Server) -> No
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     r = httpx.get(f"{server.url}/api/events", headers={"Last-Event-ID": "yesterday"}, timeout=10)
     assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
+
+
+def test_a_client_that_asks_for_no_stream_gets_what_is_there_and_the_end(
+        server: Server, db: Store) -> None:
+    import httpx
+
+    batch_id, ids = _upload(server, "x.txt", "y.txt")
+    for doc_id in ids:
+        _finish(db, doc_id)
+    start = "0-0"  # before every document
+    deadline = time.monotonic() + 30
+    while True:  # the settle time passes
+        r = httpx.get(f"{server.url}/api/batches/{batch_id}/events",
+                      headers={"Last-Event-ID": start}, timeout=10)
+        documents = [json.loads(line[6:]) for line in r.text.splitlines()
+                     if line.startswith("data: ") and '"finished_at"' in line]
+        if len(documents) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert sorted(d["id"] for d in documents) == sorted(ids)
+    assert "event: progress" in r.text

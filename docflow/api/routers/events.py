@@ -217,11 +217,27 @@ def _open(request: Request, state: ApiState, batch_id: str | None,
         cursor = Cursor.decode(last_event_id) if last_event_id else None
     except InvalidCursor as exc:
         raise ApiError(422, exc.code, str(exc)) from exc
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return _sse(_snapshot(state, batch_id, cursor))
     if cursor is None:
         running = _hub(request).pollers.get(batch_id)
         cursor = running.latest if running is not None else Cursor(
             utcnow() - timedelta(seconds=state.settings.events_settle_seconds), AFTER_EVERY_ID)
     return _sse(_stream(request, state, batch_id, cursor))
+
+
+async def _snapshot(state: ApiState, batch_id: str | None,
+                    cursor: Cursor | None) -> AsyncIterator[str]:
+    """For a client that did not ask for a stream (curl, a script polling with Last-Event-ID):
+    the events there are now (after the cursor; none without one) and the counters, then the
+    end."""
+    until = utcnow() - timedelta(seconds=state.settings.events_settle_seconds)
+    reader = Poller(state, batch_id, floor=Cursor(until, AFTER_EVERY_ID), horizon=until)
+    docs, progress = await run_in_threadpool(reader._read, cursor or reader.floor, until)
+    for doc in docs:
+        yield _frame("document", _document_event(doc), doc.cursor.encode())
+    if progress is not None:
+        yield _frame("progress", progress)
 
 
 LAST_EVENT_ID = Header(None, alias="Last-Event-ID", description="The id of the last event "
@@ -233,7 +249,9 @@ LAST_EVENT_ID = Header(None, alias="Last-Event-ID", description="The id of the l
 async def all_events(request: Request, last_event_id: str | None = LAST_EVENT_ID,
                      state: ApiState = Depends(get_state)) -> StreamingResponse:
     """Server-Sent Events: a `document` event for each document that ends (completed, failed
-    or cancelled: id, batch, name, status, error, type), a second or two after it does."""
+    or cancelled: id, batch, name, status, error, type), a second or two after it does.
+    The stream stays open for clients that send `Accept: text/event-stream` (EventSource
+    does); others get the events there are now (after Last-Event-ID) and the end."""
     return _open(request, state, None, last_event_id)
 
 
@@ -249,7 +267,7 @@ async def batch_events(request: Request, batch_id: str = Path(description="The b
                        state: ApiState = Depends(get_state)) -> StreamingResponse:
     """Server-Sent Events: `progress` (the batch's counters, as /api/batch-status gives them,
     whenever they change, at most once per poll) and a `document` event for each of its
-    documents that ends."""
+    documents that ends. Open while `Accept: text/event-stream` is sent, as for /api/events."""
     if not await run_in_threadpool(_batch_exists, state, batch_id):
         raise not_found("batch", batch_id)
     return _open(request, state, batch_id, last_event_id)
