@@ -83,7 +83,7 @@ def test_a_folder_goes_from_upload_to_search_in_the_browser(
     page.goto(f"{stack.url}/#/upload")
     page.set_input_files("#folder-input", str(folder))
     expect(page.locator("#upload-done")).to_have_text("All files sent.", timeout=60_000)
-    _shot(page, "upload-1280")
+    _shot(page, "upload-sent-1280")
     page.locator(".batch-link").first.click()
     expect(page.locator("h1")).to_have_text("letters2024")
     # Marks this page load: a reload would lose it, so 100% must arrive over the stream.
