@@ -229,6 +229,15 @@ class Settings(BaseSettings):
         "OTEL_EXPORTER_OTLP_ENDPOINT is read too.")
     otel_service_name: str = Field("docflow", description="The service name traces carry.")
 
+    # Live events (GET /api/events, /api/batches/{id}/events): polled from the database.
+    events_poll_seconds: float = Field(1.0, description="How often each API process reads "
+                                       "new finished documents and batch counters, once per "
+                                       "batch however many browsers watch it.")
+    events_settle_seconds: float = Field(2.0, description="A finished document is announced "
+                                         "once it finished this long ago: longer than any "
+                                         "result transaction and the clock skew between "
+                                         "hosts, so none committing late is skipped.")
+
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
                      "s3_secret_access_key", mode="before")
     @classmethod

@@ -12,17 +12,23 @@ from docflow.api.docs import install_docs
 from docflow.api.errors import ERROR_RESPONSES, install_error_handlers
 from docflow.api.limits import RequestLimits
 from docflow.api.routers import (
+    batch_list,
     batches,
     classifier,
     document_types,
     documents,
+    events,
+    failures,
     health,
+    overview,
+    rule_test,
     search,
     tasks,
     uploads,
     workers,
 )
 from docflow.api.state import ApiState
+from docflow.api.web import router as web_router
 from docflow.auth import routes as auth_routes
 from docflow.auth.audit import AuditMiddleware
 from docflow.auth.dependency import scoped
@@ -102,12 +108,14 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     # Each route's scope comes from docflow.auth.scopes; health and login stay open.
     # Every route may answer the request-level errors (body limits, storage, bugs).
     protected = [Depends(scoped)]  # authorize, then act for the principal's tenant
-    for module in (uploads, tasks, batches, workers, search, documents, document_types,
-                   classifier, auth_routes, metrics):
+    for module in (uploads, tasks, batches, workers, search, documents, rule_test,
+                   document_types, classifier, auth_routes, metrics, events, failures,
+                   overview, batch_list):
         app.include_router(module.router, dependencies=protected,
                            responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
     app.include_router(health.router, responses=ERROR_RESPONSES)
     app.include_router(auth_routes.public_router, responses=ERROR_RESPONSES)
+    app.include_router(web_router)  # the web app at /: a page with no data, open to all
     app.add_middleware(AuditMiddleware)
     instrument_app(app, settings)  # OpenTelemetry, only when DOCFLOW_OTEL_ENDPOINT is set
     return app

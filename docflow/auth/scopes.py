@@ -21,6 +21,8 @@ _RANK = {Scope.READ: 0, Scope.UPLOAD: 1, Scope.ADMIN: 2}
 PUBLIC_ROUTES = frozenset({
     ("GET", "/health"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
     ("GET", "/openapi.json"), ("POST", "/api/auth/login"),
+    # The web app's page and assets: code, no data; its API calls need credentials.
+    ("GET", "/"), ("GET", "/assets/{path:path}"),
 })
 
 # (method, route path) -> the scope it needs. A route missing here is refused to everyone but
@@ -46,6 +48,13 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("POST", "/api/auth/logout"): Scope.READ,
     # Prometheus scrapes with a read token (bearer_token_file) unless the server is open.
     ("GET", "/metrics"): Scope.READ,
+    ("GET", "/api/overview"): Scope.READ,
+    ("GET", "/api/batches"): Scope.READ,
+    ("GET", "/api/events"): Scope.READ,
+    ("GET", "/api/batches/{batch_id}/events"): Scope.READ,
+    ("GET", "/api/batches/{batch_id}/failures"): Scope.READ,
+    ("GET", "/api/batches/{batch_id}/failures/export"): Scope.READ,
+    ("POST", "/api/document-types/test-rule"): Scope.READ,
     # Sending documents in and correcting results.
     ("POST", "/api/upload"): Scope.UPLOAD,
     ("POST", "/api/batch-upload"): Scope.UPLOAD,
@@ -54,6 +63,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("PATCH", "/api/documents/{document_id}"): Scope.UPLOAD,
     ("POST", "/api/documents/{document_id}/cancel"): Scope.UPLOAD,
     ("POST", "/api/batches/{batch_id}/cancel"): Scope.UPLOAD,
+    ("POST", "/api/batches/{batch_id}/retry"): Scope.UPLOAD,
     # Changing how every document is sorted, and who may do what.
     ("POST", "/api/document-types"): Scope.ADMIN,
     ("PUT", "/api/document-types/{name}"): Scope.ADMIN,

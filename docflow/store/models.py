@@ -122,6 +122,9 @@ class Document(Base):
         # every listing is a tenant's. A client's key is its tenant's.
         Index("ix_documents_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_documents_idempotency_key", "idempotency_key", "tenant_id", unique=True),
+        # Live events and throughput read documents in the order they finished (0015).
+        Index("ix_documents_finished", "finished_at", "id"),
+        Index("ix_documents_batch_finished", "batch_id", "finished_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

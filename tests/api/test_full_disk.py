@@ -78,6 +78,9 @@ def test_a_read_only_data_dir_answers_json_everywhere(settings: Settings,
     with TestClient(create_app(settings, configure_logs=False),
                     raise_server_exceptions=False) as client:
         doc = client.post("/api/upload", files={"file": ("ok.txt", b"fits")}).json()
+        # A filesystem with files open for writing cannot be remounted read-only: close the
+        # pooled database connections; the app opens new ones on the read-only disk.
+        client.app.state.docflow.store.db.engine.dispose()
         subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
         answers = {
             "upload": client.post("/api/upload", files={"file": ("late.txt", b"late")}),

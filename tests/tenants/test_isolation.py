@@ -3,10 +3,13 @@ answer 404 exactly as ids that never existed do."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from docflow.store import Document, DocumentStatus, Store
+from docflow.store.models import utcnow
 
 
 def _upload(client: TestClient, name: str, content: bytes) -> dict[str, str]:
@@ -137,3 +140,19 @@ def test_the_same_batch_key_in_two_tenants_makes_two_batches(
     again = acme.post("/api/batches", json={"name": "monthly"},
                       headers={"Idempotency-Key": "2026-12"})
     assert (again.status_code, again.json()["batch_id"]) == (200, made[0].json()["batch_id"])
+
+
+def test_live_events_show_each_tenant_only_its_own_documents(
+        acme: TestClient, globex: TestClient, any_store: Store) -> None:
+    ids = {}
+    for name, client in (("acme", acme), ("globex", globex)):
+        ids[name] = _upload(client, f"{name}.txt", f"{name} letter".encode())["document_id"]
+        with any_store.db.write() as session:  # finished well before the settle time
+            session.execute(update(Document).where(Document.id == ids[name]).values(
+                status=DocumentStatus.COMPLETED, finished_at=utcnow() - timedelta(minutes=5)))
+    since_then = "0-" + "0" * 32  # an event id before every document (epoch, lowest id)
+    for name, client in (("acme", acme), ("globex", globex)):
+        r = client.get("/api/events", headers={"Last-Event-ID": since_then})
+        assert r.status_code == 200, r.text
+        other = ids["globex" if name == "acme" else "acme"]
+        assert ids[name] in r.text and other not in r.text

@@ -22,6 +22,9 @@ router = APIRouter(tags=["documents"])
 MAX_ID_CHARS = 200
 # Deepest page of the listing; far beyond any collection docflow is sized for (500,000).
 MAX_LIST_OFFSET = 1_000_000_000
+# Shown in the web app beside the text; none of them can run script in this origin.
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif",
+                          "image/webp", "image/tiff", "image/bmp", "text/plain"})
 
 PATH_PREFIX_HELP = (
     "Only documents whose `source_path` starts with this (case-sensitive). End it "
@@ -92,6 +95,8 @@ def document(document_id: str = Path(description="The document's id."),
                                                          "storage (original_missing)"}},
             summary="Download the original")
 def document_file(document_id: str = Path(description="The document's id."),
+                  inline: bool = Query(False, description="Show it in the browser (PDFs, "
+                                       "images, plain text only; others still download)."),
                   state: ApiState = Depends(get_state)) -> Response:
     """The original file as it was uploaded (or as it came out of its archive or e-mail),
     under its stored name; 410 when the original is no longer in storage."""
@@ -99,9 +104,13 @@ def document_file(document_id: str = Path(description="The document's id."),
         doc = session.get(Document, document_id)
         if doc is None:
             raise not_found("document", document_id)
-    # RFC 6266 filename*: the stored name may hold any character, so always quote it.
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}"}
     media_type = doc.mime_type or "application/octet-stream"
+    shown = inline and media_type in INLINE_TYPES
+    # RFC 6266 filename*: the stored name may hold any character, so always quote it.
+    headers = {"Content-Disposition": f"{'inline' if shown else 'attachment'}; "
+               f"filename*=UTF-8''{quote(doc.filename)}",
+               # An uploaded file is never sniffed into something that runs (HTML, script).
+               "X-Content-Type-Options": "nosniff"}
     gone = ApiError(410, "original_missing", "The original file is no longer in storage.")
     path = state.store.blobs.local_path(doc.sha256)
     if path is not None:

@@ -1,0 +1,162 @@
+"""Live progress over Server-Sent Events, served by the real app on uvicorn from the database:
+events arrive as documents finish, a reconnection resumes where it stopped, and two API
+processes on one database both see every event."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import update
+
+from docflow.config import Settings
+from docflow.store import Document, DocumentStatus, Store, open_store
+from docflow.store.models import utcnow
+from tests.web.live import EventReader, Server
+
+
+@pytest.fixture
+def live_settings(settings: Settings) -> Settings:
+    settings.events_poll_seconds = 0.1
+    # Above the test's own commit time (milliseconds), as the default is above a worker's.
+    settings.events_settle_seconds = 0.5
+    return settings
+
+
+@pytest.fixture
+def server(live_settings: Settings) -> Iterator[Server]:
+    s = Server(live_settings)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def db(live_settings: Settings) -> Iterator[Store]:
+    s = open_store(live_settings, migrate=True)
+    yield s
+    s.db.dispose()
+
+
+def _upload(server: Server, *names: str) -> tuple[str, list[str]]:
+    import httpx
+
+    files = [("files", (n, f"text of {n}".encode(), "text/plain")) for n in names]
+    r = httpx.post(f"{server.url}/api/batch-upload", files=files, timeout=30)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    return body["batch_id"], [d["document_id"] for d in body["documents"]]
+
+
+def _finish(store: Store, doc_id: str, status: str = DocumentStatus.COMPLETED,
+            code: str | None = None) -> None:
+    """What a worker's result transaction leaves behind (the broker is not running here)."""
+    with store.db.write() as session:
+        session.execute(update(Document).where(Document.id == doc_id).values(
+            status=status, finished_at=utcnow(), error_code=code,
+            error_message=f"it failed: {code}" if code else None))
+
+
+def test_a_batch_page_sees_counters_and_each_document_end_without_polling(
+        server: Server, db: Store) -> None:
+    batch_id, (a, b, c) = _upload(server, "a.txt", "b.txt", "c.txt")
+    reader = EventReader(f"{server.url}/api/batches/{batch_id}/events")
+    try:
+        assert reader.response is not None
+        assert reader.response.headers["content-type"].startswith("text/event-stream")
+        first = json.loads(reader.next("progress")["data"])
+        assert (first["total"], first["queued"], first["completed"]) == (3, 3, 0)
+
+        _finish(db, a)
+        _finish(db, b, DocumentStatus.FAILED, "corrupt")
+        ends = [json.loads(reader.next("document")["data"]) for _ in range(2)]
+        assert {(e["id"], e["status"]) for e in ends} == {(a, "completed"), (b, "failed")}
+        failed = next(e for e in ends if e["id"] == b)
+        assert failed["error"] == {"code": "corrupt", "message": "it failed: corrupt"}
+        while True:  # counters follow, at most one event per poll
+            progress = json.loads(reader.next("progress")["data"])
+            if progress["completed"] + progress["failed"] == 2:
+                break
+        assert (progress["completed"], progress["failed"], progress["queued"]) == (1, 1, 1)
+        assert progress["progress_percent"] == pytest.approx(66.67)
+
+        _finish(db, c)
+        assert json.loads(reader.next("document")["data"])["id"] == c
+        assert json.loads(reader.next("progress")["data"])["done"] is True
+    finally:
+        reader.close()
+
+
+def test_a_reconnection_with_last_event_id_resumes_without_loss_or_repeats(
+        server: Server, db: Store) -> None:
+    _, ids = _upload(server, *(f"{n}.txt" for n in range(7)))
+    reader = EventReader(f"{server.url}/api/events")
+    try:
+        for doc_id in ids[:3]:
+            _finish(db, doc_id)
+        seen = [reader.next("document") for _ in range(3)]
+    finally:
+        reader.close()
+    assert [json.loads(e["data"])["id"] for e in seen] == ids[:3]
+    # Gone for a while: three more finish meanwhile; the client resumes after the second event.
+    for doc_id in ids[3:6]:
+        _finish(db, doc_id)
+    resumed = EventReader(f"{server.url}/api/events", {"Last-Event-ID": seen[1]["id"]})
+    try:
+        again = [json.loads(resumed.next("document")["data"])["id"] for _ in range(4)]
+        assert again == ids[2:6]
+        _finish(db, ids[6])  # the next event is the next document: nothing came twice
+        assert json.loads(resumed.next("document")["data"])["id"] == ids[6]
+    finally:
+        resumed.close()
+
+
+def test_two_api_processes_on_one_database_both_see_every_event(
+        server: Server, live_settings: Settings, db: Store) -> None:
+    other = Server(live_settings)
+    readers = []
+    try:
+        batch_id, (doc_id,) = _upload(server, "one.txt")
+        readers = [EventReader(f"{s.url}/api/batches/{batch_id}/events") for s in (server, other)]
+        readers += [EventReader(f"{s.url}/api/events") for s in (server, other)]
+        for r in readers[:2]:
+            r.next("progress")
+        _finish(db, doc_id)
+        for r in readers:
+            assert json.loads(r.next("document")["data"])["id"] == doc_id
+    finally:
+        for r in readers:
+            r.close()
+        other.stop()
+
+
+def test_an_unknown_batch_or_a_foreign_event_id_is_refused(server: Server) -> None:
+    import httpx
+
+    r = httpx.get(f"{server.url}/api/batches/nope/events", timeout=10)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = httpx.get(f"{server.url}/api/events", headers={"Last-Event-ID": "yesterday"}, timeout=10)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
+
+
+def test_a_client_that_asks_for_no_stream_gets_what_is_there_and_the_end(
+        server: Server, db: Store) -> None:
+    import httpx
+
+    batch_id, ids = _upload(server, "x.txt", "y.txt")
+    for doc_id in ids:
+        _finish(db, doc_id)
+    start = "0-0"  # before every document
+    deadline = time.monotonic() + 30
+    while True:  # the settle time passes
+        r = httpx.get(f"{server.url}/api/batches/{batch_id}/events",
+                      headers={"Last-Event-ID": start}, timeout=10)
+        documents = [json.loads(line[6:]) for line in r.text.splitlines()
+                     if line.startswith("data: ") and '"finished_at"' in line]
+        if len(documents) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert sorted(d["id"] for d in documents) == sorted(ids)
+    assert "event: progress" in r.text
