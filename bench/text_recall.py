@@ -657,7 +657,10 @@ def goals(rows: list[FileRow]) -> None:
                   f"{check[not archives]} ({checked} archives checked)")
     for r in archives:
         console.print(f"  {r.name}: {', '.join(r.dropped_members)}")
+    # A reference that exits 0 but finds no word (pdftotext on a PDF with no page tree) did
+    # not read the file either.
     refused = [r for r in rows if r.outcome in FAILED_READ and r.reference_ok
+               and r.reference_words > 0
                and r.reference not in ("none",) and not r.reference.startswith("missing")]
     console.print(f"Goal: nothing the reference reads without a password fails as "
                   f"{'/'.join(FAILED_READ)}: {check[not refused]} ({len(refused)})")
