@@ -39,6 +39,8 @@ from pathlib import Path
 import psutil
 from rich.table import Table
 
+from docflow.demo import make_pdf
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scaleout import ADMIN_URL, _drop_database_or_say_so, _fresh_database, _reset  # noqa: E402
 from throughput import (  # noqa: E402
@@ -64,31 +66,6 @@ WORDS = ("invoice", "contract", "receipt", "letter", "order", "report", "notice"
 # -- the documents ------------------------------------------------------------------------------
 
 
-def one_page_pdf(text: str) -> bytes:
-    """A one-page PDF whose text layer says `text` (ASCII), written object by object."""
-    safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    content = f"BT /F1 11 Tf 72 720 Td ({safe}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
 def small_text(number: int, rng: random.Random) -> str:
     """A few unique lines, like a short note or a one-line receipt."""
     words = " ".join(rng.choice(WORDS) for _ in range(12))
@@ -107,7 +84,7 @@ def write_slices(root: Path, count: int, slice_size: int, seed: int = 0) -> list
         for number in range(start, min(start + slice_size, count)):
             text = small_text(number, rng)
             if number % 4 == 3:
-                (folder / f"doc-{number:07d}.pdf").write_bytes(one_page_pdf(text))
+                (folder / f"doc-{number:07d}.pdf").write_bytes(make_pdf([text]))
             else:
                 (folder / f"doc-{number:07d}.txt").write_text(text + "\n")
         folders.append(folder)
