@@ -75,7 +75,7 @@ def serve(
 def _run_demo(settings: Settings, url: str) -> None:
     import httpx
 
-    from docflow.demo import write_demo_corpus
+    from docflow.demo import upload_demo, write_demo_corpus
 
     # A public --host needs credentials: the demo uses the bootstrap token when there is one.
     secret = settings.bootstrap_token
@@ -90,10 +90,7 @@ def _run_demo(settings: Settings, url: str) -> None:
             time.sleep(0.5)
         demo_dir = settings.resolved_data_dir / "demo"
         files = write_demo_corpus(demo_dir)
-        handles = [("files", (f.path.name, f.path.read_bytes())) for f in files]
-        reply = client.post("/api/batch-upload", files=handles, data={"batch_name": "demo"})
-        reply.raise_for_status()
-        batch_id = reply.json()["batch_id"]
+        batch_id = upload_demo(client, files)
         console.print(f"[bold]Demo batch {batch_id}[/]: {len(files)} documents from {demo_dir}")
         while True:
             status = client.get(f"/api/batch-status/{batch_id}").json()
@@ -103,6 +100,7 @@ def _run_demo(settings: Settings, url: str) -> None:
             time.sleep(1)
         console.print(f"[green]Demo done[/]: {status['completed']} completed, "
                       f"{status['failed']} failed (broken on purpose).\n"
+                      f"  Web app:   {url}/\n"
                       f"  Documents: {url}/api/documents?batch_id={batch_id}\n"
                       f"  Search:    {url}/api/search?q=invoice\n"
                       f"  API docs:  {url}/docs")

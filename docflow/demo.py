@@ -22,8 +22,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docx
+
+if TYPE_CHECKING:
+    import httpx
 
 KINDS = [
     "invoice", "receipt", "contract", "letter", "email",
@@ -777,3 +781,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+DEMO_KEY = "docflow-demo"  # the demo batch's idempotency key; each file's is DEMO_KEY:name
+
+
+def upload_demo(client: httpx.Client, files: Sequence[DemoFile]) -> str:
+    """Send the demo corpus as the batch "demo", once: the batch and each file carry an
+    idempotency key, so the next `docflow serve --demo` finds them instead of adding copies.
+    Returns the batch's id."""
+    reply = client.post("/api/batches", json={"name": "demo"},
+                        headers={"Idempotency-Key": DEMO_KEY})
+    reply.raise_for_status()
+    batch_id = str(reply.json()["batch_id"])
+    parts = [("files", (f.path.name, f.path.read_bytes(), None,
+                        {"Idempotency-Key": f"{DEMO_KEY}:{f.path.name}"})) for f in files]
+    client.post(f"/api/batches/{batch_id}/files", files=parts).raise_for_status()
+    return batch_id

@@ -10,7 +10,8 @@ import docx
 import pypdfium2 as pdfium
 import pytest
 
-from docflow.demo import DemoFile, main, make_docx, make_pdf, write_demo_corpus
+from docflow.config import Settings
+from docflow.demo import DemoFile, main, make_docx, make_pdf, upload_demo, write_demo_corpus
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +185,18 @@ def test_the_command_line_writes_a_corpus(tmp_path, capsys):
 def test_more_broken_files_than_files_is_refused(tmp_path):
     with pytest.raises(ValueError):
         write_demo_corpus(tmp_path, count=2, broken=3)
+
+
+def test_the_demo_is_uploaded_once_however_often_serve_demo_starts(
+        corpus: list[DemoFile], settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from docflow.api.app import create_app
+
+    with TestClient(create_app(settings, configure_logs=False)) as client:
+        first = upload_demo(client, corpus)
+        again = upload_demo(client, corpus)
+        assert again == first
+        listing = client.get("/api/documents", params={"batch_id": first, "limit": 1}).json()
+        assert listing["total"] == len(corpus)
+        assert client.get("/api/batches").json()["total"] == 1
