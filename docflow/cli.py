@@ -341,12 +341,18 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                "are embedded).", show_default=False)] = None) -> None:
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
-    from docflow.search import modes, open_index
+    from docflow.search import SearchError, modes, open_index
     from docflow.search.vectors import open_vector_index
     from docflow.store import open_store
     from docflow.worker.training import embedding_model_dir
 
     settings = _settings(data_dir)
+    if not settings.database_url and not (settings.resolved_data_dir / "docflow.db").exists():
+        # Never search an empty data dir made on the spot: say where docflow looked.
+        console.print(f"[red]No docflow data in {settings.resolved_data_dir}[/]: run this "
+                      "where `docflow serve` keeps its data, or pass --data-dir (or set "
+                      "DOCFLOW_DATA_DIR / DOCFLOW_DATABASE_URL).", highlight=False)
+        raise typer.Exit(2)
     index = open_index(settings.search, settings.index_dir, writer=False,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     store = open_store(settings)
@@ -357,7 +363,7 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                              zero_shot=settings.makes_embeddings,
                              encoder=lambda: SentenceEncoder(embedding_model_dir(settings)),
                              vectors=vectors)
-    except (modes.SemanticSearchOff, EmbeddingModelMissing) as exc:
+    except (modes.SemanticSearchOff, EmbeddingModelMissing, SearchError) as exc:
         console.print(f"[red]{exc.message}[/]", highlight=False)
         raise typer.Exit(2) from None
     finally:

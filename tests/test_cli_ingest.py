@@ -31,3 +31,11 @@ def test_ingest_keeps_each_files_path_under_the_folder(tmp_path: Path,
     assert sorted(rows) == [("2019/invoice.pdf", "invoice.pdf"),
                             ("2020/invoice.pdf", "invoice.pdf"),
                             ("2020/q1/note.txt", "note.txt"), ("top.txt", "top.txt")]
+
+
+def test_search_in_a_folder_without_docflow_data_says_where_it_looked(tmp_path: Path) -> None:
+    nowhere = tmp_path / "not-a-data-dir"
+    done = CliRunner().invoke(app, ["search", "invoice", "--data-dir", str(nowhere)])
+    assert done.exit_code == 2, done.output
+    assert "No docflow data in" in done.output and "--data-dir" in done.output
+    assert not nowhere.exists()  # nothing was made on the spot
