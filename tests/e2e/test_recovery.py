@@ -87,9 +87,12 @@ def test_the_cli_ingests_a_folder_and_reports_on_it(tmp_path: Path) -> None:
         assert "100.0% done" in status and "failed" in status
         word = next(f.unique_word for f in files if not f.broken)
         deadline = time.monotonic() + 15
-        while word not in (found := docflow("search", word)) and time.monotonic() < deadline:
+        while (word not in (found := docflow("search", word, "--mode", "keyword"))
+               and time.monotonic() < deadline):
             time.sleep(0.5)
         assert "1 documents match" in found
+        # The default mode (hybrid) also lists documents near in meaning, the word's one first.
+        assert "(hybrid)" in docflow("search", word)
     finally:
         assert stack.stop() == 0, stack.output()
 

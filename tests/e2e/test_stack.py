@@ -30,11 +30,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         s.stop()
 
 
-def _search_ids(stack: Stack, word: str, timeout: float = 15) -> list[str]:
+def _search_ids(stack: Stack, word: str, timeout: float = 15, mode: str = "keyword",
+                ) -> list[str]:
     """Hits for a word, waiting the few seconds the indexer may take."""
     deadline = time.monotonic() + timeout
     while True:
-        hits = stack.client.get("/api/search", params={"q": word}).json()["hits"]
+        hits = stack.client.get("/api/search", params={"q": word, "mode": mode}).json()["hits"]
         if hits or time.monotonic() > deadline:
             return [h["id"] for h in hits]
         time.sleep(0.5)
@@ -82,6 +83,8 @@ def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: P
         # A word that occurs in exactly one document finds exactly that document.
         target = next(f for f in files if not f.broken)
         assert _search_ids(stack, target.unique_word) == [ids[target.path.name]]
+        # The default (hybrid) adds documents near in meaning, after the one that has the word.
+        assert _search_ids(stack, target.unique_word, mode="hybrid")[0] == ids[target.path.name]
         detail = stack.client.get(f"/api/documents/{ids[target.path.name]}").json()
         assert target.unique_word in detail["text"] and detail["doc_type"]["confidence"] > 0
         original = stack.client.get(f"/api/documents/{ids[target.path.name]}/file")
