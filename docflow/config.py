@@ -205,8 +205,8 @@ class Settings(BaseSettings):
                                         "count as no match (logged with the types skipped).")
     max_rules_per_type: int = Field(100, description="Most rules one document type may have.")
     max_rule_pattern_chars: int = Field(1000, description="Longest pattern of one rule.")
-    max_document_memory_mb: int = Field(2048, description="Resident MiB a worker process may "
-                                        "reach on one document; past it the document fails "
+    max_document_memory_mb: int = Field(2048, description="Resident MiB one document may add "
+                                        "to its worker process; past it the document fails "
                                         "as too_large and the process is replaced. 0: no "
                                         "limit.")
     restart_backoff_max_seconds: float = Field(30.0, description="Longest wait before "

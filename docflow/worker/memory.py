@@ -1,5 +1,6 @@
 """A memory bound for one document: a watchdog thread samples the process's resident memory
-while a task works, and past the limit fails the document as `too_large` and ends the process.
+while a task works, and when the document has made it grow past the limit fails the document as
+`too_large` and ends the process.
 
 A reader cannot be stopped half-way through a C call (PDFium inflating a content stream, an image
 decoder), and an address-space limit breaks thread arenas of PDFium and onnxruntime; so the
@@ -36,9 +37,10 @@ def too_large_message(limit_mb: int) -> str:
 
 
 class MemoryGuard:
-    """`with MemoryGuard(limit_mb, on_exceeded):` around one document's work. `on_exceeded`
-    (given the resident MiB) records the failure; then the process ends with `EXIT_CODE`.
-    A limit of 0 turns the guard off."""
+    """`with MemoryGuard(limit_mb, on_exceeded):` around one document's work. When resident
+    memory has grown more than `limit_mb` over what it was at the start (what this document
+    takes, not what the process held before), `on_exceeded` (given the resident MiB) records
+    the failure; then the process ends with `EXIT_CODE`. A limit of 0 turns the guard off."""
 
     def __init__(self, limit_mb: int, on_exceeded: Callable[[float], None], *,
                  sample_seconds: float = SAMPLE_SECONDS,
@@ -48,9 +50,11 @@ class MemoryGuard:
         self.sample_seconds, self.resident_mb, self.exit = sample_seconds, resident_mb, exit
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self.baseline_mb = 0.0
 
     def __enter__(self) -> MemoryGuard:
         if self.limit_mb > 0:
+            self.baseline_mb = self.resident_mb()
             self._thread = threading.Thread(target=self._watch, name="memory-guard",
                                             daemon=True)
             self._thread.start()
@@ -65,13 +69,14 @@ class MemoryGuard:
     def _watch(self) -> None:
         while not self._done.wait(self.sample_seconds):
             used = self.resident_mb()
-            if used > self.limit_mb:
+            if used - self.baseline_mb > self.limit_mb:
                 self._exceeded(used)
                 return
 
     def _exceeded(self, used: float) -> None:
-        log.error("resident memory %.0f MiB passed the limit of %d MiB; failing the document "
-                  "as too_large and replacing this worker process", used, self.limit_mb)
+        log.error("resident memory grew from %.0f to %.0f MiB on one document, past the limit "
+                  "of %d MiB; failing it as too_large and replacing this worker process",
+                  self.baseline_mb, used, self.limit_mb)
         try:
             self.on_exceeded(used)
         except Exception:  # not recorded: the claim's max_attempts stops it after a few deaths

@@ -5,6 +5,7 @@ process past `max_document_memory_mb` fails its document as too_large and replac
 from __future__ import annotations
 
 import resource
+import threading
 
 import pytest
 
@@ -65,6 +66,20 @@ def test_under_the_limit_or_switched_off_the_guard_does_nothing() -> None:
     with MemoryGuard(2048, lambda _: None, sample_seconds=0.001, resident_mb=lambda: 100.0,
                      exit=exits.append):
         pass
+    # A process that held much before the document (a long-lived one) is judged by what the
+    # document adds, not by what it held.
+    samples: list[float] = []
+    sampled = threading.Event()
+
+    def resident() -> float:
+        samples.append(2500.0 if not samples else 2600.0)
+        if len(samples) >= 5:
+            sampled.set()
+        return samples[-1]
+
+    with MemoryGuard(2048, lambda _: None, sample_seconds=0.001, resident_mb=resident,
+                     exit=exits.append):
+        assert sampled.wait(30)
     with MemoryGuard(0, lambda _: None, resident_mb=lambda: 1e9, exit=exits.append) as off:
         assert off._thread is None
     assert exits == []
