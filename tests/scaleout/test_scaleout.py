@@ -107,7 +107,8 @@ def _assert_index_is_the_completed_documents(scale: ScaleOut) -> None:
 
 
 def _search(scale: ScaleOut, word: str) -> list[str]:
-    return [h["id"] for h in scale.client.get("/api/search", params={"q": word}).json()["hits"]]
+    found = scale.client.get("/api/search", params={"q": word, "mode": "keyword"}).json()
+    return [h["id"] for h in found["hits"]]
 
 
 def _state_of(scale: ScaleOut, node: str) -> str:

@@ -114,6 +114,9 @@ def test_log_in_then_review_documents_by_keyboard(
     shown = page.locator("main h2").first.inner_text()
     page.keyboard.press("n")  # skip one: it stays in the queue
     expect(page.locator("main h2").first).not_to_have_text(shown)
+    # The original's preview frame loads after the document is shown and may take the focus
+    # when it does: let the page settle before the key, as a reader's eyes would.
+    page.wait_for_load_state("networkidle")
     page.keyboard.press("t")  # change the type of the next
     expect(page.locator("#type-select")).to_be_focused()
     page.select_option("#type-select", "receipt")
