@@ -86,7 +86,7 @@ def test_the_cli_ingests_a_folder_and_reports_on_it(tmp_path: Path) -> None:
         status = docflow("status", batch_id)
         assert "100.0% done" in status and "failed" in status
         word = next(f.unique_word for f in files if not f.broken)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 120  # searchable within seconds; generous for a busy CI
         while (word not in (found := docflow("search", word, "--mode", "keyword"))
                and time.monotonic() < deadline):
             time.sleep(0.5)

@@ -85,14 +85,17 @@ def test_nearest_documents_with_and_without_filters_match_brute_force(
             d.id for d in docs if d.doc_type == "contract"}
         scores["type"].append(recall([n.document_id for n in found.neighbours],
                                      exact(docs, query, 10, doc_type="contract")))
+        # ~140 documents: above the exact bound set here, so through the graph as well.
         found = reader.search(query, doc_type="letter", batch_id="batch3", limit=10,
-                              min_similarity=-1.0)  # ~140 documents: exact
-        truth = exact_scores(docs, query, 10, doc_type="letter", batch_id="batch3")
-        # Exact up to float16 storage: the same scores, near-ties maybe in another order.
-        np.testing.assert_allclose([n.similarity for n in found.neighbours], truth, atol=2e-3)
-        scores["type+batch"].append(1.0)
+                              min_similarity=-1.0)
+        assert {n.document_id for n in found.neighbours} <= {
+            d.id for d in docs if d.doc_type == "letter" and d.batch_id == "batch3"}
+        scores["type+batch"].append(recall([n.document_id for n in found.neighbours],
+                                           exact(docs, query, 10, doc_type="letter",
+                                                 batch_id="batch3")))
     assert np.mean(scores["all"]) >= 0.95
     assert np.mean(scores["type"]) >= 0.95
+    assert np.mean(scores["type+batch"]) >= 0.95
     writer.close()
     reader.close()
 
