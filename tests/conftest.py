@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from docflow.broker import EmbeddedBroker
 from docflow.config import Settings
 from docflow.store import Store, open_store
 from docflow.store.blobs import StoredBlob
@@ -128,3 +130,14 @@ def minilm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("minilm")
     ensure_onnx_model(cache)
     return cache
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[redis.Redis]:
+    """A real Valkey, recorded where the settings find it (as `docflow serve` does)."""
+    b = EmbeddedBroker(settings.broker_dir, settings.broker_url_file)
+    b.start()
+    client = redis.Redis.from_url(b.url)
+    yield client
+    client.close()
+    b.stop()
