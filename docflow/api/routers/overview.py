@@ -61,7 +61,7 @@ def overview(state: ApiState = Depends(get_state)) -> Overview:
         # One scan of the (status, indexed) index; the others read finished_at ranges.
         statuses = dict.fromkeys(DocumentStatus.ALL, 0)
         statuses.update(session.execute(
-            select(Document.status, func.count()).group_by(Document.status)).tuples().all())
+            select(Document.status, func.count()).group_by(Document.status)).all())
         done, pages = session.execute(
             select(func.count(), func.coalesce(func.sum(Document.page_count), 0))
             .where(Document.finished_at >= now - timedelta(minutes=THROUGHPUT_MINUTES),
