@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import event, inspect, select, text
 
 from docflow.config import Settings
@@ -22,8 +20,9 @@ from docflow.store.documents import (
     clean_source_path,
     path_prefix_bounds,
 )
-from docflow.store.migrate import alembic_config, upgrade_database
-from tests.conftest import POSTGRES_ADMIN_URL, empty_postgres, put
+from docflow.store.migrate import upgrade_database
+from tests.conftest import POSTGRES_ADMIN_URL, put
+from tests.store.conftest import alembic
 
 
 @pytest.mark.parametrize("sent, kept", [
@@ -166,27 +165,11 @@ def test_the_folder_filter_is_exact_on_a_postgres_with_a_language_collation(
                                            "2019/\U0001f600 receipt.pdf"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-    url: str = request.getfixturevalue("postgres_url")
-    empty_postgres(url)
-    return url
-
-
-def _alembic(db: Database, action: str, revision: str) -> None:
-    with db.engine.begin() as conn:
-        cfg = alembic_config(db.url)
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
 def test_migration_0009_adds_the_indexed_column_and_leaves_old_rows_without_a_path(
         database_url: str) -> None:
     db = Database(database_url)
     try:
-        _alembic(db, "upgrade", "0008_search_index")
+        alembic(db, "upgrade", "0008_search_index")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO documents (id, task_id, filename, sha256, size, status, attempts, "
@@ -199,7 +182,7 @@ def test_migration_0009_adds_the_indexed_column_and_leaves_old_rows_without_a_pa
         with db.read() as session:
             assert session.scalar(select(Document.source_path).where(Document.id == "old")) \
                 is None
-        _alembic(db, "downgrade", "0008_search_index")
+        alembic(db, "downgrade", "0008_search_index")
         assert "source_path" not in {c["name"] for c in inspect(db.engine).get_columns(
             "documents")}
         upgrade_database(db)

@@ -3,19 +3,17 @@ index alone, filterable by code, on SQLite and PostgreSQL alike, and migrated on
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-from alembic import command
 from sqlalchemy import event, inspect, select, text
 
 from docflow.store import Document, DocumentStatus, Store
 from docflow.store import documents as docs
 from docflow.store.batches import batch_progress, create_batch
 from docflow.store.db import Database
-from docflow.store.migrate import alembic_config, upgrade_database
-from tests.conftest import empty_postgres, put
+from docflow.store.migrate import upgrade_database
+from tests.conftest import put
+from tests.store.conftest import alembic
 
 NO_TEXT = {"code": "no_text", "message": "It holds no text."}
 TRUNCATED = {"code": "truncated", "message": "The text was cut."}
@@ -110,33 +108,17 @@ def test_batch_progress_reads_only_the_progress_index(any_store: Store) -> None:
             assert "Index Only Scan using ix_documents_batch_status_warnings" in plan, plan
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-    url: str = request.getfixturevalue("postgres_url")
-    empty_postgres(url)
-    return url
-
-
-def _alembic(db: Database, action: str, revision: str) -> None:
-    with db.engine.begin() as conn:
-        cfg = alembic_config(db.url)
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
 def test_migration_0011_adds_the_columns_and_widens_the_progress_index(
         database_url: str) -> None:
     db = Database(database_url)
     try:
-        _alembic(db, "upgrade", "0010_sha256_status_index")
+        alembic(db, "upgrade", "0010_sha256_status_index")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO documents (id, task_id, filename, sha256, size, status, attempts, "
                 "indexed, needs_review, created_at) VALUES ('old', 't-old', 'photo.jpg', "
                 "'ab', 1, 'completed', 1, false, false, CURRENT_TIMESTAMP)"))
-        _alembic(db, "upgrade", "0011_warnings")
+        alembic(db, "upgrade", "0011_warnings")
         indexes = {ix["name"]: ix["column_names"]
                    for ix in inspect(db.engine).get_indexes("documents")}
         assert indexes["ix_documents_batch_status_warnings"] == [
@@ -146,7 +128,7 @@ def test_migration_0011_adds_the_columns_and_widens_the_progress_index(
             old = session.execute(select(Document.warnings, Document.warning_codes)
                                   .where(Document.id == "old")).one()
         assert tuple(old) == (None, None)
-        _alembic(db, "downgrade", "0010_sha256_status_index")
+        alembic(db, "downgrade", "0010_sha256_status_index")
         inspector = inspect(db.engine)
         assert "warnings" not in {c["name"] for c in inspector.get_columns("documents")}
         assert "ix_documents_batch_status" in {ix["name"] for ix in
