@@ -1,6 +1,7 @@
 """In a real browser (Debian's chromium, driven by Playwright) against the real stack: a
 folder is uploaded through the page, the batch page follows it to 100% over Server-Sent
 Events without a reload, a failure shows its reason, a type is corrected, a search hit opens,
+files dropped on the upload page go up as a batch,
 and every page reads at 1280 and 390 px wide. Screenshots go to DOCFLOW_SCREENSHOTS (if set)."""
 
 from __future__ import annotations
@@ -129,6 +130,24 @@ def test_a_folder_goes_from_upload_to_search_in_the_browser(
     _shot(page, "search-1280")
     hits.first.click()
     expect(page.locator("h1")).to_have_text("letters2024/q1/letter.txt")
+
+    # Files dropped on the upload page go up as a batch of their own.
+    page.goto(f"{stack.url}/#/upload")
+    page.wait_for_selector('body[data-page="/upload"]')
+    dropped = page.evaluate_handle("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["Dear Bo, the dropped note."], "dropped-note.txt",
+                                {type: "text/plain"}));
+        data.items.add(new File(["Minutes of the dropped meeting."], "dropped-minutes.txt"));
+        return data;
+    }""")
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": dropped})
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#upload-done")).to_have_text("All files sent.", timeout=60_000)
+    expect(page.locator(".files td").filter(has_text="dropped-note.txt")).to_be_visible()
+    page.locator(".batch-link").first.click()
+    expect(page.locator("h1")).to_have_text("dropped-note.txt")
+    expect(page.locator("[data-k=total]")).to_have_text("2")
 
     # Every page, wide and narrow: it renders, and nothing is wider than the screen.
     for width in (WIDE, NARROW):

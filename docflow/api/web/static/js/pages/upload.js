@@ -24,6 +24,9 @@ export async function render() {
         .filter(Boolean);
       const items = [];
       for (const entry of entries) await walk(entry, "", items);
+      // No entries (a browser without the entries API, or files handed over by a script):
+      // the dropped files themselves, without folders.
+      if (!entries.length) items.push(...[...e.dataTransfer.files].map(asItem));
       start(list, summary, items);
     } },
   h("p", {}, h("strong", {}, "Drop files or folders here")),
