@@ -51,6 +51,8 @@ READERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xlsx": ("fuzz.xlsx", (".xlsx",)),
     "pptx": ("fuzz.pptx", (".pptx",)),
     "rtf": ("fuzz.rtf", (".rtf",)),
+    "doc": ("fuzz.doc", (".doc",)),
+    "ppt": ("fuzz.ppt", (".ppt",)),
     "html": ("fuzz.html", (".html", ".htm")),
     "eml": ("fuzz.eml", (".eml",)),
     "msg": ("fuzz.msg", (".msg",)),
@@ -154,6 +156,8 @@ def real_seeds(datasets: Path, reader: str) -> list[tuple[str, bytes]]:
 
 def generated_seeds(reader: str) -> list[tuple[str, bytes]]:
     """Small files made here, so every reader has seeds without the shared datasets."""
+    if str(REPO) not in sys.path:  # the builders live in tests/, beside bench/
+        sys.path.insert(0, str(REPO))
     try:
         return [(f"made.{reader}", data) for data in _make(reader)]
     except ImportError:  # the builders need the dev extras (python-docx, XlsxWriter, ...)
@@ -177,6 +181,25 @@ def _make(reader: str) -> list[bytes]:
     if reader == "rtf":
         from tests.fixtures_office import make_rtf
         return [make_rtf([text, "Zweite Zeile: Grüße"])]
+    if reader == "doc":
+        from tests.fixtures_legacy import make_doc6, make_doc97
+        return [make_doc97([f"{text}\r", "\x02 A footnote\r", "A comment\r"],
+                           headers=["\x03\r", "Letterhead\r"]),
+                make_doc6(text, fast_saved=True)]
+    if reader == "ppt":
+        from tests.fixtures_legacy import (
+            DOCUMENT,
+            NOTES,
+            SLIDE,
+            chars,
+            container,
+            make_ppt,
+            text_bytes,
+            text_header,
+        )
+        slide = container(SLIDE, text_header(1), chars(text), text_header(0), text_bytes("Title"))
+        return [make_ppt(container(DOCUMENT) + slide
+                         + container(NOTES, text_header(2), chars("Speaker notes")))]
     if reader == "html":
         return [f"<html><head><title>T</title><style>p{{}}</style></head><body><h1>Hi</h1>"
                 f"<p>{text}</p><table><tr><td>a</td><td>1</td></tr></table></body></html>"

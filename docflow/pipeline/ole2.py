@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import olefile
 
-__all__ = ["Ole2Kind", "ole2_kind"]
+__all__ = ["Ole2Kind", "OversizedStream", "ole2_kind", "read_stream"]
 
 _Entry = olefile.olefile.OleDirectoryEntry
 
@@ -25,6 +25,27 @@ _EXCEL_FILEPASS = 0x002F  # BIFF record saying the rest of the workbook is encry
 _EXCEL_BOF = (0x0809, 0x0409, 0x0209, 0x0009)
 _POWERPOINT_ENCRYPTED_TOKEN = 0xF3D1C4DF  # CurrentUserAtom.headerToken of an encrypted file
 _HEAD_BYTES = 4096  # every mark read here lies in a main stream's first sector
+
+
+class OversizedStream(ValueError):
+    """A stream (or the mini stream holding it) that claims more bytes than the whole file."""
+
+
+def check_stream(ole: olefile.OleFileIO, path: str | list[str], file_size: int) -> None:
+    """Refuse a stream whose declared size cannot be true. A damaged sector table can declare
+    gigabytes in a file of a few kilobytes, and olefile then follows the chain round and round
+    (millions of sector reads) before it fails. A small stream lives in the root's mini stream,
+    which is read whole first, so its declared size is checked too."""
+    size = ole.get_size(path)
+    if size > file_size or (size < ole.minisectorcutoff and ole.root.size > file_size):
+        raise OversizedStream(f"stream {path!r} claims more bytes than the file holds")
+
+
+def read_stream(ole: olefile.OleFileIO, path: str | list[str], file_size: int) -> bytes:
+    """The whole stream at `path`, once check_stream has found its size possible."""
+    check_stream(ole, path, file_size)
+    with ole.openstream(path) as stream:
+        return stream.read()
 
 
 @dataclass(frozen=True)
@@ -43,38 +64,39 @@ def ole2_kind(data: bytes) -> Ole2Kind | None:
         return None
     try:
         root = {kid.name.lower(): kid for kid in ole.root.kids}
-        return _kind(ole, root)
+        return _kind(ole, root, len(data))
     except Exception:  # a damaged FAT or directory: the caller falls back to the name
         return None
     finally:
         ole.close()
 
 
-def _kind(ole: olefile.OleFileIO, root: dict[str, _Entry]) -> Ole2Kind | None:
+def _kind(ole: olefile.OleFileIO, root: dict[str, _Entry], size: int) -> Ole2Kind | None:
     if "__properties_version1.0" in root or any(n.startswith("__substg1.0_") for n in root):
         return Ole2Kind("msg")  # a message carries its attachments in storages below the root
     if "encryptedpackage" in root and "encryptioninfo" in root:
         return Ole2Kind("ooxml", encrypted=True)
     if "worddocument" in root:
-        flags = _unpack(_head(ole, root["worddocument"]), "<H", 10)
+        flags = _unpack(_head(ole, root["worddocument"], size), "<H", 10)
         return Ole2Kind("doc", encrypted=bool(flags is not None and flags & _WORD_ENCRYPTED))
     for name in ("workbook", "book"):
         if name in root:
-            return Ole2Kind("xls", encrypted=_excel_encrypted(_head(ole, root[name])))
+            return Ole2Kind("xls", encrypted=_excel_encrypted(_head(ole, root[name], size)))
     if "powerpoint document" in root:
         user = root.get("current user")
-        token = None if user is None else _unpack(_head(ole, user), "<I", 12)
+        token = None if user is None else _unpack(_head(ole, user, size), "<I", 12)
         encrypted = token == _POWERPOINT_ENCRYPTED_TOKEN or "encryptedsummary" in root
         return Ole2Kind("ppt", encrypted=encrypted)
     return None
 
 
-def _head(ole: olefile.OleFileIO, entry: _Entry) -> bytes:
+def _head(ole: olefile.OleFileIO, entry: _Entry, file_size: int) -> bytes:
     """A stream's first bytes, without reading all of a large stream into memory."""
     if entry.entry_type != olefile.STGTY_STREAM:
         return b""
     if entry.size >= ole.minisectorcutoff and entry.isectStart < len(ole.fat):
         return ole.getsect(entry.isectStart)[: min(entry.size, _HEAD_BYTES)]
+    check_stream(ole, [entry.name], file_size)
     with ole.openstream([entry.name]) as stream:  # small: it lives in the mini stream
         return stream.read(_HEAD_BYTES)
 

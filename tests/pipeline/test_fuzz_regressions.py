@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import struct
 
+import olefile
 import pytest
 
 from docflow.config import Settings
 from docflow.pipeline.detect import detect
-from docflow.pipeline.errors import DocumentError
+from docflow.pipeline.errors import CorruptDocument, DocumentError
 from docflow.pipeline.extract import extract
 
 FINDINGS = {
@@ -20,13 +22,138 @@ FINDINGS = {
         "dHh0UEsBAhQDFAAAAAgA1mOHXepfUhUPAAAADTsAAFAU//4DS1BLAwQUAAAA//9/DAAAAAAjAAAt1mOHXU6GChZI"
         "AAAASQAAAAUAAAAAAAAAAAAAAIABAAAAAGEudHh0UEsBAhQDFAAAAMBQSwUGAAAAAAIAAgBrAAAAogAAAAAA"
     ),
+    # A Word file whose mini stream claims gigabytes: olefile followed its sector chain for 35 s.
+    "doc-stream-larger-than-file": (
+        "0M8R4KGxGuEAAAAAAP//AAAAAAAAAAAAPgADAP7/CQAGAAAAAAAAAAAAAAABAAAAAQAAAAAAAAAAEAAA/v///wAA"
+        "AAD+////AAAAAAAAAAD/////////////////////////////////////////////////AAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAb3RhbCAwLDIzNC41MCBFVVIsIGR1ZSAxMiBNYXJjaBUyMDI0LgAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAABQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU"
+        "FBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAABvdGFsIP//////////////////////////////////////////FBQUFBT/"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "//////////////////////////////////////////////////////////////7/////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////+///"
+        "/////////////////////////////////////////////1IAbwBvAHQAIABFAG4AdAByAHkAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWAAUB//////////8BAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAA/v///wAAAAAAAAAAVwBvAHIAZABEAG8AYwB1AG0AZQBuAHQAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABoAAgH///////////////8AAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAACAAAAABAAXQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAANylZQAAAAkEAAAEAAAAAAAAAAAAAAAAAAAEAAAkBgAAAAAAAAAAAAAAAAAAAAAA"
+        "AAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAECAAAAAhwAAAAAAAAA"
+        "SgAAAG4AAAAAAAAQAEAAAAAAAAoAAAAAAAAAAAIAAAANAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAG90YWwgNSwyMzQuNTAgRVVSLCBkdWUgMTIgTWFyY2gVMjAyNC4AAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAUf9R//8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAABvdGFsIDUsMjM0LjUwIEVVUiwgZHVlIDEyIE1hcmNoFTIwMjQuAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFH/Uf//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAb3RhbCAwLDIzNC41MCBFVVIsIGR1ZSAxMiBNYXJjaBUyMDI0LgAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAABQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU"
+        "FBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABvdGFsIP//////////////////////////////////"
+        "////////FBQUFBT/////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "//////////////////////////////7/////////////////////////////////////////////////////////"
+        "//////////////////////////////////////////////////////////////////////////////8AAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AACoAAAAAAAAAAAAAAAAAA=="
+    ),
+    # A PowerPoint file whose stream sizes are damaged the same way (29 s per file).
+    "ppt-stream-larger-than-file": (
+        "0M8R4KGxGuEAAAAAAAAAAAAAAAAAAAAAPgADAP7/CQAGAAAAAAAAAAAAAAABAAAAAQAAAAAAAAAAEAAAAgAAAAEA"
+        "AAD+////AAAAAAAAAAD/////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////UgBvAG8AdAAgAEUAbgB0AHIAeQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAP//////////ABYABQH//////////wEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAADAAAAgAEAAAAAAABQAG8AdwBlAHIAUABvAGkAbgB0ACAARABvAGMAdQBtAGUAbgB0AAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAKAACAQIAAAD//////////wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAFAQAAAAAAAEMAdQByAHIAZQBuAHQAIABVAHMAZQByAAAAAAAAAAAA////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "////////////////////////////////////////////////////////////////////////////////////////"
+        "/////////////////////////////////////////////1IAbwBvAHQAIABFAG4AdAByAHkAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWAAUB//////////8BAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAwAAAIABAAAAAAAAUABvAHcAZQByAFAAbwBpAG4AdAAgAEQAbwBjAHUAbQBlAG4A"
+        "dAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACgAAgECAAAA//////////8AAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAABQH//wAAAAAAAEMAdQByAHIAZQBuAHQAIABVAHMAZQByAAAAAAAAAAAAAAAAAAAA"
+        "AAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFAQAAAAAAAEMAdQByAHIAZQBuAHQAIABVAHMAZQByAAAA"
+        "AAAAAAAAAAAAAAAAAAQAAAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABoAAgH///////////////8AAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAFAAAAFAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FINDINGS))
-@pytest.mark.parametrize("filename", ["x.zip", "x.docx", "x.txt", "x"])
+@pytest.mark.parametrize("filename", ["x.zip", "x.docx", "x.doc", "x.ppt", "x.txt", "x"])
 def test_a_fuzzer_finding_fails_as_a_document_error_or_reads(name: str, filename: str) -> None:
     data = base64.b64decode(FINDINGS[name])
     limits = Settings().limits
     with contextlib.suppress(DocumentError):
         extract(data, detect(data, filename, limits), limits)
+
+
+def _claim_size(data: bytes, entry_name: str, size: int) -> bytes:
+    """The compound file `data` with the directory entry `entry_name` claiming `size` bytes."""
+    out = bytearray(data)
+    first_dir_sector = struct.unpack_from("<I", out, 48)[0]
+    at = (first_dir_sector + 1) * 512
+    for offset in range(at, len(out) - 127, 128):
+        length = struct.unpack_from("<H", out, offset + 64)[0]
+        if out[offset : offset + length - 2].decode("utf-16-le") == entry_name:
+            struct.pack_into("<I", out, offset + 120, size)
+            return bytes(out)
+    raise AssertionError(f"no entry {entry_name!r}")
+
+
+def _office_files() -> dict[str, bytes]:
+    from tests.fixtures_legacy import DOCUMENT, SLIDE, chars, container, make_doc97, make_ppt
+
+    return {"report.doc": make_doc97(["Body text\r", ""]),
+            "deck.ppt": make_ppt(container(DOCUMENT) + container(SLIDE, chars("Slide")))}
+
+
+@pytest.mark.parametrize("entry", ["Root Entry", "WordDocument", "PowerPoint Document"])
+@pytest.mark.parametrize("filename", ["report.doc", "deck.ppt"])
+def test_a_stream_claiming_more_than_the_file_is_never_read(
+        filename: str, entry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged directory can make a stream (or the mini stream under the small ones) claim
+    gigabytes; olefile then walks millions of sectors before it gives up. No stream is opened
+    with a size larger than the file, and the file fails as damaged."""
+    data = _office_files()[filename]
+    if entry != "Root Entry" and (entry == "WordDocument") != filename.endswith(".doc"):
+        pytest.skip("the entry is not in this file")
+    damaged = _claim_size(data, entry, 0x7FFF_0000)
+    opened: list[int] = []
+    real_init = olefile.olefile.OleStream.__init__
+
+    def spy(self: object, fp: object, sect: int, size: int, *args: object, **kw: object) -> None:
+        if size != olefile.olefile.UNKNOWN_SIZE:  # olefile's own directory: read to its end
+            opened.append(size)
+        real_init(self, fp, sect, size, *args, **kw)
+
+    monkeypatch.setattr(olefile.olefile.OleStream, "__init__", spy)
+    limits = Settings().limits
+    with pytest.raises(CorruptDocument):
+        extract(damaged, detect(damaged, filename, limits), limits)
+    assert all(size <= len(damaged) for size in opened), opened

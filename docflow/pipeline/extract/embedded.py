@@ -21,6 +21,7 @@ import struct
 import olefile
 
 from ..errors import DocumentError
+from ..ole2 import read_stream
 from ..types import ChildDocument, Limits
 from .children import ChildCollector
 from .inline_images import is_decoration, looks_like_image
@@ -73,12 +74,12 @@ def unwrap_ole(payload: bytes) -> tuple[str, bytes] | None:
     try:
         with olefile.OleFileIO(io.BytesIO(payload)) as ole:
             if ole.exists("\x01Ole10Native"):
-                return _ole10_native(ole.openstream("\x01Ole10Native").read())
+                return _ole10_native(read_stream(ole, "\x01Ole10Native", len(payload)))
             if ole.exists("CONTENTS"):  # Acrobat's embedded PDF
-                body = ole.openstream("CONTENTS").read()
+                body = read_stream(ole, "CONTENTS", len(payload))
                 return ("embedded.pdf", body) if body.startswith(b"%PDF") else None
             if ole.exists("Package"):  # an Office 2007+ file in an OLE wrapper
-                return "", ole.openstream("Package").read()
+                return "", read_stream(ole, "Package", len(payload))
             if any(ole.exists(stream) for stream in _OFFICE_STREAMS):
                 return "", payload  # a 97-2003 Office document: the OLE file is the document
     except Exception as exc:  # any wrapper olefile cannot read is skipped, never the host

@@ -19,6 +19,7 @@ import struct
 import olefile
 
 from ..errors import CorruptDocument, DocumentError, EncryptedDocument
+from ..ole2 import read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .office import run_kreuzberg
 from .registry import register
@@ -81,7 +82,7 @@ def doc_text(data: bytes) -> str:
     with ole:
         if not ole.exists("WordDocument"):
             raise CorruptDocument(_damaged())
-        word = _stream(ole, "WordDocument")
+        word = _stream(ole, "WordDocument", len(data))
         if len(word) < 0x200:
             raise CorruptDocument(_damaged())
         ident, n_fib, _, lid, _, flags = struct.unpack_from("<HHHHHH", word, 0)
@@ -100,7 +101,7 @@ def doc_text(data: bytes) -> str:
             table_name = "1Table" if flags & _F_TABLE1 else "0Table"
             if not ole.exists(table_name):
                 raise CorruptDocument(_damaged())
-            table = _stream(ole, table_name)
+            table = _stream(ole, table_name, len(data))
             fc, lcb = struct.unpack_from("<II", word, _CLX_97)
             raw = _piece_text(word, _pieces(table, fc, lcb), unicode_pieces=True,
                               code_page="cp1252")
@@ -136,9 +137,9 @@ def _header_bounds(table: bytes, fc: int, lcb: int) -> list[int]:
     return list(struct.unpack_from(f"<{count}I", table, fc))
 
 
-def _stream(ole: olefile.OleFileIO, name: str) -> bytes:
+def _stream(ole: olefile.OleFileIO, name: str, file_size: int) -> bytes:
     try:
-        return ole.openstream(name).read()
+        return read_stream(ole, name, file_size)
     except (OSError, ValueError, struct.error) as exc:
         raise CorruptDocument(_damaged()) from exc
 

@@ -17,6 +17,7 @@ import struct
 import olefile
 
 from ..errors import CorruptDocument, DocumentError, EncryptedDocument
+from ..ole2 import read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .office import run_kreuzberg
 from .registry import register
@@ -62,7 +63,7 @@ def ppt_text(data: bytes) -> str:
         if not ole.exists(_STREAM):
             raise CorruptDocument(_damaged())
         try:
-            stream = ole.openstream(_STREAM).read()
+            stream = read_stream(ole, _STREAM, len(data))
         except (OSError, ValueError, struct.error) as exc:
             raise CorruptDocument(_damaged()) from exc
     return "\n".join(_texts(stream))

@@ -22,6 +22,7 @@ import olefile
 
 from ..encoding import decode_text
 from ..errors import CorruptDocument, EncryptedDocument
+from ..ole2 import OversizedStream, read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .children import ChildCollector, safe_filename
 from .html import declared_charset, html_to_text
@@ -98,12 +99,13 @@ class _Storage:
             return None
         # A damaged sector table can declare a stream larger than the whole file: refuse it
         # rather than let olefile follow the chain round and round.
-        if self.ole.get_size(path) > self.file_size:
+        try:
+            return read_stream(self.ole, path, self.file_size)
+        except OversizedStream as exc:
             raise CorruptDocument(
                 "The Outlook message is damaged (a part claims to be larger than the file); "
                 "save it from Outlook again."
-            )
-        return self.ole.openstream(path).read()
+            ) from exc
 
     def text(self, prop: int) -> str:
         unicode = self.stream(f"__substg1.0_{prop:04X}001F")
