@@ -208,6 +208,7 @@ class TantivyIndex:
 
     @property
     def keeps_tenants(self) -> bool:
+        self._current_index()  # a rebuild swapped in since the last search counts (one stat)
         return not self.outdated
 
     def count(self) -> int:

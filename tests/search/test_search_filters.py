@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from docflow.config import Settings
-from docflow.search import SearchFilters, SearchIndex, SearchSort, open_index
+from docflow.search import SearchFilters, SearchIndex, SearchMode, SearchSort, modes, open_index
 from docflow.store import Document, DocumentStatus, Extraction, Store, open_store
 from docflow.store.documents import DocumentFilter, list_documents
+from docflow.store.embeddings import vector_bytes
 from docflow.store.scope import tenant_scope
 from docflow.worker.indexer import index_pending
 from tests.conftest import empty_postgres
@@ -152,3 +154,38 @@ def test_a_tenant_sees_its_own_hits_and_counts_only(indexed) -> None:
         assert theirs["x"] not in {h.id for h in others.hits}
     with tenant_scope("globex"):
         assert index.search("report", facets=True).doc_types == {}
+
+
+class _Encoder:
+    """Stands in for MiniLM: every query points along the first axis."""
+
+    version = "test-encoder"
+
+    def embed_one(self, text: str) -> np.ndarray:
+        vector = np.zeros(8, dtype=np.float32)
+        vector[0] = 1.0
+        return vector
+
+
+def test_search_by_meaning_keeps_to_the_folder_and_dates(settings: Settings,
+                                                         store: Store) -> None:
+    ids = _complete(store, FILED)
+    with store.db.write() as session:  # every document close in meaning to any query
+        session.execute(update(Document).values(
+            embedding=vector_bytes(_Encoder().embed_one("")), embedding_model="test-encoder"))
+    index = open_index("tantivy", settings.index_dir, writer=True)
+    try:
+        def semantic(filters: SearchFilters) -> list[str]:
+            found = modes.search(index, store.db, "anything", SearchMode.SEMANTIC,
+                                 filters=filters, zero_shot=True, encoder=_Encoder,
+                                 vectors=None, limit=10)
+            return sorted(_keys(ids, found.hits))
+
+        assert semantic(SearchFilters(path_prefix="2019/")) == ["a", "b"]
+        assert semantic(SearchFilters.uploaded_between(date(2021, 1, 1), None)) == ["d", "e",
+                                                                                     "f"]
+        with pytest.raises(modes.SortNeedsKeyword):
+            modes.search(index, store.db, "anything", SearchMode.SEMANTIC,
+                         sort=SearchSort.DATE, zero_shot=True, encoder=_Encoder)
+    finally:
+        index.close()
