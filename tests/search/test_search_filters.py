@@ -189,3 +189,24 @@ def test_search_by_meaning_keeps_to_the_folder_and_dates(settings: Settings,
                          sort=SearchSort.DATE, zero_shot=True, encoder=_Encoder)
     finally:
         index.close()
+
+
+def test_the_search_command_filters_by_folder_and_dates_and_counts_types(
+        settings: Settings, store: Store) -> None:
+    from typer.testing import CliRunner
+
+    from docflow.cli import app
+
+    ids = _complete(store, FILED)
+    index = open_index("tantivy", settings.index_dir, writer=True)
+    assert index_pending(store, index, 100) == len(FILED)
+    index.close()
+    run = CliRunner().invoke(app, ["search", "report", "--data-dir", str(settings.data_dir),
+                                   "--path", "2019/", "--from", "2019-03-02", "--sort", "date",
+                                   "--mode", "keyword"], env={"COLUMNS": "200"})
+    assert run.exit_code == 0, run.output
+    assert ids["b"] in run.output and ids["a"] not in run.output
+    assert "1 documents match" in run.output and "by type: invoice 1" in run.output
+    bad = CliRunner().invoke(app, ["search", "report", "--data-dir", str(settings.data_dir),
+                                   "--from", "March"])
+    assert bad.exit_code == 2
