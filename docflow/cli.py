@@ -6,6 +6,7 @@ import html
 import os
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,7 @@ from docflow.auth import cli as auth_cli
 from docflow.auth import tenant_cli
 from docflow.client.uploader import MAX_CONCURRENCY
 from docflow.config import Settings
-from docflow.search import SearchMode
+from docflow.search import SearchMode, SearchSort
 
 if TYPE_CHECKING:
     from docflow.store import Store
@@ -333,6 +334,18 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                                                         "type.")] = None,
            batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.")]
            = None,
+           path_prefix: Annotated[str | None, typer.Option(
+               "--path", help="Only documents whose path in the uploaded folder starts with "
+               "this ('2019/': that folder and below).")] = None,
+           date_from: Annotated[datetime | None, typer.Option(
+               "--from", formats=["%Y-%m-%d"], help="Uploaded on or after this day (UTC).",
+               show_default=False)] = None,
+           date_to: Annotated[datetime | None, typer.Option(
+               "--to", formats=["%Y-%m-%d"], help="Uploaded on or before this day (UTC).",
+               show_default=False)] = None,
+           sort: Annotated[SearchSort, typer.Option(
+               help="relevance, date (newest first) or date_asc (oldest first).")]
+           = SearchSort.RELEVANCE,
            limit: Annotated[int, typer.Option(help="Hits to show.")] = 10,
            mode: Annotated[SearchMode | None, typer.Option(
                help="keyword: the words of QUERY. semantic: documents closest in meaning to "
@@ -341,7 +354,7 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
                "are embedded).", show_default=False)] = None) -> None:
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
-    from docflow.search import SearchError, modes, open_index
+    from docflow.search import SearchError, SearchFilters, modes, open_index
     from docflow.search.vectors import open_vector_index
     from docflow.store import open_store
     from docflow.worker.training import embedding_model_dir
@@ -358,12 +371,16 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
     store = open_store(settings)
     vectors = open_vector_index(settings, writer=False)
     try:
-        found = modes.search(index, store.db, query, mode, doc_type=doc_type,
-                             batch_id=batch_id, limit=limit,
+        filters = SearchFilters.uploaded_between(
+            date_from.date() if date_from else None, date_to.date() if date_to else None,
+            doc_type=doc_type, batch_id=batch_id, path_prefix=path_prefix)
+        found = modes.search(index, store.db, query, mode, filters=filters, sort=sort,
+                             facets=True, limit=limit,
                              zero_shot=settings.makes_embeddings,
                              encoder=lambda: SentenceEncoder(embedding_model_dir(settings)),
                              vectors=vectors)
-    except (modes.SemanticSearchOff, EmbeddingModelMissing, SearchError) as exc:
+    except (modes.SemanticSearchOff, modes.SortNeedsKeyword, EmbeddingModelMissing,
+            SearchError) as exc:
         console.print(f"[red]{exc.message}[/]", highlight=False)
         raise typer.Exit(2) from None
     finally:
@@ -377,6 +394,10 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
         table.add_row(f"{hit.score:.2f}", hit.id, hit.filename, hit.doc_type or "",
                       _snippet_text(hit.snippet))
     console.print(table)
+    if found.doc_types:
+        console.print("by type: " + ", ".join(f"{name} {n}" for name, n in
+                                              sorted(found.doc_types.items(),
+                                                     key=lambda item: (-item[1], item[0]))))
 
 
 def _snippet_text(snippet: str) -> Text:

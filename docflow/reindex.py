@@ -43,6 +43,12 @@ def reindex(data_dir: DataDir = None,
         console.print("Interrupted; run `docflow reindex` again to resume. Search answers "
                       "from the old indexes meanwhile.")
         raise typer.Exit(130) from None
+    except IndexLocked:
+        done = Checkpoint.read(settings)
+        console.print(f"A rebuild is already running (the housekeeper's, for an index from an "
+                      f"older docflow); {done.done if done else 0} documents so far. It is "
+                      "swapped in when complete.")
+        raise typer.Exit(1) from None
     try:
         if settings.search != "tantivy":
             raise IndexLocked("no lock tells whether a housekeeper runs")

@@ -183,18 +183,31 @@ class SearchHitOut(BaseModel):
     filename: str
     source_path: str | None = Field(None, description=SOURCE_PATH_HELP)
     doc_type: str | None
-    score: float
+    score: float = Field(description="How well it matches (see `mode`); 0 when the hits are "
+                         "ordered by date.")
     snippet: str = Field(description="Text around the match; matched terms as <b>term</b>. "
                          "A document found by meaning alone shows the start of its text.")
+
+
+class SearchFacets(BaseModel):
+    doc_type: dict[str, int] = Field(
+        default_factory=dict, description="Matching documents per document type, over every "
+        "match, not only this page (types with none are left out; documents without a type "
+        "count in `total` only). Hybrid: the matches of its keyword side.",
+        examples=[{"invoice": 12, "letter": 3}])
 
 
 class SearchResponse(BaseModel):
     query: str
     mode: str = Field("keyword", description="keyword, semantic or hybrid, as asked.")
+    sort: str = Field("relevance", description="relevance, date or date_asc, as asked.")
     total: int
     limit: int
     offset: int
     hits: list[SearchHitOut]
+    facets: SearchFacets | None = Field(None, description="Counts per document type of every "
+                                        "match; null in semantic mode (ranked by meaning, it "
+                                        "has no fixed set of matches) or with facets=false.")
 
 
 class DocumentSummary(BaseModel):

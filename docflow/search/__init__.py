@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +35,66 @@ class SearchDocument:
     batch_id: str | None
     text: str
     tenant: str = "default"  # whose it is: a search in a tenant's scope finds its own only
+    source_path: str | None = None  # where it sat in the uploaded folder ("2019/q1/a.pdf")
+    created_at: datetime | None = None  # when it was uploaded: the date filters and sort
+
+
+class SearchSort(StrEnum):
+    """The order of hits: best match first, or by upload date (newest or oldest first)."""
+
+    RELEVANCE = "relevance"
+    DATE = "date"
+    DATE_ASC = "date_asc"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Which documents a search may find; every filter given must hold (None: no filter).
+
+    `path_prefix` means what GET /api/documents' does (docflow.store.documents.
+    path_prefix_bounds): the document's source_path starts with it, after the same cleaning
+    ("2019/" is that folder and below, "2019/inv" also names). The dates bound the upload
+    date, `created_at`: from `created_from` (inclusive) to `created_before` (exclusive).
+    """
+
+    doc_type: str | None = None
+    batch_id: str | None = None
+    path_prefix: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+    def merged(self, doc_type: str | None, batch_id: str | None) -> SearchFilters:
+        """These filters with the older keyword arguments of search() folded in."""
+        for name, value in (("doc_type", doc_type), ("batch_id", batch_id)):
+            if value is not None and getattr(self, name) not in (None, value):
+                raise ValueError(f"{name} given twice with different values")
+        return replace(self, doc_type=self.doc_type if doc_type is None else doc_type,
+                       batch_id=self.batch_id if batch_id is None else batch_id)
+
+    @classmethod
+    def uploaded_between(cls, first_day: date | None, last_day: date | None, *,
+                         doc_type: str | None = None, batch_id: str | None = None,
+                         path_prefix: str | None = None) -> SearchFilters:
+        """Filters for documents uploaded from `first_day` through `last_day` (whole days,
+        UTC; None: unbounded), and the other filters given."""
+        return cls(doc_type=doc_type, batch_id=batch_id, path_prefix=path_prefix,
+                   created_from=_midnight(first_day), created_before=_midnight(last_day, 1))
+
+    @property
+    def beyond_type_and_batch(self) -> bool:
+        """Whether a filter besides doc_type and batch_id is set."""
+        return (self.path_prefix is not None or self.created_from is not None
+                or self.created_before is not None)
+
+
+def _midnight(day: date | None, days_after: int = 0) -> datetime | None:
+    """Midnight UTC starting `day` plus `days_after` days; None for no day (or past 9999)."""
+    if day is None:
+        return None
+    try:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=days_after)
+    except OverflowError:  # the day after 9999-12-31: no bound
+        return None
 
 
 @dataclass(frozen=True)
@@ -52,10 +113,13 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of hits; `total` counts every match, not just this page."""
+    """One page of hits; `total` counts every match, not just this page, and so does
+    `doc_types` (matches per document type; None when not asked for). Documents without a
+    type are counted in `total` only."""
 
     total: int
     hits: list[SearchHit]
+    doc_types: dict[str, int] | None = None
 
 
 # Deepest hit a page may reach (offset + limit): a ranking is collected whole up to the page's
@@ -85,6 +149,13 @@ class SearchDepthExceeded(SearchError):
     code = "search_too_deep"
 
 
+class IndexOutdated(SearchError):
+    """An index written by an older docflow, without fields this search needs (tenant, path,
+    date): `docflow reindex` rebuilds it (the housekeeper starts that by itself)."""
+
+    code = "search_index_outdated"
+
+
 def check_page(limit: int, offset: int) -> None:
     """Refuse a page no backend should collect: negative, or reaching past MAX_SEARCH_DEPTH."""
     if limit < 0 or offset < 0:
@@ -111,8 +182,21 @@ class SearchIndex(Protocol):
         batch_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        *,
+        filters: SearchFilters | None = None,
+        sort: SearchSort = SearchSort.RELEVANCE,
+        facets: bool = False,
     ) -> SearchResults:
-        """Best matches first; a blank query lists every document that passes the filters."""
+        """Best matches first (or by date, `sort`); a blank query lists every document that
+        passes the filters. `doc_type` and `batch_id` are shorthands for `filters`' own. Within
+        a tenant scope (docflow.store.scope) only that tenant's documents match. `facets`:
+        also count the matches per document type."""
+        ...
+
+    @property
+    def keeps_tenants(self) -> bool:
+        """Whether the index knows each document's tenant (False: an index from before
+        tenants, which must not answer a server with several of them)."""
         ...
 
     def count(self) -> int:
@@ -173,13 +257,16 @@ __all__ = [
     "MAX_SEARCH_DEPTH",
     "DatabasePool",
     "IndexLocked",
+    "IndexOutdated",
     "ReadOnlyIndex",
     "SearchDepthExceeded",
     "SearchDocument",
     "SearchError",
+    "SearchFilters",
     "SearchHit",
     "SearchIndex",
     "SearchResults",
+    "SearchSort",
     "check_page",
     "open_index",
 ]

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
-from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults, check_page
+from docflow.search import (
+    SearchFilters,
+    SearchHit,
+    SearchIndex,
+    SearchMode,
+    SearchResults,
+    SearchSort,
+    check_page,
+)
 from docflow.search.fusion import reciprocal_rank_fusion
 from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
@@ -45,11 +53,20 @@ class SemanticSearchOff(Exception):
                "not embed them), or search by keyword.")
 
 
+class SortNeedsKeyword(Exception):
+    code = "sort_needs_keyword"
+    message = ("Semantic and hybrid search rank by meaning; sort=date and sort=date_asc order "
+               "keyword matches (mode=keyword, or leave mode out).")
+
+
 @dataclass(frozen=True)
 class Found:
     total: int
     hits: list[SearchHit]
     mode: SearchMode = SearchMode.KEYWORD  # the mode that answered (the default resolved)
+    # Matches per document type (keyword: every match; hybrid: its keyword side's matches;
+    # semantic, or not asked for: None).
+    doc_types: dict[str, int] | None = None
 
 
 def default_mode(embeddings_on: bool) -> SearchMode:
@@ -59,16 +76,24 @@ def default_mode(embeddings_on: bool) -> SearchMode:
 
 
 def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
-           doc_type: str | None = None, batch_id: str | None = None, limit: int = 20,
-           offset: int = 0, zero_shot: bool = False,
+           doc_type: str | None = None, batch_id: str | None = None,
+           filters: SearchFilters | None = None, sort: SearchSort = SearchSort.RELEVANCE,
+           facets: bool = False, limit: int = 20, offset: int = 0, zero_shot: bool = False,
            encoder: Callable[[], SentenceEncoder] | None = None,
            vectors: VectorIndex | None = None) -> Found:
     """One page of hits. Semantic and hybrid need `zero_shot` (else SemanticSearchOff) and an
     `encoder` loader (it raises EmbeddingModelMissing when the weights are not installed);
-    `vectors` is the vector index (None: compare every stored vector). `mode=None` is the
-    default: hybrid where embeddings are on and the model loads, else keyword. A page past
+    `vectors` is the vector index (None: compare every stored vector; so are they where a
+    path or date filter is set, which the vector indexes do not hold). `mode=None` is the
+    default: hybrid where embeddings are on and the model loads, else keyword, and keyword
+    whenever `sort` is by date (semantic and hybrid raise SortNeedsKeyword for it). A page past
     MAX_SEARCH_DEPTH raises SearchDepthExceeded, in every mode."""
     check_page(limit, offset)
+    filters = (filters or SearchFilters()).merged(doc_type, batch_id)
+    if sort is not SearchSort.RELEVANCE:
+        if mode not in (None, SearchMode.KEYWORD):
+            raise SortNeedsKeyword
+        mode = SearchMode.KEYWORD
     if mode is None:
         mode = default_mode(zero_shot and encoder is not None)
         if mode is SearchMode.HYBRID:
@@ -77,44 +102,49 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
             except EmbeddingModelMissing:  # not asked for by name: answer by keyword
                 mode = SearchMode.KEYWORD
     if mode is SearchMode.KEYWORD:
-        results = index.search(q, doc_type=doc_type, batch_id=batch_id, limit=limit,
+        results = index.search(q, filters=filters, sort=sort, facets=facets, limit=limit,
                                offset=offset)
-        return Found(results.total, results.hits, mode)
+        return Found(results.total, results.hits, mode, results.doc_types)
     if not zero_shot or encoder is None:
         raise SemanticSearchOff
     model = encoder()
     depth = offset + limit  # each ranking is read as deep as the page reaches
-    near = _nearest(db, vectors, model.embed_one(q), model.version, doc_type, batch_id, depth)
+    near = _nearest(db, vectors, model.embed_one(q), model.version, filters, depth)
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
         return Found(near.total, _hits(db, ranked[offset:depth], {}), mode)
     words = _any_word(q)
-    keyword = (index.search(words, doc_type=doc_type, batch_id=batch_id, limit=depth)
-               if words else SearchResults(total=0, hits=[]))
+    keyword = (index.search(words, filters=filters, facets=facets, limit=depth)
+               if words else SearchResults(total=0, hits=[], doc_types={} if facets else None))
     ranked = reciprocal_rank_fusion([[h.id for h in keyword.hits],
                                      [n.document_id for n in near.neighbours]])
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
-    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode)
+    return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode,
+                 keyword.doc_types)
 
 
 _fallback_logged: set[str] = set()
 
 
 def _nearest(db: Database, vectors: VectorIndex | None, query: np.ndarray, model: str,
-             doc_type: str | None, batch_id: str | None, limit: int) -> Nearest:
-    """The documents nearest `query`: from the vector index, else one by one from the store."""
-    if vectors is not None and vectors.model == model:
+             filters: SearchFilters, limit: int) -> Nearest:
+    """The documents nearest `query`: from the vector index, else one by one from the store
+    (which alone knows paths and dates)."""
+    if vectors is not None and vectors.model == model and not filters.beyond_type_and_batch:
         try:
-            return vectors.search(query, doc_type=doc_type, batch_id=batch_id, limit=limit,
-                                  min_similarity=MIN_SIMILARITY)
+            return vectors.search(query, doc_type=filters.doc_type, batch_id=filters.batch_id,
+                                  limit=limit, min_similarity=MIN_SIMILARITY)
         except VectorIndexError as exc:
             if exc.message not in _fallback_logged:  # once per reason, not once per query
                 _fallback_logged.add(exc.message)
                 log.warning("%s Searching the stored vectors one by one meanwhile.", exc.message)
     with db.read() as session:
-        return embeddings.nearest(session, query, model, doc_type=doc_type, batch_id=batch_id,
-                                  limit=limit, min_similarity=MIN_SIMILARITY)
+        return embeddings.nearest(session, query, model, doc_type=filters.doc_type,
+                                  batch_id=filters.batch_id, path_prefix=filters.path_prefix,
+                                  created_from=filters.created_from,
+                                  created_before=filters.created_before, limit=limit,
+                                  min_similarity=MIN_SIMILARITY)
 
 
 def _hits(db: Database, page: list[tuple[str, float]],

@@ -22,10 +22,13 @@ from docflow.search import (
     ReadOnlyIndex,
     SearchDocument,
     SearchError,
+    SearchFilters,
     SearchHit,
     SearchResults,
+    SearchSort,
     check_page,
 )
+from docflow.store.documents import path_prefix_bounds
 from docflow.store.scope import current_scope
 
 TABLE = "search_index"
@@ -54,16 +57,27 @@ _SEARCH = f"""
            ts_headline('english', left(body, {HEADLINE_CHARS}), q,
                        'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
-    FROM {TABLE}, {{tsquery}} AS q
+    FROM {TABLE}{{join}}, {{tsquery}} AS q
     WHERE tsv @@ q {{filters}}
-    ORDER BY score DESC, id
+    ORDER BY {{order}}
     LIMIT :limit OFFSET :offset"""
 
 _LIST = f"""
     SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
            left(body, {SNIPPET_CHARS}) AS snippet
-    FROM {TABLE} WHERE true {{filters}}
-    ORDER BY id LIMIT :limit OFFSET :offset"""
+    FROM {TABLE}{{join}} WHERE true {{filters}}
+    ORDER BY {{order}} LIMIT :limit OFFSET :offset"""
+
+# Matches per type over the same match set as _SEARCH or _LIST (`source`: their FROM..WHERE).
+_FACETS = """
+    SELECT doc_type, count(*) AS n FROM {source} AND doc_type IS NOT NULL GROUP BY doc_type"""
+
+# Path and upload date are read from the documents themselves (the truth, never stale): joined
+# only when a filter or the order needs them, with names that clash with no search_index column.
+_DOCUMENTS = (" JOIN (SELECT id AS doc_id, source_path AS doc_path, created_at AS uploaded_at "
+              f"FROM documents) d ON d.doc_id = {TABLE}.id")
+_ORDER = {SearchSort.RELEVANCE: "score DESC, id", SearchSort.DATE: "uploaded_at DESC, id",
+          SearchSort.DATE_ASC: "uploaded_at ASC, id"}
 
 
 class IndexNotMigrated(SearchError):
@@ -116,35 +130,32 @@ class PostgresIndex:
                              {"ids": list(set(ids))})
 
     def search(self, query: str, doc_type: str | None = None, batch_id: str | None = None,
-               limit: int = 20, offset: int = 0) -> SearchResults:
+               limit: int = 20, offset: int = 0, *, filters: SearchFilters | None = None,
+               sort: SearchSort = SearchSort.RELEVANCE, facets: bool = False) -> SearchResults:
         check_page(limit, offset)
+        filters = (filters or SearchFilters()).merged(doc_type, batch_id)
         # PostgreSQL text holds no NUL: none is in a query's words, and no filter matches it.
         query = query.replace("\x00", " ")
-        if "\x00" in (doc_type or "") + (batch_id or ""):
-            return SearchResults(total=0, hits=[])
+        if "\x00" in "".join(v for v in (filters.doc_type, filters.batch_id,
+                                          filters.path_prefix) if v):
+            return SearchResults(total=0, hits=[], doc_types={} if facets else None)
         params: dict[str, object] = {"q": query, "limit": max(limit, 1), "offset": offset}
-        filters = ""
-        if doc_type is not None:
-            filters += " AND doc_type = :doc_type"
-            params["doc_type"] = doc_type
-        if batch_id is not None:
-            filters += " AND batch_id = :batch_id"
-            params["batch_id"] = batch_id
-        scope = current_scope()  # a request's tenant (docflow.store.scope): hits and counts
-        if scope is not None:
-            filters += " AND tenant_id = :tenant_id"
-            params["tenant_id"] = scope.tenant
-        words_sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
+        join, where = _filter_sql(filters, params, sort)
+        parts = {"filters": where, "join": join}
+        order = _ORDER[sort]
+        words_sql = _SEARCH.format(**parts, order=order,
+                                   tsquery="to_tsquery('english', :q)")
         words = " | ".join(list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS])
         if query.strip() in ("", "*"):
-            sql = _LIST.format(filters=filters)
+            sql = _LIST.format(**parts, order="id" if sort is SearchSort.RELEVANCE else order)
         elif (len(query) <= MAX_SYNTAX_CHARS and _PLAIN.fullmatch(query)
               and query.count('"') % 2 == 0):
-            sql = _SEARCH.format(filters=filters, tsquery="websearch_to_tsquery('english', :q)")
+            sql = _SEARCH.format(**parts, order=order,
+                                 tsquery="websearch_to_tsquery('english', :q)")
         else:
             # Stray syntax ("Re:", unbalanced quotes): any of the words, best match first.
             if not words:
-                return SearchResults(total=0, hits=[])
+                return SearchResults(total=0, hits=[], doc_types={} if facets else None)
             sql, params["q"] = words_sql, words
         try:
             with self._eng().connect() as conn:
@@ -163,11 +174,26 @@ class PostgresIndex:
             with self._eng().connect() as conn:
                 first = conn.execute(text(sql), count_params).first()
             total = int(first.total) if first else 0
+        doc_types = self._type_counts(sql, params) if facets else None
         if limit == 0:
-            return SearchResults(total=total, hits=[])
-        return SearchResults(total=total, hits=[
-            SearchHit(id=r.id, filename=r.filename, doc_type=r.doc_type, score=float(r.score),
+            return SearchResults(total=total, hits=[], doc_types=doc_types)
+        # Ordered by date, a score would rank nothing (and tantivy computes none): 0.
+        relevance = sort is SearchSort.RELEVANCE
+        return SearchResults(total=total, doc_types=doc_types, hits=[
+            SearchHit(id=r.id, filename=r.filename, doc_type=r.doc_type,
+                      score=float(r.score) if relevance else 0.0,
                       snippet=_snippet(r.snippet)) for r in rows])
+
+    def _type_counts(self, sql: str, params: dict[str, object]) -> dict[str, int]:
+        """Matches per document type for the search `sql` ran: its FROM..WHERE, grouped."""
+        source = sql.split("FROM ", 1)[1].split("ORDER BY", 1)[0]
+        with self._eng().connect() as conn:
+            rows = conn.execute(text(_FACETS.format(source=source)), params).all()
+        return {r.doc_type: int(r.n) for r in rows}
+
+    @property
+    def keeps_tenants(self) -> bool:
+        return True  # the tenant_id column (migration 0014)
 
     def count(self) -> int:
         with self._eng().connect() as conn:
@@ -183,6 +209,39 @@ class PostgresIndex:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _filter_sql(filters: SearchFilters, params: dict[str, object],
+                sort: SearchSort) -> tuple[str, str]:
+    """The join (when needed) and the WHERE conditions for `filters` and the request's tenant;
+    their values go into `params`."""
+    where = ""
+    if filters.doc_type is not None:
+        where += " AND doc_type = :doc_type"
+        params["doc_type"] = filters.doc_type
+    if filters.batch_id is not None:
+        where += " AND batch_id = :batch_id"
+        params["batch_id"] = filters.batch_id
+    scope = current_scope()  # a request's tenant (docflow.store.scope): hits and counts
+    if scope is not None:
+        where += " AND tenant_id = :tenant_id"
+        params["tenant_id"] = scope.tenant
+    if filters.path_prefix is not None:
+        # The range GET /api/documents filters by: the source_path index, "%" means itself.
+        low, high = path_prefix_bounds(filters.path_prefix)
+        where += " AND doc_path >= :path_low"
+        params["path_low"] = low
+        if high is not None:
+            where += " AND doc_path < :path_high"
+            params["path_high"] = high
+    if filters.created_from is not None:
+        where += " AND uploaded_at >= :created_from"
+        params["created_from"] = filters.created_from
+    if filters.created_before is not None:
+        where += " AND uploaded_at < :created_before"
+        params["created_before"] = filters.created_before
+    needs_documents = filters.beyond_type_and_batch or sort is not SearchSort.RELEVANCE
+    return (_DOCUMENTS if needs_documents else ""), where
 
 
 def _snippet(raw: str | None) -> str:

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from docflow.search import SearchDocument, SearchIndex, open_index
+from docflow.search import IndexLocked, SearchIndex, open_index
+from docflow.search.rows import search_columns, search_documents
 from docflow.search.vectors import (
     VectorIndex,
     open_vector_index,
@@ -55,6 +57,7 @@ class Checkpoint:
     after_id: str = ""
     done: int = 0
     built: bool = False  # every document is in the new indexes; waiting to be swapped in
+    vectors: bool = True  # the vector index is rebuilt too (not for a keyword schema change)
 
     @classmethod
     def read(cls, settings: Settings) -> Checkpoint | None:
@@ -76,15 +79,17 @@ def _next(path: Path) -> Path:
 
 def rebuild(settings: Settings, store: Store, *, chunk: int = 500,
             progress: Callable[[int, int], None] | None = None,
-            stop: Callable[[], bool] | None = None) -> Checkpoint:
-    """Index every completed document into the new indexes, resuming a checkpoint if any.
-    Returns the checkpoint: `built` once complete, else where `stop()` interrupted it."""
+            stop: Callable[[], bool] | None = None, vectors: bool = True) -> Checkpoint:
+    """Index every completed document into the new indexes, resuming a checkpoint if any
+    (`vectors=False`: the keyword index alone; a resumed rebuild keeps the choice it began
+    with). Returns the checkpoint: `built` once complete, else where `stop()` interrupted it."""
     checkpoint = Checkpoint.read(settings)
     if checkpoint is None or checkpoint.built:
         if checkpoint is None:  # a fresh start: no half-built folder of an older attempt
             for path in (settings.index_dir, settings.vector_dir):
                 shutil.rmtree(_next(path), ignore_errors=True)
-        checkpoint = checkpoint or Checkpoint(started_at=datetime.now(UTC).isoformat())
+        checkpoint = checkpoint or Checkpoint(started_at=datetime.now(UTC).isoformat(),
+                                              vectors=vectors)
         checkpoint.write(settings)
     if checkpoint.built:
         return checkpoint
@@ -92,7 +97,7 @@ def rebuild(settings: Settings, store: Store, *, chunk: int = 500,
                    else settings.index_dir)
     keyword = open_index(settings.search, keyword_dir, writer=True,
                          database_url=settings.sqlalchemy_url, pool=settings.search_pool)
-    vectors = _open_next_vectors(settings)
+    vector_index = _open_next_vectors(settings) if checkpoint.vectors else None
     with store.db.read() as session:
         total = session.execute(select(func.count()).select_from(Document).where(
             Document.status == DocumentStatus.COMPLETED)).scalar_one()
@@ -101,21 +106,20 @@ def rebuild(settings: Settings, store: Store, *, chunk: int = 500,
             with store.db.read() as session:
                 rows = session.execute(
                     select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
-                           Extraction.text, *vector_columns())
+                           Extraction.text, *search_columns(), *vector_columns())
                     .join(Extraction, Extraction.sha256 == Document.sha256)
                     .where(Document.status == DocumentStatus.COMPLETED,
                            Document.id > checkpoint.after_id)
                     .order_by(Document.id).limit(chunk)).all()
             if not rows:
-                if vectors is not None and hasattr(vectors, "flush"):
-                    vectors.flush()  # readers get one graph, nothing left to compare one by one
+                if vector_index is not None and hasattr(vector_index, "flush"):
+                    vector_index.flush()  # readers get one graph, none left to compare one by one
                 checkpoint.built = True
                 checkpoint.write(settings)
                 break
-            keyword.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
-                                          batch_id=r.batch_id, text=r.text) for r in rows])
-            if vectors is not None:
-                vectors.index(vector_documents(rows, vectors.model))
+            keyword.index(search_documents(rows))
+            if vector_index is not None:
+                vector_index.index(vector_documents(rows, vector_index.model))
             checkpoint.after_id = rows[-1].id
             checkpoint.done += len(rows)
             checkpoint.write(settings)
@@ -123,9 +127,37 @@ def rebuild(settings: Settings, store: Store, *, chunk: int = 500,
                 progress(checkpoint.done, max(total, checkpoint.done))
     finally:
         keyword.close()
-        if vectors is not None:
-            vectors.close()
+        if vector_index is not None:
+            vector_index.close()
     return checkpoint
+
+
+def rebuild_outdated(settings: Settings, store: Store, index: SearchIndex,
+                     stop: Callable[[], bool]) -> threading.Thread | None:
+    """Start rebuilding, in a thread, a keyword index written by an older docflow (without the
+    fields filters and tenants need); search answers from it meanwhile where it can, and the
+    housekeeper swaps the new one in (adopt_rebuilt) once complete. None when it is current."""
+    if not getattr(index, "outdated", False):
+        return None
+    log.warning("the search index at %s was written by an older docflow (no tenant, path or "
+                "date per document): rebuilding it in the background", settings.index_dir)
+    thread = threading.Thread(target=_rebuild_quietly, args=(settings, store, stop),
+                              name="search-rebuild", daemon=True)
+    thread.start()
+    return thread
+
+
+def _rebuild_quietly(settings: Settings, store: Store, stop: Callable[[], bool]) -> None:
+    try:
+        checkpoint = rebuild(settings, store, stop=stop, vectors=False)
+    except IndexLocked:
+        log.info("a rebuild of the search index runs elsewhere (docflow reindex); its result "
+                 "is swapped in when complete")
+    except Exception:
+        log.exception("rebuilding the outdated search index failed; `docflow reindex` resumes it")
+    else:
+        log.info("search index rebuild: %d documents%s", checkpoint.done,
+                 ", complete" if checkpoint.built else " so far (resumes at the next start)")
 
 
 def _open_next_vectors(settings: Settings) -> VectorIndex | None:

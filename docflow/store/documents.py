@@ -99,6 +99,17 @@ def path_prefix_bounds(prefix: str) -> tuple[str, str | None]:
     return low, None
 
 
+def path_prefix_conditions(prefix: str) -> list[ColumnElement[bool]]:
+    """Documents whose source_path starts with `prefix` (path_prefix_bounds). A range, not
+    LIKE: it uses the plain index on both databases, and "%" or "_" in a folder's name mean
+    themselves."""
+    low, high = path_prefix_bounds(prefix)
+    conditions = [Document.source_path >= low]
+    if high is not None:
+        conditions.append(Document.source_path < high)
+    return conditions
+
+
 @dataclass(frozen=True)
 class NewDocument:
     filename: str  # as sent: a name or a relative path ("2019/invoice.pdf")
@@ -369,12 +380,7 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int,
     if flt.warning:
         conditions.append(warning_code_condition(flt.warning))
     if flt.path_prefix:
-        # A range, not LIKE: it uses the plain index on both databases, and "%" or "_" in a
-        # folder's name mean themselves.
-        low, high = path_prefix_bounds(flt.path_prefix)
-        conditions.append(Document.source_path >= low)
-        if high is not None:
-            conditions.append(Document.source_path < high)
+        conditions += path_prefix_conditions(flt.path_prefix)
     total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
     rows = session.scalars(select(Document).where(*conditions)
                            .order_by(Document.created_at, Document.id)

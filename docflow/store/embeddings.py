@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from docflow.store.documents import path_prefix_conditions
 from docflow.store.models import Document, DocumentStatus, Extraction
 from docflow.store.tenants import in_scope
 
@@ -68,11 +70,15 @@ def nearest(
     *,
     doc_type: str | None = None,
     batch_id: str | None = None,
+    path_prefix: str | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
     limit: int = 20,
     min_similarity: float = 0.0,
     chunk: int = 5000,
 ) -> Nearest:
-    """The completed documents whose stored `model` embedding is closest to `query`."""
+    """The completed documents whose stored `model` embedding is closest to `query`; the
+    filters mean what the search index's do (docflow.search.SearchFilters)."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     statement = select(Document.id, Document.embedding, Document.passages).where(
@@ -82,6 +88,12 @@ def nearest(
         statement = statement.where(Document.doc_type == doc_type)
     if batch_id is not None:
         statement = statement.where(Document.batch_id == batch_id)
+    if path_prefix is not None:
+        statement = statement.where(*path_prefix_conditions(path_prefix))
+    if created_from is not None:
+        statement = statement.where(Document.created_at >= created_from)
+    if created_before is not None:
+        statement = statement.where(Document.created_at < created_before)
     query = np.asarray(query, dtype=np.float32)
     best_ids: list[str] = []
     best_scores = np.empty(0, dtype=np.float32)

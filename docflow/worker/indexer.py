@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from docflow.search import SearchDocument, SearchIndex
+from docflow.search import SearchIndex
+from docflow.search.rows import search_columns, search_documents
 from docflow.search.vectors import VectorIndex, vector_columns, vector_documents
 from docflow.store import Document, DocumentStatus, Extraction, Store
 
@@ -28,7 +29,7 @@ def pending_query(limit: int) -> Select:
     """Up to `limit` completed documents not yet indexed, with their text and vectors: one
     query that reads the (status, indexed) index, so its cost follows the pending rows."""
     return (select(Document.id, Document.filename, Document.doc_type, Document.batch_id,
-                   Document.finished_at, Extraction.text, Document.tenant_id,
+                   Document.finished_at, Extraction.text, *search_columns(),
                    *vector_columns())
             .join(Extraction, Extraction.sha256 == Document.sha256)
             .where(Document.status == DocumentStatus.COMPLETED, Document.indexed.is_(False))
@@ -55,9 +56,7 @@ def index_pending(store: Store, index: SearchIndex, batch_size: int,
     if not rows:
         return 0
     started = time.perf_counter()
-    index.index([SearchDocument(id=r.id, filename=r.filename, doc_type=r.doc_type,
-                                batch_id=r.batch_id, text=r.text, tenant=r.tenant_id)
-                 for r in rows])
+    index.index(search_documents(rows))
     if vectors is not None:
         vectors.index(vector_documents(rows, vectors.model))
     # Only rows unchanged since they were read count as indexed: a type corrected or a document

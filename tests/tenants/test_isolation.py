@@ -122,15 +122,6 @@ def test_the_same_bytes_in_another_tenant_reveal_nothing(
     assert first["document_id"] not in str(doc)
 
 
-def test_keyword_search_is_off_rather_than_shared_once_there_are_tenants(
-        acme: TestClient, default: TestClient) -> None:
-    _upload(acme, "acme.txt", b"acme's secret")
-    for client in (acme, default):
-        for mode in ("keyword", "hybrid"):
-            r = client.get("/api/search", params={"q": "secret", "mode": mode})
-            assert (r.status_code, r.json()["code"]) == (501, "search_not_tenant_aware"), r.text
-
-
 def test_the_same_batch_key_in_two_tenants_makes_two_batches(
         acme: TestClient, globex: TestClient) -> None:
     made = [c.post("/api/batches", json={"name": "monthly"},

@@ -3,16 +3,26 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from docflow.api.schemas import SearchHitOut, SearchResponse
+from docflow.api.routers.documents import PATH_PREFIX_HELP
+from docflow.api.schemas import SearchFacets, SearchHitOut, SearchResponse
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
-from docflow.search import MAX_SEARCH_DEPTH, SearchDepthExceeded, SearchMode, modes
-from docflow.store.documents import source_paths
+from docflow.search import (
+    MAX_SEARCH_DEPTH,
+    IndexOutdated,
+    SearchDepthExceeded,
+    SearchFilters,
+    SearchMode,
+    SearchSort,
+    modes,
+)
+from docflow.store.documents import MAX_SOURCE_PATH, source_paths
 from docflow.store.tenants import tenants_apart
 
 router = APIRouter(tags=["search"])
@@ -28,23 +38,34 @@ MODE_HELP = (
     "hybrid (the default where documents are embedded, else keyword): the keyword ranking "
     "(any of the words) and the semantic one fused by reciprocal rank; score is the fused "
     "score, and `total` may count a document found both ways twice when matches run past the "
-    "page."
+    "page. Every filter applies in every mode (semantic search with a path or date filter "
+    "compares the query with each stored vector that passes it)."
 )
+SORT_HELP = (
+    "relevance (best match first, the default), date (newest upload first) or date_asc "
+    "(oldest first); ordered by date, hits carry score 0. Date orders keyword matches: with "
+    "`mode` left out it searches by keyword; mode=semantic or hybrid with a date order is "
+    "refused (422 sort_needs_keyword).")
+DATE_HELP = ("Uploaded on or {} this day (YYYY-MM-DD, UTC): the document's `created_at`, as "
+             "GET /api/documents shows it.")
 
-# The tantivy index holds no tenant yet (its schema changes with a reindex): until then a
-# server with tenants answers no keyword search there rather than show one tenant another's
-# hits. The PostgreSQL index filters by tenant (migration 0014).
 NOT_TENANT_AWARE = (
-    "Keyword and hybrid search on the tantivy index do not yet keep tenants apart, so they are "
-    "off on a server with tenants (docflow tenant create). Use mode=semantic, "
-    "DOCFLOW_SEARCH=postgres, or GET /api/documents with filters.")
+    "The search index was written by an older docflow, without the tenant of each document, "
+    "and this server has tenants (docflow tenant create): keyword and hybrid search wait for "
+    "its rebuild, which the housekeeper starts by itself (`docflow reindex` shows and resumes "
+    "it). Meanwhile use mode=semantic or GET /api/documents with filters.")
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
-    501: {"model": ErrorBody, "description": "Keyword or hybrid search on a server with "
-                                             "tenants (search_not_tenant_aware)"},
+    422: {"model": ErrorBody, "description": "Invalid request: a parameter out of bounds or "
+                                             "not a date, date_from after date_to "
+                                             "(invalid_date_range), a page too deep "
+                                             "(search_too_deep), a date order outside keyword "
+                                             "search (sort_needs_keyword)"},
     503: {"model": ErrorBody, "description": "Semantic search cannot run: the embedding model "
-                                             "is not installed (embedding_model_missing)"},
+                                             "is not installed (embedding_model_missing); or "
+                                             "the search index is from an older docflow and is "
+                                             "being rebuilt (search_index_outdated)"},
 }
 
 
@@ -59,35 +80,53 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
                                         description="Only this document type."),
            batch_id: str | None = Query(None, max_length=MAX_FILTER_CHARS,
                                         description="Only this batch."),
+           path_prefix: str | None = Query(None, max_length=MAX_SOURCE_PATH,
+                                           description=PATH_PREFIX_HELP),
+           date_from: date | None = Query(None, description=DATE_HELP.format("after")),
+           date_to: date | None = Query(None, description=DATE_HELP.format("before")),
            mode: SearchMode | None = Query(None, description=MODE_HELP),
+           sort: SearchSort = Query(SearchSort.RELEVANCE, description=SORT_HELP),
+           facets: bool = Query(True, description="Also count the matches per document type "
+                                "(`facets`); false saves that work."),
            limit: int = Query(20, ge=1, le=200, description="Hits per page."),
            offset: int = Query(0, ge=0, lt=MAX_SEARCH_DEPTH, description="Hits to skip "
                                f"(paging); offset + limit is at most {MAX_SEARCH_DEPTH}."),
            state: ApiState = Depends(get_state)) -> SearchResponse:
-    """Completed documents ranked by relevance: id, file name, path in the uploaded folder,
-    type, score and a snippet with the matched words. A document is searchable a few seconds
+    """Completed documents ranked by relevance (or ordered by upload date): id, file name,
+    path in the uploaded folder, type, score and a snippet with the matched words, with the
+    matches counted per document type (`facets`). A document is searchable a few seconds
     after it completes. Pages reach at most 10,000 hits deep (offset + limit): narrow the
     query or filter beyond that."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ApiError(422, "invalid_date_range", f"date_from ({date_from}) is after date_to "
+                       f"({date_to}): no document could match.")
+    filters = SearchFilters.uploaded_between(date_from, date_to, doc_type=doc_type,
+                                             batch_id=batch_id, path_prefix=path_prefix)
     apart = tenants_apart(state.store.db)
-    if mode is not SearchMode.SEMANTIC and state.settings.search != "postgres" and apart:
-        raise ApiError(501, "search_not_tenant_aware", NOT_TENANT_AWARE)
     try:
+        index = state.search_index()
+        if mode is not SearchMode.SEMANTIC and apart and not index.keeps_tenants:
+            raise IndexOutdated(NOT_TENANT_AWARE)
         # The vector indexes hold no tenant yet: with tenants, the stored vectors are compared
         # one by one, through the store's tenant filter.
-        found = modes.search(state.search_index(), state.store.db, q, mode, doc_type=doc_type,
-                             batch_id=batch_id, limit=limit, offset=offset,
+        found = modes.search(index, state.store.db, q, mode, filters=filters, sort=sort,
+                             facets=facets, limit=limit, offset=offset,
                              zero_shot=state.settings.makes_embeddings,
                              encoder=state.query_encoder,
                              vectors=None if apart else state.vector_index())
-    except SearchDepthExceeded as exc:
+    except (SearchDepthExceeded, modes.SortNeedsKeyword) as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     except modes.SemanticSearchOff as exc:
         raise ApiError(422, exc.code, f"{exc.message} (mode=keyword)") from exc
-    except EmbeddingModelMissing as exc:
+    except (EmbeddingModelMissing, IndexOutdated) as exc:
         raise ApiError(503, exc.code, exc.message) from exc
     # The index keeps no paths: one lookup by id for the page (at most `limit` rows).
     with state.store.db.read() as session:
         paths = source_paths(session, [h.id for h in found.hits]) if found.hits else {}
-    return SearchResponse(query=q, mode=found.mode.value, total=found.total, limit=limit,
-                          offset=offset, hits=[SearchHitOut(**vars(h), source_path=paths.get(h.id))
-                                               for h in found.hits])
+    return SearchResponse(query=q, mode=found.mode.value, sort=sort.value, total=found.total,
+                          limit=limit, offset=offset,
+                          facets=None if found.doc_types is None
+                          else SearchFacets(doc_type=found.doc_types),
+                          hits=[SearchHitOut(**vars(h), source_path=paths.get(h.id))
+                                for h in found.hits])
+
