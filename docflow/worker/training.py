@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from docflow.config import Settings
 from docflow.pipeline.classify.trained import ModelUnreadable, TrainedClassifier
@@ -120,8 +121,16 @@ def labels_since(store: Store, settings: Settings, tenant: str) -> int:
     """`tenant`'s labels set after its current model was trained (all of them without one)."""
     until = _pointer(store, settings, tenant).labels_until
     with store.db.read() as session:
-        # labeled_at is set with labeled_type: the range is read from ix_documents_tenant_labeled.
-        query = select(func.count()).select_from(Document).where(
-            Document.tenant_id == tenant, Document.labeled_type.is_not(None),
-            Document.labeled_at.is_not(None) if until is None else Document.labeled_at > until)
-        return session.scalar(query) or 0
+        return count_labels(session, tenant, until)
+
+
+def count_labels(session: Session, tenant: str, since: datetime | None) -> int:
+    """`tenant`'s labels set after `since` (all of them when None); the housekeeper asks this
+    of every tenant every round, so it reads a range of ix_documents_tenant_labeled, an index
+    of labelled documents alone (labeled_at is set with labeled_type)."""
+    query = select(func.count()).select_from(Document).where(
+        Document.tenant_id == tenant, Document.labeled_at.is_not(None),
+        Document.labeled_type.is_not(None))
+    if since is not None:
+        query = query.where(Document.labeled_at > since)
+    return session.scalar(query) or 0

@@ -11,7 +11,8 @@ classification and shows none of them anything it could not read already. From h
 tenant's copy is its own; a tenant made later starts from the built-in set.
 
 field_labels take their document's tenant; hints are grouped per (tenant_id, doc_type).
-documents get (tenant_id, labeled_at): the housekeeper counts each tenant's new labels there.
+documents get (tenant_id, labeled_at) over labelled documents: the housekeeper counts each
+tenant's new labels there.
 """
 
 import sqlalchemy as sa
@@ -61,7 +62,8 @@ def upgrade() -> None:
     op.execute("UPDATE field_labels SET tenant_id = (SELECT documents.tenant_id FROM documents "
                "WHERE documents.id = field_labels.document_id)")
     op.create_index("ix_documents_tenant_labeled", "documents", ["tenant_id", "labeled_at"],
-                    unique=False)
+                    unique=False, sqlite_where=sa.text("labeled_at IS NOT NULL"),
+                    postgresql_where=sa.text("labeled_at IS NOT NULL"))
 
 
 def downgrade() -> None:
