@@ -24,7 +24,7 @@ from docflow.pipeline.classify.trained import ModelUnreadable, TrainedClassifier
 from docflow.store import Document, Extraction, Store
 from docflow.store.models import utcnow
 from docflow.store.scope import DEFAULT_TENANT
-from docflow.store.tenants import Tenant
+from docflow.store.tenants import TENANT_NAME, Tenant
 
 CURRENT = "current"
 
@@ -41,7 +41,10 @@ def models_dir(settings: Settings) -> Path:
 
 
 def tenant_models_dir(settings: Settings, tenant: str) -> Path:
-    """Where `tenant`'s models are kept (a tenant's name is a safe folder name: tenants.py)."""
+    """Where `tenant`'s models are kept: a tenant's name is a safe folder name (tenants.py),
+    checked again here since a training message carries it."""
+    if not TENANT_NAME.fullmatch(tenant):
+        raise ValueError(f"{tenant!r} is not a tenant's name")
     return models_dir(settings) / "tenants" / tenant
 
 
