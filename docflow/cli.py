@@ -179,17 +179,27 @@ def migrate(data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def train(data_dir: DataDir = None) -> None:
-    """Train the document-type classifier on every type a person set or confirmed."""
+def train(
+    data_dir: DataDir = None,
+    tenant: Annotated[str | None, typer.Option(help="Whose classifier: trained on that "
+                                               "tenant's labels alone (default: the default "
+                                               "tenant).")] = None,
+) -> None:
+    """Train a tenant's document-type classifier on every type its people set or confirmed."""
     from docflow.pipeline.classify.trained import NotEnoughLabels
     from docflow.store import open_store
+    from docflow.store.scope import tenant_of
+    from docflow.store.tenants import UnknownTenant, require_tenant
     from docflow.worker.training import train_classifier
 
     settings = _settings(data_dir)
+    store = open_store(settings, migrate=True)
     try:
-        result = train_classifier(open_store(settings, migrate=True), settings)
-    except NotEnoughLabels as exc:
-        console.print(f"[red]{exc}[/]")
+        with store.db.read() as session:
+            require_tenant(session, tenant)
+        result = train_classifier(store, settings, tenant_of(tenant))
+    except (NotEnoughLabels, UnknownTenant) as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
         raise typer.Exit(1) from None
     counts = ", ".join(f"{k} {v}" for k, v in result.label_counts.items())
     console.print(f"classifier {result.version}: trained on {result.trained_on} documents "

@@ -246,6 +246,7 @@ class Claim:
     sha256: str = ""
     filename: str = ""
     twin_id: str | None = None  # a completed document with the same bytes: take its result
+    tenant_id: str = DEFAULT_TENANT  # whose types, hints and model read it
 
 
 def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
@@ -284,7 +285,7 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
     twin = find_completed_twin(session, doc.sha256, doc.id)
     return Claim(ClaimOutcome.CLAIMED, attempt=doc.attempts, lease_until=doc.lease_until,
                  sha256=doc.sha256, filename=doc.filename,
-                 twin_id=twin.id if twin is not None else None)
+                 twin_id=twin.id if twin is not None else None, tenant_id=doc.tenant_id)
 
 
 def held(session: Session, doc_id: str, attempt: int) -> Document | None:

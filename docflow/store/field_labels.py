@@ -4,7 +4,8 @@ A correction (PATCH /api/documents/{id}) sets fields on the document marked `sou
 with the time and, where the value is printed in the text, its real span. Each one is also a
 row of `field_labels` with the label words printed before the value and the document's issuer,
 so workers can read the same field after the same label in the next documents of that type
-(pipeline fields/learned.py). Hints are grouped from those rows when workers refresh.
+(pipeline fields/learned.py). Hints are grouped from those rows when workers refresh, per
+tenant: a row carries its document's tenant, and a correction teaches that tenant alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from docflow.pipeline.fields.learned import FieldHint, field_kind, label_field
 from docflow.store.models import Document, FieldLabel, utcnow
+from docflow.store.scope import current_tenant
 
 USER = "user"
 
@@ -65,17 +67,20 @@ def refresh_labels(session: Session, doc: Document, text: str | None) -> None:
             anchor = found.anchor if found is not None else None
         kind = field_kind(field["name"], field["value"])
         session.add(FieldLabel(
-            document_id=doc.id, field=field["name"], doc_type=doc.doc_type,
+            document_id=doc.id, tenant_id=doc.tenant_id, field=field["name"],
+            doc_type=doc.doc_type,
             kind=kind.value if kind else None, value=field["value"], anchor=anchor,
             issuer=vendor if field["name"] != "vendor" else None, updated_at=now))
 
 
-def learned_hints(session: Session) -> list[FieldHint]:
-    """Every (type, field, label, issuer) people's corrections taught, with how many did."""
+def learned_hints(session: Session, tenant: str | None = None) -> list[FieldHint]:
+    """Every (type, field, label, issuer) the corrections of `tenant`'s people taught (default:
+    the tenant in scope), with how many did."""
     rows = session.execute(
         select(FieldLabel.doc_type, FieldLabel.field, FieldLabel.kind, FieldLabel.anchor,
                FieldLabel.issuer, func.count())
-        .where(FieldLabel.anchor.is_not(None), FieldLabel.doc_type.is_not(None),
+        .where(FieldLabel.tenant_id == (tenant or current_tenant()),
+               FieldLabel.anchor.is_not(None), FieldLabel.doc_type.is_not(None),
                FieldLabel.kind.is_not(None))
         .group_by(FieldLabel.doc_type, FieldLabel.field, FieldLabel.kind, FieldLabel.anchor,
                   FieldLabel.issuer)).all()
@@ -83,6 +88,9 @@ def learned_hints(session: Session) -> list[FieldHint]:
             for doc_type, field, kind, anchor, issuer, count in rows]
 
 
-def labels_stamp(session: Session) -> tuple[object, ...]:
-    """Changes whenever a label is added, changed or removed: when workers reload hints."""
-    return tuple(session.execute(select(func.count(), func.max(FieldLabel.updated_at))).one())
+def labels_stamp(session: Session, tenant: str | None = None) -> tuple[object, ...]:
+    """Changes whenever one of `tenant`'s labels is added, changed or removed (default: the
+    tenant in scope): when workers reload its hints."""
+    return tuple(session.execute(select(func.count(), func.max(FieldLabel.updated_at))
+                                 .where(FieldLabel.tenant_id == (tenant or current_tenant())))
+                 .one())

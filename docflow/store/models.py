@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,6 +126,11 @@ class Document(Base):
         # Live events and throughput read documents in the order they finished (0015).
         Index("ix_documents_finished", "finished_at", "id"),
         Index("ix_documents_batch_finished", "batch_id", "finished_at", "id"),
+        # A tenant's labels since its model was trained: what retraining waits for (0016).
+        # Labelled documents only: on all of them, SQLite's statistics rate it a full scan.
+        Index("ix_documents_tenant_labeled", "tenant_id", "labeled_at",
+              sqlite_where=text("labeled_at IS NOT NULL"),
+              postgresql_where=text("labeled_at IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -250,10 +256,13 @@ class Worker(Base):
 
 
 class DocumentType(Base):
-    """A kind of document users sort by: the built-in set at first, then theirs."""
+    """A kind of document a tenant sorts by: the built-in set at first, then theirs. A name is
+    unique per tenant; each tenant edits its own copy (migration 0016)."""
 
     __tablename__ = "document_types"
 
+    tenant_id: Mapped[str] = mapped_column(TENANT, primary_key=True, default=current_tenant,
+                                           server_default=DEFAULT_TENANT)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     keywords: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)  # phrase -> weight
@@ -268,11 +277,18 @@ class FieldLabel(Base):
     the label printed before the value and the document's issuer (see pipeline fields/learned)."""
 
     __tablename__ = "field_labels"
+    __table_args__ = (
+        # A tenant's hints are grouped from its own labels alone (migration 0016).
+        Index("ix_field_labels_tenant_doc_type", "tenant_id", "doc_type"),
+    )
 
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
                                              primary_key=True)
     field: Mapped[str] = mapped_column(String(100), primary_key=True)
-    doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
+    # Its document's tenant: a correction teaches that tenant's workers only.
+    tenant_id: Mapped[str] = mapped_column(TENANT, default=current_tenant,
+                                           server_default=DEFAULT_TENANT)
+    doc_type: Mapped[str | None] = mapped_column(String(100))
     kind: Mapped[str | None] = mapped_column(String(20))  # money, date, identifier, ...
     value: Mapped[str] = mapped_column(Text)
     anchor: Mapped[str | None] = mapped_column(String(200))  # None: no label before the value

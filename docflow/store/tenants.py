@@ -2,12 +2,13 @@
 so no router can forget it.
 
 A request enters its principal's tenant (`tenant_scope`); while it is entered, every ORM
-statement a session runs on documents and batches (SELECT, `Session.get`, UPDATE, DELETE,
-counts) gets `tenant_id = :tenant` added by the `do_orm_execute` hook below, and new rows take
-that tenant. Outside a scope (workers, the housekeeper, the CLI) nothing is filtered: they act
-for the system. Tokens and users without a tenant act for the default tenant, "default",
-which holds every row written before tenants existed and everything an open laptop server
-stores.
+statement a session runs on documents, batches, document types and field labels (SELECT,
+`Session.get`, UPDATE, DELETE, counts) gets `tenant_id = :tenant` added by the
+`do_orm_execute` hook below, and new rows take that tenant. Outside a scope (workers, the
+housekeeper, the CLI) nothing is filtered: they act for the system, and name the tenant where
+it matters (a worker reads the types, hints and model of its document's tenant). Tokens and
+users without a tenant act for the default tenant, "default", which holds every row written
+before tenants existed and everything an open laptop server stores.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 from docflow.store.db import Database
-from docflow.store.models import Base, Batch, Document, UTCDateTime, utcnow
+from docflow.store.models import (
+    Base,
+    Batch,
+    Document,
+    DocumentType,
+    FieldLabel,
+    UTCDateTime,
+    utcnow,
+)
 from docflow.store.scope import DEFAULT_TENANT, current_scope
 
 __all__ = ["DEFAULT_TENANT", "Tenant", "TenantError", "UnknownTenant", "create_tenant",
@@ -52,15 +61,19 @@ class UnknownTenant(TenantError):
                          f"`docflow tenant create {name}`.")
 
 
+# The tables whose every row is one tenant's.
+_TENANTS_ROWS = (Document, Batch, DocumentType, FieldLabel)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
     scope = current_scope()
     if scope is None or not (state.is_select or state.is_update or state.is_delete):
         return
     tenant = scope.tenant
-    state.statement = state.statement.options(
-        with_loader_criteria(Document, Document.tenant_id == tenant, include_aliases=True),
-        with_loader_criteria(Batch, Batch.tenant_id == tenant, include_aliases=True))
+    state.statement = state.statement.options(*(
+        with_loader_criteria(model, model.tenant_id == tenant, include_aliases=True)
+        for model in _TENANTS_ROWS))
 
 
 def in_scope(column: ColumnElement[str]) -> ColumnElement[bool]:
@@ -95,6 +108,10 @@ def tenants_apart(db: Database) -> bool:
 
 
 def create_tenant(session: Session, name: str) -> Tenant:
+    """Make a tenant with its own copy of the built-in document types."""
+    # Imported here: document_types reads this module's table.
+    from docflow.store.document_types import add_builtin_types
+
     if not TENANT_NAME.match(name):
         raise TenantError(f"A tenant's name is 1 to 100 of a-z 0-9 . _ - (starting with a "
                           f"letter or digit); {name!r} is not.")
@@ -103,6 +120,7 @@ def create_tenant(session: Session, name: str) -> Tenant:
     tenant = Tenant(name=name, created_at=utcnow())
     session.add(tenant)
     session.flush()
+    add_builtin_types(session, name)
     return tenant
 
 

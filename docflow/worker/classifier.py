@@ -1,13 +1,12 @@
-"""The classifier each worker process uses: built from the document types in the database
-(users' rules and keywords), the current trained model, the embedding model (DOCFLOW_ZERO_SHOT)
-and the language model (DOCFLOW_LLM_URL), rebuilt when the types or the trained model change."""
+"""The classifiers each worker process uses, one per tenant: built from that tenant's document
+types (its users' rules and keywords), its current trained model, the embedding model
+(DOCFLOW_ZERO_SHOT, shared by all) and the language model (DOCFLOW_LLM_URL), rebuilt when the
+tenant's types or trained model change."""
 
 from __future__ import annotations
 
 import logging
-import time
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docflow.config import Settings
@@ -17,42 +16,39 @@ from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, Sentence
 from docflow.pipeline.classify.llm import LlmClassifier
 from docflow.pipeline.classify.matching import InvalidRule
 from docflow.store import Store
-from docflow.store.document_types import list_types, to_pipeline
-from docflow.store.models import DocumentType
+from docflow.store.document_types import list_types, to_pipeline, types_stamp
+from docflow.store.scope import DEFAULT_TENANT
+from docflow.worker.tenant_cache import MAX_TENANTS, TenantCache
 from docflow.worker.training import current_version, embedding_model_dir, load_current
 
 log = logging.getLogger(__name__)
 
 
-class ClassifierCache:
-    def __init__(self, refresh_seconds: float = 15.0) -> None:
-        self.refresh_seconds = refresh_seconds
-        self._classifier: DocumentClassifier | None = None
-        self._stamp: tuple[object, ...] | None = None
-        self._checked = 0.0
+class ClassifierCache(TenantCache[DocumentClassifier]):
+    def __init__(self, refresh_seconds: float = 15.0, max_tenants: int = MAX_TENANTS) -> None:
+        super().__init__(refresh_seconds, max_tenants, on_drop=_close)
         self._encoder: SentenceEncoder | None = None
         self._encoder_failed = False
 
-    def get(self, store: Store, settings: Settings) -> DocumentClassifier:
-        now = time.monotonic()
-        if self._classifier is not None and now - self._checked < self.refresh_seconds:
-            return self._classifier
-        self._checked = now
-        with store.db.read() as session:
-            stamp = (*session.execute(select(func.count(), func.max(
-                DocumentType.updated_at))).one(), current_version(settings))
-            if self._classifier is None or stamp != self._stamp:
-                types = _types(session, settings)
-                if self._classifier is not None and self._classifier.llm is not None:
-                    self._classifier.llm.close()
-                llm = settings.llm
-                self._classifier = DocumentClassifier(
-                    types, trained=load_current(settings),
-                    encoder=self._sentence_encoder(settings), zero_shot=settings.zero_shot,
-                    llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None,
-                    rules_budget_seconds=settings.rules_budget_seconds)
-                self._stamp = stamp
-        return self._classifier
+    def get(self, store: Store, settings: Settings,
+            tenant: str = DEFAULT_TENANT) -> DocumentClassifier:
+        """The classifier of `tenant`'s documents."""
+        def stamp() -> tuple[object, ...]:
+            version = current_version(store, settings, tenant)
+            with store.db.read() as session:
+                return (*types_stamp(session, tenant), version)
+
+        def build() -> DocumentClassifier:
+            with store.db.read() as session:
+                types = _types(session, settings, tenant)
+            llm = settings.llm
+            return DocumentClassifier(
+                types, trained=load_current(store, settings, tenant),
+                encoder=self._sentence_encoder(settings), zero_shot=settings.zero_shot,
+                llm=LlmClassifier(types, llm, on_failure=_llm_failed) if llm else None,
+                rules_budget_seconds=settings.rules_budget_seconds)
+
+        return self.lookup(tenant, stamp, build)
 
     def _sentence_encoder(self, settings: Settings) -> SentenceEncoder | None:
         """The embedding model, converted to ONNX once into the data dir (if documents are
@@ -73,9 +69,14 @@ def _llm_failed(why: str) -> None:
     log.warning("the language model gave no type (%s); the next decider decides", why)
 
 
-def _types(session: Session, settings: Settings) -> list[DocType]:
+def _close(classifier: DocumentClassifier) -> None:
+    if classifier.llm is not None:
+        classifier.llm.close()
+
+
+def _types(session: Session, settings: Settings, tenant: str) -> list[DocType]:
     types = []
-    for row in list_types(session):
+    for row in list_types(session, tenant):
         if row.name == OTHER:  # the pipeline's fallback, not a type a decider should name
             continue
         try:

@@ -83,13 +83,13 @@ class Dispatcher:
                         exc, len(refs) - sent)
         return sent
 
-    def send_training(self) -> bool:
-        """Ask a worker to train the classifier again; False when no broker took it."""
+    def send_training(self, tenant: str) -> bool:
+        """Ask a worker to train `tenant`'s classifier again; False when no broker took it."""
         app = self._celery()
         if app is None:
             return False
         try:
-            app.send_task(TASK_TRAIN_CLASSIFIER, queue=DEFAULT_QUEUE)
+            app.send_task(TASK_TRAIN_CLASSIFIER, args=[tenant], queue=DEFAULT_QUEUE)
             return True
         except Exception as exc:
             log.warning("could not send the training task: %s", exc)

@@ -1,6 +1,6 @@
 """The housekeeper process: polls the indexer every second (it commits by size or age) and
-runs the reconciler every few, asks for the classifier to be trained again once enough new
-labels came in, and now and then deletes originals no document refers to.
+runs the reconciler every few, asks for a tenant's classifier to be trained again once enough
+new labels of that tenant came in, and now and then deletes originals no document refers to.
 
 `docflow serve` starts one; in scale-out mode run exactly one per search index.
 """
@@ -20,6 +20,7 @@ from docflow.search.reindex import adopt_rebuilt, backfill_new_vector_index, reb
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
+from docflow.store.tenants import list_tenants
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.indexer import CommitPolicy, Indexer
 from docflow.worker.reconciler import reconcile
@@ -53,7 +54,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
              "reconciling every %.0fs", settings.index_batch_size,
              settings.index_commit_seconds, settings.reconcile_interval_seconds)
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
-    next_training = 0.0
+    next_training: dict[str, float] = {}  # tenant -> when its training may be asked again
     next_sweep = time.monotonic() + 60.0
     try:
         while not stop.is_set():
@@ -65,10 +66,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
                 if time.monotonic() >= next_reconcile:
                     reconcile(store, dispatcher, settings)
                     next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
-                    if (time.monotonic() >= next_training and labels_since(store, settings)
-                            >= settings.retrain_after_labels and dispatcher.send_training()):
-                        # One request at a time: the new model resets the count when it lands.
-                        next_training = time.monotonic() + TRAINING_GAP_SECONDS
+                    _ask_for_training(store, settings, dispatcher, next_training)
                 if settings.orphan_grace_hours > 0 and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + settings.orphan_sweep_hours * 3600
                     # In a thread: walking every original must not hold up indexing.
@@ -84,6 +82,19 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
         dispatcher.close()
         store.db.dispose()
         log.info("housekeeper stopped")
+
+
+def _ask_for_training(store: Store, settings: Settings, dispatcher: Dispatcher,
+                      next_training: dict[str, float]) -> None:
+    """Ask for each tenant's classifier to be trained once enough new labels of its own came
+    in; one request per tenant at a time: the new model resets its count when it lands."""
+    with store.db.read() as session:
+        tenants = [t.name for t in list_tenants(session)]
+    for tenant in tenants:
+        if (time.monotonic() >= next_training.get(tenant, 0.0)
+                and labels_since(store, settings, tenant) >= settings.retrain_after_labels
+                and dispatcher.send_training(tenant)):
+            next_training[tenant] = time.monotonic() + TRAINING_GAP_SECONDS
 
 
 def _sweep(store: Store, settings: Settings) -> None:

@@ -1,30 +1,25 @@
-"""The field hints each worker process uses: what people's field corrections taught (see
-store/field_labels.py), reloaded when a label is added or changed."""
+"""The field hints each worker process uses, one set per tenant: what the corrections of that
+tenant's people taught (see store/field_labels.py), reloaded when one of its labels is added or
+changed."""
 
 from __future__ import annotations
-
-import time
 
 from docflow.pipeline.fields.learned import LearnedFields
 from docflow.store import Store
 from docflow.store.field_labels import labels_stamp, learned_hints
+from docflow.store.scope import DEFAULT_TENANT
+from docflow.worker.tenant_cache import TenantCache
 
 
-class LearnedFieldsCache:
-    def __init__(self, refresh_seconds: float = 15.0) -> None:
-        self.refresh_seconds = refresh_seconds
-        self._learned = LearnedFields()
-        self._stamp: tuple[object, ...] | None = None
-        self._checked: float | None = None
+class LearnedFieldsCache(TenantCache[LearnedFields]):
+    def get(self, store: Store, tenant: str = DEFAULT_TENANT) -> LearnedFields:
+        """What `tenant`'s corrections taught."""
+        def stamp() -> tuple[object, ...]:
+            with store.db.read() as session:
+                return labels_stamp(session, tenant)
 
-    def get(self, store: Store) -> LearnedFields:
-        now = time.monotonic()
-        if self._checked is not None and now - self._checked < self.refresh_seconds:
-            return self._learned
-        self._checked = now
-        with store.db.read() as session:
-            stamp = labels_stamp(session)
-            if stamp != self._stamp:
-                self._learned = LearnedFields(learned_hints(session))
-                self._stamp = stamp
-        return self._learned
+        def build() -> LearnedFields:
+            with store.db.read() as session:
+                return LearnedFields(learned_hints(session, tenant))
+
+        return self.lookup(tenant, stamp, build)

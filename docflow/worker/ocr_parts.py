@@ -126,14 +126,15 @@ def _read_and_finish(rt: Runtime, part_id: str, claim: parts.PartClaim, worker: 
                                  holder_gone=holder_gone(rt, session)):
             return "stored"
         every_page = [PageText(**page) for page in parts.pages_of(session, doc_id, attempt)]
+        tenant = doc.tenant_id
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
             session, doc_id, attempt, seconds), f"document {doc_id}"):
         if data is None:
             data = rt.store.blobs.read(claim.sha256)
-        classifier = classifiers.get(rt.store, rt.settings)
+        classifier = classifiers.get(rt.store, rt.settings, tenant)
         result = pipeline.process_pdf_pages(data, claim.filename, every_page,
                                             rt.settings.limits, classifier=classifier,
-                                            learned=learned_fields.get(rt.store),
+                                            learned=learned_fields.get(rt.store, tenant),
                                             ask_fields=ask_fields_of(classifier, rt.settings))
         return save_result(rt, doc_id, attempt, claim.sha256, result)
 

@@ -18,6 +18,7 @@ from docflow.pipeline.errors import OcrDeferred
 from docflow.store import Document
 from docflow.store import documents as docs
 from docflow.store.models import utcnow
+from docflow.store.scope import DEFAULT_TENANT
 from docflow.worker import ocr_parts
 from docflow.worker.cancel import Interruption
 from docflow.worker.celery_app import (
@@ -120,11 +121,13 @@ def _process(rt: Runtime, doc_id: str, claim: docs.Claim | int, queue: str,
         return "split"
     if queue != OCR_QUEUE:  # light queue: a document that needs OCR goes to the ocr queue
         limits = replace(limits, ocr=replace(limits.ocr, enabled=False))
-    classifier = classifiers.get(rt.store, rt.settings)
+    # The document's tenant's types, model and hints: the worker acts for no tenant itself.
+    classifier = classifiers.get(rt.store, rt.settings, claim.tenant_id)
     try:
         with (reading or Interruption()).point():
             result = pipeline.process_document(data, filename, limits, classifier=classifier,
-                                               learned=learned_fields.get(rt.store),
+                                               learned=learned_fields.get(rt.store,
+                                                                          claim.tenant_id),
                                                ask_fields=ask_fields_of(classifier, rt.settings))
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
@@ -138,7 +141,8 @@ def _claimed(rt: Runtime, doc_id: str, attempt: int) -> docs.Claim:
         assert doc is not None
         twin = docs.find_completed_twin(session, doc.sha256, doc_id)
         return docs.Claim(docs.ClaimOutcome.CLAIMED, attempt=attempt, sha256=doc.sha256,
-                          filename=doc.filename, twin_id=twin.id if twin is not None else None)
+                          filename=doc.filename, twin_id=twin.id if twin is not None else None,
+                          tenant_id=doc.tenant_id)
 
 
 def _move_to_ocr_queue(rt: Runtime, doc_id: str, attempt: int) -> None:
@@ -203,13 +207,15 @@ def _warm_up_before_forking(**_: object) -> None:
 
 
 @app.task(name=TASK_TRAIN_CLASSIFIER, acks_late=True)
-def train() -> str:
-    """Train the classifier on every label; the housekeeper sends this after enough new ones."""
+def train(tenant: str = DEFAULT_TENANT) -> str:
+    """Train `tenant`'s classifier on its labels; the housekeeper sends this after enough new
+    ones (a message from before tenants had models names none: the default tenant's)."""
     rt = runtime()
     try:
-        result = train_classifier(rt.store, rt.settings)
+        result = train_classifier(rt.store, rt.settings, tenant)
     except NotEnoughLabels as exc:
-        log.info("classifier not trained: %s", exc)
+        log.info("classifier of tenant %s not trained: %s", tenant, exc)
         return "not enough labels"
-    log.info("classifier %s trained on %d documents", result.version, result.trained_on)
+    log.info("classifier %s of tenant %s trained on %d documents", result.version, tenant,
+             result.trained_on)
     return result.version

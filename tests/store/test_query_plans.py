@@ -18,6 +18,7 @@ from docflow.store.batches import batch_progress
 from docflow.store.models import Batch, DocumentStatus, Extraction, utcnow
 from docflow.store.scope import tenant_scope
 from docflow.worker.indexer import count_pending, pending_query
+from docflow.worker.training import count_labels
 
 ROWS = 5_000  # enough for the planners to tell a selective index from a wide one
 TENANTS = ("default", "acme", "globex", "initech")
@@ -38,7 +39,10 @@ def _fill(store: Store, analyze: bool) -> list[dict[str, Any]]:
              "status": DocumentStatus.COMPLETED if i % 20 else DocumentStatus.QUEUED,
              # All but a few completed ones are in the search index already.
              "indexed": i % 20 != 0 and i % 97 != 0,
-             "idempotency_key": f"key-{i}", "tenant_id": TENANTS[i % 10 % len(TENANTS)]}
+             "idempotency_key": f"key-{i}", "tenant_id": TENANTS[i % 10 % len(TENANTS)],
+             # A few a person labelled (their types teach the classifier).
+             "labeled_type": "invoice" if i % 250 == 0 else None,
+             "labeled_at": utcnow() if i % 250 == 0 else None}
             for i in range(ROWS)]
     with store.db.write() as session:
         session.execute(insert(Batch), [{"id": b, "source": "batch-upload",
@@ -101,6 +105,10 @@ def _plan_of(store: Store, call: Callable[[Session], Any], marker: str) -> str:
      "GROUP BY", "ix_documents_batch_status_warnings"),
     (lambda s, r: _as("acme", lambda: docs.find_by_idempotency_keys(s, ["key-1", "key-5"])),
      "idempotency_key IN", "ix_documents_idempotency_key"),
+    # The housekeeper counts each tenant's new labels every round.
+    (lambda s, r: count_labels(s, "acme", None), "labeled_at", "ix_documents_tenant_labeled"),
+    (lambda s, r: count_labels(s, "acme", utcnow()), "labeled_at",
+     "ix_documents_tenant_labeled"),
 ])
 def test_a_hot_lookup_reads_its_own_index_on_a_large_table(
         any_store: Store, lookup: Callable[[Session, list[dict[str, Any]]], Any], marker: str,

@@ -9,6 +9,7 @@ import os
 from docflow.config import Settings
 from docflow.store import Document, DocumentStatus, Store
 from docflow.store import documents as docs
+from docflow.store.scope import DEFAULT_TENANT
 from docflow.worker import results
 from docflow.worker import runtime as runtime_module
 from docflow.worker.runtime import runtime
@@ -19,7 +20,7 @@ from tests.conftest import put
 def test_a_pool_process_forked_after_the_warm_up_starts_with_the_classifier_loaded(
         settings: Settings, store: Store) -> None:
     runtime_module._current = None
-    results.classifiers._classifier = None  # as in a worker that has not read a document yet
+    results.classifiers.clear()  # as in a worker that has not read a document yet
     with store.db.write() as session:
         (doc,) = docs.register_documents(session, [put(
             store, b"INVOICE 2024-77. Total due: $1,250.00 by 2024-04-30.", "inv.txt")])
@@ -30,7 +31,7 @@ def test_a_pool_process_forked_after_the_warm_up_starts_with_the_classifier_load
         code = 1
         try:
             os.close(read_end)
-            loaded = results.classifiers._classifier is not None
+            loaded = results.classifiers.holds(DEFAULT_TENANT)
             outcome = process_document(doc.id)
             os.write(write_end, json.dumps({"loaded": loaded, "outcome": outcome}).encode())
             code = 0

@@ -1,4 +1,7 @@
-"""/api/document-types: the kinds of document docflow sorts into, as data users can change."""
+"""/api/document-types: the kinds of document docflow sorts into, as data users can change.
+
+Each tenant has its own types (store/document_types.py): another tenant's answer 404, exactly
+as a name that was never made."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pydantic import BaseModel, Field
 from docflow.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, not_found
 from docflow.api.state import ApiState, get_state
 from docflow.pipeline.classify.matching import InvalidRule
-from docflow.store.document_types import list_types, save_type
+from docflow.store.document_types import get_type, list_types, save_type
 from docflow.store.models import DocumentType
 
 router = APIRouter(tags=["document types"])
@@ -71,7 +74,8 @@ def _out(row: DocumentType) -> DocumentTypeOut:
 @router.get("/api/document-types", response_model=list[DocumentTypeOut],
             responses=ERROR_RESPONSES, summary="List document types")
 def all_types(state: ApiState = Depends(get_state)) -> list[DocumentTypeOut]:
-    """Every document type the classifier chooses from: the built-in ones and the users'."""
+    """Every document type the classifier chooses from for this tenant's documents: its copy
+    of the built-in ones and its users' own."""
     with state.store.db.read() as session:
         return [_out(row) for row in list_types(session)]
 
@@ -82,7 +86,7 @@ def one_type(name: str = Path(description="The type's name, e.g. invoice."),
              state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """A type's description, keywords (with weights) and rules."""
     with state.store.db.read() as session:
-        row = session.get(DocumentType, name)
+        row = get_type(session, name)
         if row is None:
             raise not_found("document type", name)
         return _out(row)
@@ -103,7 +107,7 @@ def put_type(body: DocumentTypeIn, response: Response,
     rules: list[dict[str, Any]] = [r.model_dump() for r in body.rules]
     try:
         with state.store.db.write() as session:
-            existed = session.get(DocumentType, name) is not None
+            existed = get_type(session, name) is not None
             row = save_type(session, name, body.description, body.keywords, rules,
                             state.settings.rule_limits)
             out = _out(row)
@@ -121,7 +125,7 @@ def post_type(body: DocumentTypeCreate, response: Response,
               state: ApiState = Depends(get_state)) -> DocumentTypeOut:
     """Create a type; 409 when one of that name exists (PUT replaces one)."""
     with state.store.db.read() as session:
-        if session.get(DocumentType, body.name) is not None:
+        if get_type(session, body.name) is not None:
             raise ApiError(409, "exists", f"A document type named {body.name!r} exists; use "
                            "PUT to change it.")
     return put_type(body, response, body.name, state)
@@ -136,7 +140,7 @@ def delete_type(name: str = Path(description="The type's name, e.g. invoice."),
         raise ApiError(409, "required_type", "The type 'other' cannot be deleted: documents "
                        "that match no type get it.")
     with state.store.db.write() as session:
-        row = session.get(DocumentType, name)
+        row = get_type(session, name)
         if row is None:
             raise not_found("document type", name)
         session.delete(row)

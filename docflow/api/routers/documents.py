@@ -13,9 +13,10 @@ from docflow.api.schemas import DocumentDetail, DocumentList, detail_of, summary
 from docflow.api.state import ApiState, get_state
 from docflow.store import Document, DocumentStatus
 from docflow.store.cancel import cancel_document
+from docflow.store.document_types import get_type
 from docflow.store.documents import DocumentFilter, get_text, list_documents
 from docflow.store.field_labels import CorrectedField, correct_fields, refresh_labels
-from docflow.store.models import DocumentType, utcnow
+from docflow.store.models import utcnow
 
 router = APIRouter(tags=["documents"])
 
@@ -172,7 +173,7 @@ def correct(document_id: str = Path(description="The document's id."),
             raise ApiError(422, "duplicate_field", f"Each field may be set once per request; "
                            f"{', '.join(map(repr, twice))} came more than once.")
         if body.doc_type is not None:
-            if session.get(DocumentType, body.doc_type) is None:
+            if get_type(session, body.doc_type) is None:  # the tenant's own types only
                 raise ApiError(422, "unknown_type", f"There is no document type "
                                f"{body.doc_type!r}; create it at /api/document-types first.")
             now = utcnow()
