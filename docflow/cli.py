@@ -468,6 +468,51 @@ def upload(
     raise typer.Exit(run_upload(options, console, monitor=monitor))
 
 
+@app.command("documents")
+def documents_command(
+    url: ServerUrl = "http://127.0.0.1:8000",
+    token: Token = None,
+    batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.",
+                                                 show_default=False)] = None,
+    status_: Annotated[str | None, typer.Option("--status", help="queued, processing, "
+                                                "completed, failed or cancelled.",
+                                                show_default=False)] = None,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type.",
+                                                 show_default=False)] = None,
+    path_prefix: Annotated[str | None, typer.Option("--folder", help="Only paths starting "
+                                                    "with this ('2019/': that folder and "
+                                                    "below).", show_default=False)] = None,
+    needs_review: Annotated[bool | None, typer.Option("--needs-review/--reviewed",
+                                                      show_default=False)] = None,
+    warning: Annotated[str | None, typer.Option(help="Only with this warning code, or "
+                                                "'any'.", show_default=False)] = None,
+    order: Annotated[str, typer.Option(help="oldest, newest or path.")] = "oldest",
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (0: all of them, "
+                                       "page after page).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List a running server's documents, walking its pages by cursor (as fast at the
+    500,000th document as at the first)."""
+    from docflow.client import run_list_documents
+
+    raise typer.Exit(run_list_documents(
+        url, token, console, order=order, limit=limit or None, as_json=as_json,
+        batch_id=batch_id, status=status_, doc_type=doc_type, path_prefix=path_prefix,
+        needs_review=needs_review, warning=warning))
+
+
+@app.command("batches")
+def batches_command(
+    url: ServerUrl = "http://127.0.0.1:8000",
+    token: Token = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (0: all).")] = 20,
+) -> None:
+    """List a running server's batches, newest first, with their progress."""
+    from docflow.client import run_list_batches
+
+    raise typer.Exit(run_list_batches(url, token, console, limit=limit or None))
+
+
 @app.command("monitor")
 def monitor_command(
     batch_ids_file: Annotated[Path, typer.Argument(help="The batch ids file `docflow upload` "
