@@ -78,3 +78,29 @@ def test_the_cli_lists_documents_and_batches_from_the_server(
     assert result.exit_code == 0 and "3 documents" in result.output, result.output
     result = runner.invoke(app, ["batches", "--url", api.url, "--limit", "0"])
     assert result.exit_code == 0 and "3 batches" in result.output, result.output
+
+
+def test_status_shows_the_first_failures_and_walks_them_all_by_key_with_all(
+        settings: Settings) -> None:
+    from docflow.store.batches import create_batch
+    from docflow.store.documents import register_documents
+    from tests.conftest import put
+
+    store = open_store(settings, migrate=True)
+    with store.db.write() as session:
+        batch = create_batch(session, "batch-upload").id
+        docs = register_documents(session, [put(store, f"{i}".encode(), f"f{i}.txt")
+                                             for i in range(60)], batch_id=batch)
+        for doc in docs:
+            doc.status, doc.error_code, doc.error_message = "failed", "corrupt", f"bad {doc.id}"
+        ids = [d.id for d in docs]
+    store.db.dispose()
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", batch, "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "10 more failed" in result.output and "--all" in result.output
+    assert result.output.count("corrupt") == 50  # one table row each
+    result = runner.invoke(app, ["status", batch, "--all", "--data-dir",
+                                 str(settings.data_dir)])
+    assert result.exit_code == 0 and "more failed" not in result.output, result.output
+    assert result.output.count("corrupt") == len(ids)
