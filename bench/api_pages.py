@@ -8,7 +8,8 @@ old way, the baseline) and the same page by cursor, through the real ASGI app.
 The rows are written straight into the database in bulk (1,000 a batch, sharing a created_at as
 a batch upload's do; 95% completed), not processed: the listing reads only the documents table.
 The cursor for the deep page is the one a client holds after walking there (the key of the
-document just before it). Latencies are wall-clock per request, p50 and p95 over --calls.
+document just before it). Latencies are wall-clock per request, p50 and p95 over --calls, the cases
+taken in turn so that other work on the machine weighs on all alike.
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ def fill(store: Store, count: int) -> None:
             session.execute(insert(Document), rows)
 
 
-def timed(calls: int, call: Callable[[], object]) -> list[float]:
-    call()  # warm: the first request pays for imports and the connection
-    out = []
+def timed(calls: int, cases: list[tuple[str, Callable[[], object]]]) -> dict[str, list[float]]:
+    """Milliseconds per call of each case, the cases taken in turn, so that other work on the
+    machine weighs on all of them alike."""
+    out: dict[str, list[float]] = {name: [] for name, _ in cases}
     for _ in range(calls):
-        t0 = time.perf_counter()
-        call()
-        out.append((time.perf_counter() - t0) * 1000)
+        for name, call in cases:
+            t0 = time.perf_counter()
+            call()
+            out[name].append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -104,8 +107,6 @@ def run(settings: Settings, count: int, depth: int, calls: int, label: str) -> l
                 return reply
             return call
 
-        for _ in range(20):  # warm the app, the pool and the database's cache first
-            get()()
         completed = DocumentFilter(status="completed")
         cases = [
             ("first page", get()),
@@ -117,8 +118,8 @@ def run(settings: Settings, count: int, depth: int, calls: int, label: str) -> l
              get(status="completed", cursor=deep_cursor(store, completed, depth))),
             ("first page with count=true", get(count="true")),
         ]
-        for name, call in cases:
-            ms = timed(calls, call)
+        timed(3, cases)  # warm the app, the pool and the database's cache first
+        for name, ms in timed(calls, cases).items():
             rows.append((label, name, statistics.median(ms), statistics.quantiles(ms, n=20)[18]))
             print(f"  {name:<40} p50 {rows[-1][2]:7.1f} ms   p95 {rows[-1][3]:7.1f} ms",
                   flush=True)
