@@ -484,17 +484,15 @@ def _wait_searchable(stack: Stack, batches: list[str], started: float, result: S
 def _failures(stack: Stack, batches: list[str]) -> list[tuple[str, str, str]]:
     out = []
     for batch_id in batches:
-        offset = 0
+        params: dict[str, object] = {"batch_id": batch_id, "status": "failed", "limit": 1000}
         while True:
-            page = stack.client.get("/api/documents", params={
-                "batch_id": batch_id, "status": "failed", "limit": 1000, "offset": offset,
-            }).json()
+            page = stack.client.get("/api/documents", params=params).json()
             for doc in page["documents"]:
                 error = doc.get("error") or {}
                 out.append((error.get("code", "?"), doc["filename"], error.get("message", "")))
-            offset += len(page["documents"])
-            if not page["documents"] or offset >= page["total"]:
+            if page["next_cursor"] is None:
                 break
+            params["cursor"] = page["next_cursor"]
     return out
 
 

@@ -132,7 +132,7 @@ class Api:
         self.ps = psutil.Process(self.process.pid)
 
     def document_count(self) -> int:
-        return int(httpx.get(f"{self.url}/api/documents", params={"limit": 1},
+        return int(httpx.get(f"{self.url}/api/documents", params={"limit": 1, "count": True},
                              timeout=30).json()["total"])
 
     def stop(self) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,7 +25,7 @@ from docflow.config import Settings
 from docflow.search import SearchMode, SearchSort
 
 if TYPE_CHECKING:
-    from docflow.store import Store
+    from docflow.store import Document, Store
 
 app = typer.Typer(help="docflow: turn a pile of documents into searchable, classified, "
                   "structured data.\n\nStart everything with `docflow serve`, then open "
@@ -290,51 +292,69 @@ def _wait_for_batch(settings: Settings, store: object, batch_id: str) -> None:
     _print_batch(store, batch_id)
 
 
+STATUS_ROWS = 50  # documents listed per table unless --all
+
+
 @app.command()
 def status(batch_id: Annotated[str, typer.Argument(help="The batch id ingest or "
                                                    "batch-upload printed.")],
-           data_dir: DataDir = None) -> None:
+           data_dir: DataDir = None,
+           all_documents: Annotated[bool, typer.Option(
+               "--all", help=f"List every failed and warned document, not the first "
+               f"{STATUS_ROWS} of each (read page by page, by key).")] = False) -> None:
     """Show a batch's progress, the reason each failed document failed, and the warnings of
     documents that completed with some (no_text: readable, but no text was found)."""
     from docflow.store import open_store
 
     settings = _settings(data_dir)
-    _print_batch(open_store(settings, migrate=True), batch_id)
+    _print_batch(open_store(settings, migrate=True), batch_id, all_documents)
 
 
-def _print_batch(store: object, batch_id: str) -> None:
+def _print_batch(store: object, batch_id: str, all_documents: bool = False) -> None:
     from docflow.store import Store
     from docflow.store.batches import batch_progress
-    from docflow.store.documents import DocumentFilter, list_documents
+    from docflow.store.listing import DocumentFilter, walk_documents
 
     assert isinstance(store, Store)
     with store.db.read() as session:
         p = batch_progress(session, batch_id)
-        if p is None:
-            console.print(f"[red]No batch {batch_id}.[/]")
-            raise typer.Exit(1)
-        _, failed = list_documents(session, DocumentFilter(batch_id=batch_id, status="failed"),
-                                   limit=50, offset=0)
-        _, warned = list_documents(session, DocumentFilter(batch_id=batch_id, warning="any"),
-                                   limit=50, offset=0)
+    if p is None:
+        console.print(f"[red]No batch {batch_id}.[/]")
+        raise typer.Exit(1)
     warned_note = f" ({p.with_warnings} with warnings)" if p.with_warnings else ""
     console.print(f"batch {batch_id}: {p.total} documents, {p.progress_percent}% done — "
                   f"{p.completed} completed{warned_note}, {p.failed} failed, "
                   f"{p.processing} processing, {p.queued} queued")
     if p.warnings:
         console.print("warnings: " + ", ".join(f"{code} {n}" for code, n in p.warnings.items()))
-    if failed:
-        table = Table("document", "file", "reason", "message", title="failed")
-        for doc in failed:
+
+    def pages(flt: DocumentFilter) -> Iterator[list[Document]]:
+        walk = walk_documents(store.db, flt, page_size=STATUS_ROWS)
+        return walk if all_documents else itertools.islice(walk, 1)
+
+    shown = 0
+    table = Table("document", "file", "reason", "message", title="failed")
+    for page in pages(DocumentFilter(batch_id=batch_id, status="failed")):
+        for doc in page:
             table.add_row(doc.id, doc.filename, doc.error_code or "", doc.error_message or "")
+        shown += len(page)
+    if shown:
         console.print(table)
-    if warned:
-        table = Table("document", "file", "warning", "message",
-                      title="completed with warnings (nothing to fix; worth a look)")
-        for doc in warned:
+    if shown < p.failed and not all_documents:
+        console.print(f"… {p.failed - shown} more failed: docflow status {batch_id} --all")
+    shown = 0
+    table = Table("document", "file", "warning", "message",
+                  title="completed with warnings (nothing to fix; worth a look)")
+    for page in pages(DocumentFilter(batch_id=batch_id, warning="any")):
+        for doc in page:
             for warning in doc.warnings or []:
                 table.add_row(doc.id, doc.filename, warning["code"], warning["message"])
+        shown += len(page)
+    if shown:
         console.print(table)
+    if shown < p.with_warnings and not all_documents:
+        console.print(f"… {p.with_warnings - shown} more with warnings: docflow status "
+                      f"{batch_id} --all")
 
 
 @app.command()
@@ -477,6 +497,51 @@ def upload(
         include=tuple(include or ()), exclude=tuple(exclude or ()), batch_name=name,
         request_files=files_per_request, timeout=timeout)
     raise typer.Exit(run_upload(options, console, monitor=monitor))
+
+
+@app.command("documents")
+def documents_command(
+    url: ServerUrl = "http://127.0.0.1:8000",
+    token: Token = None,
+    batch_id: Annotated[str | None, typer.Option("--batch", help="Only this batch.",
+                                                 show_default=False)] = None,
+    status_: Annotated[str | None, typer.Option("--status", help="queued, processing, "
+                                                "completed, failed or cancelled.",
+                                                show_default=False)] = None,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type.",
+                                                 show_default=False)] = None,
+    path_prefix: Annotated[str | None, typer.Option("--folder", help="Only paths starting "
+                                                    "with this ('2019/': that folder and "
+                                                    "below).", show_default=False)] = None,
+    needs_review: Annotated[bool | None, typer.Option("--needs-review/--reviewed",
+                                                      show_default=False)] = None,
+    warning: Annotated[str | None, typer.Option(help="Only with this warning code, or "
+                                                "'any'.", show_default=False)] = None,
+    order: Annotated[str, typer.Option(help="oldest, newest or path.")] = "oldest",
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (0: all of them, "
+                                       "page after page).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List a running server's documents, walking its pages by cursor (as fast at the
+    500,000th document as at the first)."""
+    from docflow.client import run_list_documents
+
+    raise typer.Exit(run_list_documents(
+        url, token, console, order=order, limit=limit or None, as_json=as_json,
+        batch_id=batch_id, status=status_, doc_type=doc_type, path_prefix=path_prefix,
+        needs_review=needs_review, warning=warning))
+
+
+@app.command("batches")
+def batches_command(
+    url: ServerUrl = "http://127.0.0.1:8000",
+    token: Token = None,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (0: all).")] = 20,
+) -> None:
+    """List a running server's batches, newest first, with their progress."""
+    from docflow.client import run_list_batches
+
+    raise typer.Exit(run_list_batches(url, token, console, limit=limit or None))
 
 
 @app.command("monitor")

@@ -224,10 +224,20 @@ class DocumentSummary(BaseModel):
     created_at: datetime
 
 
+TOTAL_HELP = ("How many match, counted only when asked (`count=true`): counting reads every "
+              "match, so it is null otherwise.")
+NEXT_CURSOR_HELP = ("Send it as `cursor` (with the same order and filters) for the next page; "
+                    "null on the last page.")
+PREV_CURSOR_HELP = ("Send it as `cursor` for the page before this one; null on the first page.")
+
+
 class DocumentList(BaseModel):
-    total: int
+    total: int | None = Field(None, description=TOTAL_HELP)
     limit: int
     offset: int
+    order: str = Field("oldest", description="The order of the pages: oldest, newest or path.")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR_HELP)
+    prev_cursor: str | None = Field(None, description=PREV_CURSOR_HELP)
     documents: list[DocumentSummary]
 
 

@@ -4,9 +4,16 @@ once. `docflow upload` and `docflow monitor` are its command line; these are its
     summary = asyncio.run(Uploader(UploadOptions(Path("scans")), checkpoint, api).run())
 """
 
-from docflow.client.api import BatchState, DocflowApi, Limits
+from docflow.client.api import BatchState, DocflowApi, Limits, ListedBatch, ListedDocument
 from docflow.client.checkpoint import Checkpoint
-from docflow.client.commands import DEFAULT_URL, default_checkpoint, run_monitor, run_upload
+from docflow.client.commands import (
+    DEFAULT_URL,
+    default_checkpoint,
+    run_list_batches,
+    run_list_documents,
+    run_monitor,
+    run_upload,
+)
 from docflow.client.errors import (
     CheckpointMismatch,
     ClientError,
@@ -27,7 +34,8 @@ from docflow.client.uploader import (
 from docflow.client.walk import FileFilter, walk_files
 
 __all__ = ["DEFAULT_URL", "MAX_CONCURRENCY", "BatchState", "Checkpoint", "CheckpointMismatch",
-           "ClientError", "DocflowApi", "Failure", "FileFilter", "Limits", "RequestFailed",
+           "ClientError", "DocflowApi", "Failure", "FileFilter", "Limits", "ListedBatch",
+           "ListedDocument", "RequestFailed",
            "RetryPolicy", "ServerUnreachable", "TransportFailed", "UnexpectedAnswer",
            "UploadOptions", "UploadSummary", "Uploader", "default_checkpoint", "follow_batches",
-           "run_monitor", "run_upload", "walk_files"]
+           "run_list_batches", "run_list_documents", "run_monitor", "run_upload", "walk_files"]

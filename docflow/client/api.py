@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +55,32 @@ class BatchState:
     @property
     def done(self) -> bool:
         return self.completed + self.failed + self.cancelled >= self.total
+
+
+@dataclass(frozen=True)
+class ListedDocument:
+    """One row of GET /api/documents."""
+
+    id: str
+    filename: str
+    source_path: str | None
+    status: str
+    doc_type: str | None
+    batch_id: str | None
+    error_code: str | None
+    error_message: str | None
+    needs_review: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ListedBatch:
+    """One row of GET /api/batches."""
+
+    batch_id: str
+    name: str | None
+    created_at: str
+    progress: BatchState
 
 
 class DocflowApi:
@@ -130,6 +156,47 @@ class DocflowApi:
         with _docflow_shape(response, self.url):
             return BatchState(**{k: body[k] for k in BatchState.__dataclass_fields__
                                  if k != "cancelled"}, cancelled=body.get("cancelled", 0))
+
+    async def _pages(self, path: str, params: Mapping[str, object],
+                     items: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every page of a listing, each asked for by the cursor the one before gave: each
+        costs the server the same however deep it is."""
+        query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()
+                 if v is not None}
+        while True:
+            response = await self._send(lambda: self._http.get(path, params=query))
+            body = _json_or_raise(response, self.url)
+            with _docflow_shape(response, self.url):
+                rows, cursor = list(body[items]), body["next_cursor"]
+            if rows:
+                yield rows
+            if cursor is None:
+                return
+            query["cursor"] = cursor
+
+    async def documents(self, *, order: str = "oldest", page_size: int = 500,
+                        **filters: str | bool | None) -> AsyncIterator[ListedDocument]:
+        """Every document that matches `filters` (batch_id, status, doc_type, parent_id,
+        needs_review, path_prefix, warning), in `order` (oldest, newest or path)."""
+        async for rows in self._pages("/api/documents",
+                                      {**filters, "order": order, "limit": page_size},
+                                      "documents"):
+            for d in rows:
+                error = d.get("error") or {}
+                yield ListedDocument(
+                    id=d["id"], filename=d["filename"], source_path=d.get("source_path"),
+                    status=d["status"], doc_type=d.get("doc_type"), batch_id=d.get("batch_id"),
+                    error_code=error.get("code"), error_message=error.get("message"),
+                    needs_review=bool(d.get("needs_review")), created_at=d["created_at"])
+
+    async def batches(self, *, page_size: int = 100) -> AsyncIterator[ListedBatch]:
+        """Every batch, newest first, with its progress."""
+        async for rows in self._pages("/api/batches", {"limit": page_size}, "batches"):
+            for b in rows:
+                p = b["progress"]
+                yield ListedBatch(b["batch_id"], b.get("name"), b["created_at"], BatchState(
+                    **{k: p[k] for k in BatchState.__dataclass_fields__ if k != "cancelled"},
+                    cancelled=p.get("cancelled", 0)))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import json
 import re
 import resource
+import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
-from docflow.client.api import DocflowApi
+from docflow.client.api import DocflowApi, ListedBatch, ListedDocument
 from docflow.client.checkpoint import Checkpoint
 from docflow.client.errors import ClientError
 from docflow.client.monitor import MonitorView, batch_table, follow_batches, monitor_display
@@ -141,3 +145,71 @@ def _raise_open_files_limit(wanted: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < wanted:
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def run_list_documents(url: str, token: str | None, console: Console, *, order: str,
+                       limit: int | None, as_json: bool,
+                       **filters: str | bool | None) -> int:
+    """Print the server's documents that match, page after page by cursor (`limit`: at most
+    that many; None: all); 0 when listed, 2 when the server could not be asked."""
+
+    async def rows() -> list[ListedDocument]:
+        api = DocflowApi(url, token=token)
+        found: list[ListedDocument] = []
+        try:
+            async for doc in api.documents(order=order, page_size=min(limit or 500, 500),
+                                           **filters):
+                if as_json:  # one JSON object a line, as each page arrives
+                    sys.stdout.write(json.dumps(dataclasses.asdict(doc)) + "\n")
+                found.append(doc)
+                if limit is not None and len(found) >= limit:
+                    break
+        finally:
+            await api.aclose()
+        return found
+
+    try:
+        found = asyncio.run(rows())
+    except ClientError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        return 2
+    if not as_json:
+        table = Table("document", "path", "status", "type", "reason", "added",
+                      title=f"{len(found):,} documents")
+        for d in found:
+            reason = f"{d.error_code}: {d.error_message}" if d.error_code else \
+                ("needs review" if d.needs_review else "")
+            table.add_row(d.id, d.source_path or d.filename, d.status, d.doc_type or "",
+                          reason, d.created_at)
+        console.print(table)
+    return 0
+
+
+def run_list_batches(url: str, token: str | None, console: Console, *,
+                     limit: int | None) -> int:
+    """Print the server's batches, newest first, page after page by cursor."""
+
+    async def rows() -> list[ListedBatch]:
+        api = DocflowApi(url, token=token)
+        found: list[ListedBatch] = []
+        try:
+            async for batch in api.batches(page_size=min(limit or 100, 100)):
+                found.append(batch)
+                if limit is not None and len(found) >= limit:
+                    break
+        finally:
+            await api.aclose()
+        return found
+
+    try:
+        found = asyncio.run(rows())
+    except ClientError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        return 2
+    table = Table("batch", "name", "created", "documents", "done %", "failed",
+                  title=f"{len(found):,} batches")
+    for b in found:
+        table.add_row(b.batch_id, b.name or "", b.created_at, f"{b.progress.total:,}",
+                      f"{b.progress.progress_percent}", f"{b.progress.failed:,}")
+    console.print(table)
+    return 0

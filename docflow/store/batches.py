@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store.db import Database
 from docflow.store.documents import NewDocument, find_by_idempotency_keys, register_documents
+from docflow.store.keyset import Key, Keyset, Page, read_page
 from docflow.store.models import Batch, Document, DocumentStatus
 
 T = TypeVar("T")
@@ -150,6 +151,21 @@ def write_with_retry(db: Database, work: Callable[[Session], T], attempts: int =
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+# Newest first: a tenant's batches read (tenant_id, created_at, id) backwards (migration 0016).
+BATCH_ORDER = Keyset((Batch.created_at, Batch.id), descending=True)
+
+
+def list_batches(session: Session, limit: int, *, after: Key | None = None,
+                 before: Key | None = None, offset: int = 0) -> Page[Batch]:
+    """A page of batches, newest first (see docflow.store.keyset)."""
+    return read_page(session, select(Batch), BATCH_ORDER, limit, after=after, before=before,
+                     offset=offset)
+
+
+def count_batches(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Batch)) or 0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -352,41 +352,6 @@ def save_extraction(session: Session, sha256: str, *, format: str, mime_type: st
 
 def get_text(session: Session, sha256: str) -> str | None:
     return session.scalar(select(Extraction.text).where(Extraction.sha256 == sha256))
-
-
-@dataclass(frozen=True)
-class DocumentFilter:
-    batch_id: str | None = None
-    status: str | None = None
-    doc_type: str | None = None
-    parent_id: str | None = None
-    needs_review: bool | None = None
-    path_prefix: str | None = None  # "2019/": that folder and below; "2019/inv": names too
-    warning: str | None = None  # a warning code ("no_text"), or "any"
-
-
-def list_documents(session: Session, flt: DocumentFilter, limit: int,
-                   offset: int) -> tuple[int, list[Document]]:
-    conditions = []
-    if flt.batch_id:
-        conditions.append(Document.batch_id == flt.batch_id)
-    if flt.status:
-        conditions.append(Document.status == flt.status)
-    if flt.doc_type:
-        conditions.append(Document.doc_type == flt.doc_type)
-    if flt.parent_id:
-        conditions.append(Document.parent_id == flt.parent_id)
-    if flt.needs_review is not None:
-        conditions.append(Document.needs_review.is_(flt.needs_review))
-    if flt.warning:
-        conditions.append(warning_code_condition(flt.warning))
-    if flt.path_prefix:
-        conditions += path_prefix_conditions(flt.path_prefix)
-    total = session.scalar(select(func.count()).select_from(Document).where(*conditions)) or 0
-    rows = session.scalars(select(Document).where(*conditions)
-                           .order_by(Document.created_at, Document.id)
-                           .limit(limit).offset(offset))
-    return total, list(rows)
 
 
 def source_paths(session: Session, ids: Sequence[str]) -> dict[str, str | None]:

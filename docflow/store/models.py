@@ -78,6 +78,8 @@ class Batch(Base):
     __table_args__ = (
         # A client's key is its tenant's: two tenants may use the same one (migration 0014).
         Index("ix_batches_idempotency_key", "idempotency_key", "tenant_id", unique=True),
+        # A tenant's batches, newest first, a page at a time (migration 0016).
+        Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -114,8 +116,6 @@ class Document(Base):
               "tenant_id"),
         Index("ix_documents_status_indexed", "status", "indexed"),
         Index("ix_documents_status_lease", "status", "lease_until"),
-        Index("ix_documents_needs_review", "needs_review"),
-        Index("ix_documents_source_path", "source_path"),
         # The duplicate check: both terms in one index, so no planner prefers the status index.
         # With the tenant last: reuse is within a tenant, so its filter reads this index too.
         Index("ix_documents_sha256_status", "sha256", "status", "tenant_id"),
@@ -131,13 +131,28 @@ class Document(Base):
         Index("ix_documents_tenant_labeled", "tenant_id", "labeled_at",
               sqlite_where=text("labeled_at IS NOT NULL"),
               postgresql_where=text("labeled_at IS NOT NULL")),
+        # The listing's filters, each an index range already in the listing's order, so a page
+        # starts at its cursor whatever the filter (docflow.store.listing, migration 0017).
+        # They replaced the one-column indexes on doc_type, needs_review, source_path and
+        # parent_id, which the other lookups read as well through these.
+        Index("ix_documents_tenant_status_created", "tenant_id", "status", "created_at", "id"),
+        Index("ix_documents_tenant_type_created", "tenant_id", "doc_type", "created_at", "id"),
+        Index("ix_documents_tenant_review_created", "tenant_id", "needs_review", "created_at",
+              "id"),
+        Index("ix_documents_tenant_warned_created", "tenant_id", "created_at", "id",
+              sqlite_where=text("warning_codes IS NOT NULL"),
+              postgresql_where=text("warning_codes IS NOT NULL")),
+        Index("ix_documents_tenant_path", "tenant_id", "source_path", "id"),
+        Index("ix_documents_batch_created", "batch_id", "created_at", "id"),
+        Index("ix_documents_batch_status_created", "batch_id", "status", "created_at", "id"),
+        Index("ix_documents_parent_created", "parent_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(TENANT, default=current_tenant,
                                            server_default=DEFAULT_TENANT)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
-    parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
     task_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     filename: Mapped[str] = mapped_column(String(1000))
     # Where the file sat in the uploaded folder, "/"-separated ("2019/invoice.pdf"; a member of
@@ -162,7 +177,7 @@ class Document(Base):
     warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     warning_codes: Mapped[str | None] = mapped_column(String(200))
 
-    doc_type: Mapped[str | None] = mapped_column(String(100), index=True)
+    doc_type: Mapped[str | None] = mapped_column(String(100))
     doc_type_confidence: Mapped[float | None] = mapped_column(Float)
     classifier: Mapped[str | None] = mapped_column(String(40))
     model_version: Mapped[str | None] = mapped_column(String(100))

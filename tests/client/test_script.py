@@ -38,7 +38,7 @@ def test_the_original_arguments_upload_and_monitor(tmp_path: Path, api: ApiServe
     assert code == 0
     saved = json.loads(ids.read_text())
     assert len(saved["batch_ids"]) == 3 and saved["summary"]["uploaded"] == 25
-    assert httpx.get(f"{api.url}/api/documents").json()["total"] == 25
+    assert httpx.get(f"{api.url}/api/documents", params={"count": True}).json()["total"] == 25
     assert "upload summary" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         script.main([])  # neither a folder nor --monitor-only
@@ -63,7 +63,7 @@ def test_a_concurrency_docflow_upload_refuses_is_an_argument_error(
                         "--batch-ids-out", str(tmp_path / "ids.json")])
     assert stopped.value.code == 2
     assert "argument --concurrency" in capsys.readouterr().err
-    assert httpx.get(f"{api.url}/api/documents").json()["total"] == 0
+    assert httpx.get(f"{api.url}/api/documents", params={"count": True}).json()["total"] == 0
 
 
 def test_a_batch_size_below_one_is_an_argument_error(

@@ -56,13 +56,14 @@ def _options(tmp_path: Path, url: str, **kw: object) -> UploadOptions:
 
 
 def _documents(url: str) -> list[dict]:
-    docs, offset = [], 0
-    while True:
-        page = httpx.get(f"{url}/api/documents", params={"limit": 1000, "offset": offset}).json()
+    docs: list[dict] = []
+    params: dict[str, object] = {"limit": 1000}
+    while True:  # page by cursor, as clients should
+        page = httpx.get(f"{url}/api/documents", params=params).json()
         docs += page["documents"]
-        offset += 1000
-        if offset >= page["total"]:
+        if page["next_cursor"] is None:
             return docs
+        params["cursor"] = page["next_cursor"]
 
 
 def _assert_each_file_once(url: str, files: list[Path]) -> None:

@@ -62,7 +62,7 @@ def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: P
         assert (status["queued"], status["processing"]) == (0, 0)
 
         listing = stack.client.get("/api/documents", params={
-            "batch_id": batch["batch_id"], "limit": 100}).json()
+            "batch_id": batch["batch_id"], "limit": 100, "count": True}).json()
         by_name = {d["filename"]: d for d in listing["documents"]}
         assert listing["total"] == 55
         for f in files:

@@ -35,18 +35,19 @@ def _upload_cmd(tmp_path: Path, url: str, *extra: str) -> list[str]:
 
 
 def _document_count(stack: Stack) -> int:
-    return int(stack.client.get("/api/documents", params={"limit": 1}).json()["total"])
+    return int(stack.client.get("/api/documents", params={"limit": 1,
+                                                                   "count": True}).json()["total"])
 
 
 def _assert_each_file_once(stack: Stack, files: list[Path]) -> None:
     names: Counter[str] = Counter()
-    offset = 0
-    while True:
-        page = stack.client.get("/api/documents", params={"limit": 1000,
-                                                           "offset": offset}).json()
+    cursor = None
+    while True:  # page by cursor, as clients should
+        page = stack.client.get("/api/documents", params={"limit": 1000, "cursor": cursor}
+                                if cursor else {"limit": 1000}).json()
         names.update(d["filename"] for d in page["documents"])
-        offset += 1000
-        if offset >= page["total"]:
+        cursor = page["next_cursor"]
+        if cursor is None:
             break
     assert sum(names.values()) == len(files), f"{sum(names.values())} documents"
     assert names == Counter(p.name for p in files)

@@ -15,8 +15,8 @@ from sqlalchemy import insert, update
 from docflow.config import Settings
 from docflow.search import SearchFilters, SearchIndex, SearchMode, SearchSort, modes, open_index
 from docflow.store import Document, DocumentStatus, Extraction, Store, open_store
-from docflow.store.documents import DocumentFilter, list_documents
 from docflow.store.embeddings import vector_bytes
+from docflow.store.listing import DocumentFilter, list_documents
 from docflow.store.scope import tenant_scope
 from docflow.worker.indexer import index_pending
 from tests.conftest import empty_postgres
@@ -85,7 +85,7 @@ def _keys(ids: dict[str, str], hits: list) -> list[str]:
 def test_a_folder_filter_finds_what_the_document_listing_finds(indexed, prefix: str) -> None:
     store, index, ids = indexed
     with store.db.read() as session:
-        _, listed = list_documents(session, DocumentFilter(path_prefix=prefix), 100, 0)
+        listed = list_documents(session, DocumentFilter(path_prefix=prefix), 100).rows
     found = index.search("", filters=SearchFilters(path_prefix=prefix), limit=100)
     assert sorted(_keys(ids, found.hits)) == sorted(_keys(ids, listed))
     assert found.total == len(listed)

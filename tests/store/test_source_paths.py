@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, inspect, select, text
 
 from docflow.config import Settings
-from docflow.store import Document, Store, open_store
+from docflow.store import Document, Store, listing, open_store
 from docflow.store import documents as docs
 from docflow.store.db import Database
 from docflow.store.documents import (
@@ -21,6 +21,7 @@ from docflow.store.documents import (
     path_prefix_bounds,
 )
 from docflow.store.migrate import upgrade_database
+from docflow.store.scope import DEFAULT_TENANT, tenant_scope
 from tests.conftest import POSTGRES_ADMIN_URL, put
 from tests.store.conftest import alembic
 
@@ -90,9 +91,13 @@ def _with_paths(store: Store) -> None:
 
 def _listed(store: Store, prefix: str) -> set[str | None]:
     with store.db.read() as session:
-        total, rows = docs.list_documents(session, docs.DocumentFilter(path_prefix=prefix),
-                                          limit=100, offset=0)
-    assert total == len(rows)
+        flt = listing.DocumentFilter(path_prefix=prefix)
+        rows = listing.list_documents(session, flt, 100).rows
+        assert listing.count_documents(session, flt) == len(rows)
+        in_path_order = listing.list_documents(session, flt, 100,
+                                               order=listing.DocumentOrder.PATH).rows
+    assert sorted(in_path_order, key=lambda r: (r.source_path, r.id)) == in_path_order
+    assert {r.id for r in in_path_order} == {r.id for r in rows}
     return {r.source_path for r in rows}
 
 
@@ -120,7 +125,8 @@ def test_the_folder_filter_reads_the_source_path_index(store: Store) -> None:
 
     event.listen(store.db.engine, "before_cursor_execute", capture)
     try:
-        _listed(store, "2019/")
+        with tenant_scope(DEFAULT_TENANT):  # as a request lists: its tenant's folder
+            _listed(store, "2019/")
     finally:
         event.remove(store.db.engine, "before_cursor_execute", capture)
     count, params = next((s, p) for s, p in statements if "count(" in s)
@@ -130,7 +136,7 @@ def test_the_folder_filter_reads_the_source_path_index(store: Store) -> None:
         else:
             conn.exec_driver_sql("SET enable_seqscan = off")
             plan = conn.exec_driver_sql(f"EXPLAIN {count}", params).all()
-    assert "ix_documents_source_path" in " ".join(str(row) for row in plan), plan
+    assert "ix_documents_tenant_path" in " ".join(str(row) for row in plan), plan
 
 
 @pytest.fixture
@@ -175,10 +181,14 @@ def test_migration_0009_adds_the_indexed_column_and_leaves_old_rows_without_a_pa
                 "INSERT INTO documents (id, task_id, filename, sha256, size, status, attempts, "
                 "indexed, needs_review, created_at) VALUES ('old', 't-old', 'invoice.pdf', "
                 "'ab', 1, 'completed', 1, false, false, CURRENT_TIMESTAMP)"))
-        upgrade_database(db)
+        alembic(db, "upgrade", "0009_source_path")
         indexes = {ix["name"]: ix["column_names"]
                    for ix in inspect(db.engine).get_indexes("documents")}
         assert indexes["ix_documents_source_path"] == ["source_path"]
+        upgrade_database(db)  # 0016 reads paths by (tenant_id, source_path, id) instead
+        indexes = {ix["name"]: ix["column_names"]
+                   for ix in inspect(db.engine).get_indexes("documents")}
+        assert indexes["ix_documents_tenant_path"] == ["tenant_id", "source_path", "id"]
         with db.read() as session:
             assert session.scalar(select(Document.source_path).where(Document.id == "old")) \
                 is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event, inspect, select, text
 
-from docflow.store import Document, DocumentStatus, Store
+from docflow.store import Document, DocumentStatus, Store, listing
 from docflow.store import documents as docs
 from docflow.store.batches import batch_progress, create_batch
 from docflow.store.db import Database
@@ -72,9 +72,9 @@ def test_the_warning_filter_matches_whole_codes(any_store: Store) -> None:
 
     def listed(code: str) -> set[str]:
         with any_store.db.read() as session:
-            total, rows = docs.list_documents(
-                session, docs.DocumentFilter(batch_id=batch_id, warning=code), 50, 0)
-        assert total == len(rows)
+            flt = listing.DocumentFilter(batch_id=batch_id, warning=code)
+            rows = listing.list_documents(session, flt, 50).rows
+            assert listing.count_documents(session, flt) == len(rows)
         return {row.id for row in rows}
 
     assert listed("no_text") == {photo, both}

@@ -59,7 +59,7 @@ def test_batches_are_listed_newest_first_with_progress(client: TestClient) -> No
     first, (doc,) = _batch(client, "one.txt")
     second, _ = _batch(client, "two.txt", "three.txt")
     _end(client, doc, DocumentStatus.COMPLETED)
-    page = client.get("/api/batches", params={"limit": 10}).json()
+    page = client.get("/api/batches", params={"limit": 10, "count": True}).json()
     assert page["total"] == 2
     assert [b["batch_id"] for b in page["batches"]] == [second, first]
     assert page["batches"][1]["progress"]["progress_percent"] == 100.0

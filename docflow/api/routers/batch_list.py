@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
 
+from docflow.api.cursors import (
+    CURSOR_HELP,
+    MAX_CURSOR_CHARS,
+    KeyType,
+    decode_cursor,
+    page_cursors,
+)
+from docflow.api.errors import ERROR_RESPONSES, ApiError
 from docflow.api.routers.documents import MAX_LIST_OFFSET
-from docflow.api.schemas import BatchOut, BatchStatus
+from docflow.api.schemas import (
+    NEXT_CURSOR_HELP,
+    PREV_CURSOR_HELP,
+    TOTAL_HELP,
+    BatchOut,
+    BatchStatus,
+)
 from docflow.api.state import ApiState, get_state
-from docflow.store import Batch
-from docflow.store.batches import batch_progress
+from docflow.store.batches import BATCH_ORDER, batch_progress, count_batches
+from docflow.store.batches import list_batches as batches_page
 
 router = APIRouter(tags=["progress"])
+LISTING, ORDER = "batches", "newest"
 
 
 class BatchWithProgress(BatchOut):
@@ -20,24 +34,41 @@ class BatchWithProgress(BatchOut):
 
 
 class BatchList(BaseModel):
-    total: int
+    total: int | None = Field(None, description=TOTAL_HELP)
     limit: int
     offset: int
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR_HELP)
+    prev_cursor: str | None = Field(None, description=PREV_CURSOR_HELP)
     batches: list[BatchWithProgress]
 
 
-@router.get("/api/batches", response_model=BatchList, summary="List batches, newest first")
+@router.get("/api/batches", response_model=BatchList, responses=ERROR_RESPONSES,
+            summary="List batches, newest first")
 def list_batches(limit: int = Query(20, ge=1, le=100, description="Batches per page."),
+                 cursor: str | None = Query(None, max_length=MAX_CURSOR_CHARS,
+                                            description=CURSOR_HELP),
                  offset: int = Query(0, ge=0, le=MAX_LIST_OFFSET,
-                                     description="Batches to skip (paging)."),
+                                     description="Batches to skip, for clients written "
+                                     "before cursors (costs O(offset)); not with "
+                                     "`cursor`."),
+                 count: bool = Query(False, description="true: also count every batch "
+                                     "(`total`)."),
                  state: ApiState = Depends(get_state)) -> BatchList:
-    """A page of batches, newest first, each with its progress (one indexed count each)."""
+    """A page of batches, newest first (then by id), each with its progress (one indexed
+    count each), and cursors to the pages beside it."""
+    at = None
+    if cursor is not None:
+        if offset:
+            raise ApiError(422, "cursor_with_offset", "Send a cursor or an offset, not both: "
+                           "the cursor says where the page starts.")
+        at = decode_cursor(cursor, LISTING, ORDER, {}, (KeyType.TIME, KeyType.TEXT))
     with state.store.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Batch)) or 0
-        rows = session.scalars(select(Batch).order_by(Batch.created_at.desc(), Batch.id)
-                               .limit(limit).offset(offset)).all()
+        page = batches_page(session, limit, offset=offset,
+                            after=at.key if at and not at.before else None,
+                            before=at.key if at and at.before else None)
+        total = count_batches(session) if count else None
         out = []
-        for b in rows:
+        for b in page.rows:
             p = batch_progress(session, b.id)
             assert p is not None
             out.append(BatchWithProgress(
@@ -47,4 +78,7 @@ def list_batches(limit: int = Query(20, ge=1, le=100, description="Batches per p
                     processing=p.processing, queued=p.queued, failed=p.failed,
                     cancelled=p.cancelled, progress_percent=p.progress_percent,
                     with_warnings=p.with_warnings, warnings=p.warnings)))
-    return BatchList(total=total, limit=limit, offset=offset, batches=out)
+    next_cursor, prev_cursor = page_cursors(LISTING, ORDER, {}, page.rows, page.more_after,
+                                            page.more_before, BATCH_ORDER.key_of)
+    return BatchList(total=total, limit=limit, offset=offset, next_cursor=next_cursor,
+                     prev_cursor=prev_cursor, batches=out)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from docflow.api.errors import ERROR_RESPONSES, not_found
 from docflow.api.state import ApiState, get_state
 from docflow.store import Batch, Document, DocumentStatus
+from docflow.store.listing import DocumentFilter, walk_documents
 from docflow.store.models import utcnow
 from docflow.worker.dispatch import TaskRef
 from docflow.worker.routing import queue_for_name
@@ -71,21 +72,13 @@ EXPORT_COLUMNS = ("id", "source_path", "filename", "error_code", "error_message"
 
 
 def _failed_rows(state: ApiState, batch_id: str) -> Iterator[dict[str, str]]:
-    after = ""
-    while True:  # keyset pages by id: no offset scans, no whole batch in memory
-        with state.store.db.read() as session:
-            rows = session.execute(
-                select(Document.id, Document.source_path, Document.filename,
-                       Document.error_code, Document.error_message, Document.finished_at)
-                .where(Document.batch_id == batch_id, Document.status == DocumentStatus.FAILED,
-                       Document.id > after)
-                .order_by(Document.id).limit(EXPORT_PAGE)).all()
-        for row in rows:
-            yield {k: "" if v is None else str(v) for k, v in zip(EXPORT_COLUMNS, row,
-                                                                   strict=True)}
-        if len(rows) < EXPORT_PAGE:
-            return
-        after = rows[-1][0]
+    # Page after page by key (batch, status, created_at, id): no offset scans, no whole batch
+    # in memory, no read held open while a page goes out.
+    failed = DocumentFilter(batch_id=batch_id, status=DocumentStatus.FAILED)
+    for page in walk_documents(state.store.db, failed, EXPORT_PAGE):
+        for doc in page:
+            yield {k: "" if getattr(doc, k) is None else str(getattr(doc, k))
+                   for k in EXPORT_COLUMNS}
 
 
 def _csv(rows: Iterator[dict[str, str]]) -> Iterator[str]:

@@ -69,7 +69,7 @@ export const api = {
   listBatches: (page) => request("GET", "/api/batches", { query: page }),
   createBatch: (name, key) => request("POST", "/api/batches",
     { json: { name }, headers: { "Idempotency-Key": key } }),
-  // Documents: filters as /api/documents takes them; page = {limit, offset}.
+  // Documents: filters as /api/documents takes them; page = {limit, cursor, count}.
   documents: (filters, page) => request("GET", "/api/documents", { query: { ...filters, ...page } }),
   document: (id) => request("GET", `/api/documents/${encodeURIComponent(id)}`),
   documentFileUrl: (id, inline = false) =>

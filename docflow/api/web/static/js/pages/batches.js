@@ -2,8 +2,8 @@ import { api, subscribe } from "../api.js";
 import { h, mount, fmt, table, bar, link, status, errorBox } from "../ui.js";
 
 export async function renderList(query) {
-  const offset = Number(query.get("offset") || 0);
-  const page = await api.listBatches({ limit: 20, offset });
+  const cursor = query.get("cursor") || "";
+  const page = await api.listBatches({ limit: 20, cursor });
   mount(h("h1", {}, "Batches"),
     page.batches.length === 0 ? h("p", { class: "muted" }, "No batch yet. ", link("#/upload", "Upload"))
       : table(["Batch", "Created", "Documents", "Progress", "Failed"], page.batches.map((b) =>
@@ -11,14 +11,34 @@ export async function renderList(query) {
           h("td", {}, fmt.when(b.created_at)), h("td", {}, fmt.n(b.progress.total)),
           h("td", {}, bar(b.progress.progress_percent), fmt.pct(b.progress.progress_percent)),
           h("td", {}, fmt.n(b.progress.failed))))),
-    pager(page, offset, "#/batches"));
+    pager(page, "#/batches"));
 }
 
-export function pager(page, offset, base, extra = "") {
-  const el = h("div", { class: "pager" },
-    h("span", { class: "muted" }, `${fmt.n(page.total)} in all`));
-  if (offset > 0) el.append(link(`${base}?offset=${Math.max(0, offset - page.limit)}${extra}`, "← newer"));
-  if (offset + page.limit < page.total) el.append(link(`${base}?offset=${offset + page.limit}${extra}`, "more →"));
+// Newer and older pages by cursor; `base` is the page's hash without a query.
+export function pager(page, base) {
+  const el = h("div", { class: "pager" });
+  const at = (cursor) => `${base}?cursor=${encodeURIComponent(cursor)}`;
+  if (page.prev_cursor) el.append(link(base, "« newest"), link(at(page.prev_cursor), "← newer"));
+  if (page.next_cursor) el.append(link(at(page.next_cursor), "older →"));
+  return el;
+}
+
+// The batch's failed documents, a page at a time: "more" follows next_cursor.
+function failedList(batchId) {
+  const rows = h("tbody");
+  const more = h("div", { class: "pager" });
+  const el = h("div", { id: "failed-documents" }, h("table", { class: "wide" }, rows), more);
+  const load = async (cursor) => {
+    try {
+      const page = await api.documents({ batch_id: batchId, status: "failed" }, { limit: 20, cursor });
+      rows.append(...page.documents.map((d) => h("tr", {},
+        h("td", {}, link(`#/documents/${d.id}`, fmt.path(d))),
+        h("td", {}, d.error ? `${d.error.code}: ${d.error.message}` : ""))));
+      more.replaceChildren(page.next_cursor ? h("button", { class: "secondary", id: "more-failed",
+        onclick: () => load(page.next_cursor) }, "more failures") : "");
+    } catch (err) { more.replaceChildren(errorBox(err)); }
+  };
+  load("");
   return el;
 }
 
@@ -69,10 +89,11 @@ export async function renderOne(batchId) {
         h("a", { href: api.failuresExportUrl(batchId, "json"), download: true }, "as JSON"),
         h("button", { class: "secondary", onclick: async () => { await api.cancelBatch(batchId); } },
           "Cancel the rest"));
-      failures.replaceChildren(f.groups.length === 0 ? h("p", { class: "muted" }, "None.")
-        : table(["Code", "Documents", "Message", ""], f.groups.map((g) => h("tr", {},
+      failures.replaceChildren(...(f.groups.length === 0 ? [h("p", { class: "muted" }, "None.")]
+        : [table(["Code", "Documents", "Message", ""], f.groups.map((g) => h("tr", {},
           h("td", {}, g.code), h("td", {}, fmt.n(g.count)), h("td", {}, g.message),
-          h("td", {}, link(`#/documents?batch_id=${batchId}&status=failed`, "list"))))));
+          h("td", {}, link(`#/documents?batch_id=${batchId}&status=failed`, "list"))))),
+        failedList(batchId)]));
     } catch (err) { failures.replaceChildren(errorBox(err)); }
   };
   showProgress(await api.batchStatus(batchId));

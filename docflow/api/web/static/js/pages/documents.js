@@ -5,12 +5,15 @@ const FILTERS = ["status", "doc_type", "batch_id", "path_prefix", "needs_review"
   "parent_id"];
 const LIMIT = 50;
 
+// Pages follow cursors (next_cursor / prev_cursor), never offsets: page 10,000 costs what
+// page 1 costs. The total is counted only when asked (it reads every match).
 export async function renderList(query) {
   const filters = Object.fromEntries(FILTERS.map((k) => [k, query.get(k) || ""]));
-  const offset = Number(query.get("offset") || 0);
+  const cursor = query.get("cursor") || "";
+  const order = ORDERS.some(([v]) => v === query.get("order")) ? query.get("order") : "";
   const types = await api.types();
-  const select = (name, options) => h("select", { name },
-    options.map(([v, t]) => h("option", { value: v, selected: filters[name] === v }, t)));
+  const select = (name, options, value = filters[name]) => h("select", { name },
+    options.map(([v, t]) => h("option", { value: v, selected: value === v }, t)));
   const input = (name, placeholder) => h("input", { name, value: filters[name], placeholder });
   const form = h("form", { class: "filters", onsubmit: (e) => {
     e.preventDefault();
@@ -19,37 +22,53 @@ export async function renderList(query) {
     location.hash = `#/documents?${params}`;
   } },
   h("label", {}, "Status", select("status", [["", "any"], ["queued", "queued"], ["processing", "processing"],
-    ["completed", "completed"], ["failed", "failed"]])),
+    ["completed", "completed"], ["failed", "failed"], ["cancelled", "cancelled"]])),
   h("label", {}, "Type", select("doc_type", [["", "any"], ...types.map((t) => [t.name, t.name])])),
   h("label", {}, "Batch", input("batch_id", "batch id")),
   h("label", {}, "Folder", input("path_prefix", "2019/")),
   h("label", {}, "Review", select("needs_review", [["", "any"], ["true", "needs review"], ["false", "reviewed"]])),
   h("label", {}, "Warning", select("warning", [["", "any"], ["any", "with any warning"], ["no_text", "no_text"],
     ["partial", "partial"], ["truncated", "truncated"]])),
+  h("label", {}, "Order", select("order", ORDERS, order)),
   h("button", { type: "submit" }, "Filter"));
   const body = h("div");
   mount(h("h1", {}, "Documents"), form, body);
   const active = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
+  if (order) active.order = order;
   try {
-    const page = await api.documents(active, { limit: LIMIT, offset });
-    const extra = Object.entries(active).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
+    const page = await api.documents(active, { limit: LIMIT, cursor });
+    const here = new URLSearchParams(active);
     body.replaceChildren(
-      table(["Document", "Status", "Type", "Reason / warnings", "Added"], page.documents.map((d) =>
-        h("tr", {}, h("td", {}, link(`#/documents/${d.id}`, fmt.path(d))),
-          h("td", {}, status(d.status), d.needs_review ? h("span", { class: "muted" }, " · review") : ""),
-          h("td", {}, d.doc_type || "–"),
-          h("td", {}, d.error ? h("span", { class: "error" }, `${d.error.code}: ${d.error.message}`)
-            : d.warnings.map((w) => w.code).join(", ")),
-          h("td", {}, fmt.when(d.created_at))))),
-      pagerFor(page, offset, extra));
+      page.documents.length === 0 ? h("p", { class: "muted" }, "No documents.")
+        : table(["Document", "Status", "Type", "Reason / warnings", "Added"], page.documents.map((d) =>
+          h("tr", {}, h("td", {}, link(`#/documents/${d.id}`, fmt.path(d))),
+            h("td", {}, status(d.status), d.needs_review ? h("span", { class: "muted" }, " · review") : ""),
+            h("td", {}, d.doc_type || "–"),
+            h("td", {}, d.error ? h("span", { class: "error" }, `${d.error.code}: ${d.error.message}`)
+              : d.warnings.map((w) => w.code).join(", ")),
+            h("td", {}, fmt.when(d.created_at))))),
+      pagerFor(page, here, active));
   } catch (err) { body.replaceChildren(errorBox(err)); }
 }
 
-function pagerFor(page, offset, extra) {
-  const el = h("div", { class: "pager" }, h("span", { class: "muted" },
-    `${fmt.n(page.total)} documents · ${fmt.n(offset + 1)}–${fmt.n(Math.min(page.total, offset + page.limit))}`));
-  if (offset > 0) el.append(link(`#/documents?offset=${Math.max(0, offset - page.limit)}${extra}`, "← previous"));
-  if (offset + page.limit < page.total) el.append(link(`#/documents?offset=${offset + page.limit}${extra}`, "next →"));
+const ORDERS = [["", "oldest first"], ["newest", "newest first"], ["path", "by folder and name"]];
+
+function pagerFor(page, here, active) {
+  const at = (cursor) => {
+    const params = new URLSearchParams(here);
+    if (cursor) params.set("cursor", cursor);
+    return `#/documents?${params}`;
+  };
+  const count = h("button", { class: "secondary", id: "count-documents", onclick: async (e) => {
+    e.target.disabled = true;
+    try {
+      const counted = await api.documents(active, { limit: 1, count: "true" });
+      e.target.replaceWith(h("span", { class: "muted", id: "documents-total" }, `${fmt.n(counted.total)} in all`));
+    } catch (err) { e.target.replaceWith(errorBox(err)); }
+  } }, "Count them");
+  const el = h("div", { class: "pager" }, h("span", { class: "muted" }, `${fmt.n(page.documents.length)} shown`), count);
+  if (page.prev_cursor) el.append(link(at(""), "« first"), link(at(page.prev_cursor), "← previous"));
+  if (page.next_cursor) el.append(link(at(page.next_cursor), "next →"));
   return el;
 }
 

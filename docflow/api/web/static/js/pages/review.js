@@ -18,7 +18,7 @@ export async function render() {
     current = null; // keys wait until the next document is on screen
     // Accepted documents leave the queue; skipped ones are passed over until a reload.
     const page = await api.documents({ needs_review: "true", status: "completed" },
-      { limit: skipped.size + 1, offset: 0 });
+      { limit: skipped.size + 1, count: "true" });
     counter.textContent = `${fmt.n(page.total)} documents wait for review.`;
     const doc = page.documents.find((d) => !skipped.has(d.id));
     if (!doc) { current = null; body.replaceChildren(h("p", {}, "Nothing left to review.")); return; }

@@ -1,0 +1,95 @@
+"""In the browser against the API alone: the documents list walks forward and back by cursor
+(no offsets in its links), counts only when asked, and a batch page lists its failed
+documents, more on request, by cursor too."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import insert
+
+from docflow.config import Settings
+from docflow.store import Batch, Document, Store, open_store
+from docflow.store.models import utcnow
+from tests.web.live import Server
+
+pytestmark = pytest.mark.e2e
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+DOCUMENTS = 120  # two full pages of 50 and a last one of 20
+FAILED = 45
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[tuple[Server, Store]]:
+    store = open_store(settings, migrate=True)
+    now = utcnow()
+    with store.db.write() as session:
+        session.execute(insert(Batch), [{"id": "b" * 32, "name": "scans", "source": "batch-api",
+                                         "document_count": DOCUMENTS, "created_at": now}])
+        session.execute(insert(Document), [
+            {"id": f"{n:032x}", "batch_id": "b" * 32, "filename": f"doc{n:03d}.txt",
+             "source_path": f"scans/doc{n:03d}.txt", "sha256": f"{n:064x}", "size": 1,
+             "status": "failed" if n < FAILED else "completed", "attempts": 1,
+             "error_code": "corrupt" if n < FAILED else None,
+             "error_message": "broken on purpose" if n < FAILED else None,
+             "indexed": True, "created_at": now, "task_id": f"task-{n}"}
+            for n in range(DOCUMENTS)])
+    server = Server(settings)
+    yield server, store
+    server.stop()
+    store.db.dispose()
+
+
+def test_the_documents_list_pages_by_cursor_and_the_batch_lists_its_failures(
+        served: tuple[Server, Store], browser: object) -> None:
+    expect = playwright.expect
+    server, _ = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    names = page.locator("table tbody tr td:first-child a")
+
+    page.goto(f"{server.url}/#/documents?batch_id={'b' * 32}")
+    expect(names.first).to_have_text("scans/doc000.txt")
+    expect(names).to_have_count(50)
+    page.get_by_role("link", name="next →").click()
+    expect(names.first).to_have_text("scans/doc050.txt")
+    assert "cursor=" in page.url and "offset" not in page.url
+    page.get_by_role("link", name="next →").click()
+    expect(names.first).to_have_text("scans/doc100.txt")
+    expect(names).to_have_count(20)
+    expect(page.get_by_role("link", name="next →")).to_have_count(0)  # the last page
+    page.get_by_role("link", name="← previous").click()
+    expect(names.first).to_have_text("scans/doc050.txt")
+    expect(names).to_have_count(50)
+    page.click("#count-documents")
+    expect(page.locator("#documents-total")).to_have_text("120 in all")
+    page.get_by_role("link", name="« first").click()
+    expect(names.first).to_have_text("scans/doc000.txt")
+
+    page.goto(f"{server.url}/#/documents?batch_id={'b' * 32}&order=newest")
+    expect(names.first).to_have_text("scans/doc119.txt")
+
+    page.goto(f"{server.url}/#/batches/{'b' * 32}")
+    failed = page.locator("#failed-documents tbody tr")
+    expect(failed).to_have_count(20)
+    page.click("#more-failed")
+    expect(failed).to_have_count(40)
+    page.click("#more-failed")
+    expect(failed).to_have_count(FAILED)
+    expect(page.locator("#more-failed")).to_have_count(0)
+    expect(failed.first).to_contain_text("corrupt: broken on purpose")
+    assert errors == []
