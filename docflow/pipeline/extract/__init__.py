@@ -62,7 +62,9 @@ _LABELS = {  # how a person names the format; anything else is shown upper-case 
 }
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")  # keeps \t \n and \f
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# Tried only where a run of spaces starts: from every space of a long run, `[ \t]+\n` would
+# scan the rest of the run again (quadratic on a line of a million spaces).
+_TRAILING_SPACE = re.compile(r"(?<![ \t])[ \t]+\n")
 
 
 def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> ExtractedText:

@@ -129,8 +129,8 @@ def _distinct_stories(
 ) -> list[str]:
     """Header or footer texts in section order, each once (first page, odd and even repeat)."""
     seen: dict[str, None] = {}
-    for rid in ids:
-        name = parts[rid][1] if rid in parts else ""
+    names = dict.fromkeys(parts[rid][1] for rid in ids if rid in parts)  # each part read once
+    for name in names:
         xml = package.read(name, required=False) if name else None
         if xml is not None:
             text = "\n".join(_Story(xml, _Links(package, name, depth)).lines)
@@ -142,8 +142,8 @@ def _distinct_stories(
 def _story_lines(package: Package, parts: dict[str, tuple[str, str]], kind: str,
                  depth: int) -> list[str]:
     lines: list[str] = []
-    for part_kind, name in parts.values():
-        xml = package.read(name, required=False) if part_kind == kind else None
+    for name in dict.fromkeys(name for part_kind, name in parts.values() if part_kind == kind):
+        xml = package.read(name, required=False)
         if xml is not None:
             lines.extend(_Story(xml, _Links(package, name, depth)).lines)
     return lines

@@ -11,7 +11,6 @@ instructions are dropped and their results kept; cell marks become tabs, row end
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import struct
@@ -19,6 +18,7 @@ import struct
 import olefile
 
 from ..errors import CorruptDocument, DocumentError, EncryptedDocument
+from ..ole2 import open_ole
 from ..types import DetectedType, ExtractedText, Limits
 from .office import run_kreuzberg
 from .registry import register
@@ -75,7 +75,7 @@ def extract_doc(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
 def doc_text(data: bytes) -> str:
     """The text of the Word 6/95/97-2003 file `data`, every story, fields by their results."""
     try:
-        ole = olefile.OleFileIO(io.BytesIO(data))
+        ole = open_ole(data)
     except (OSError, ValueError, struct.error) as exc:
         raise CorruptDocument(_damaged()) from exc
     with ole:
@@ -119,13 +119,23 @@ def _stories(raw: str, lengths: tuple[int, ...], header_bounds: list[int]) -> st
     for number, length in enumerate(lengths):
         story = raw[start : start + length]
         if number == 2 and header_bounds:  # headers and footers: first page, odd, even...
-            cuts = [b for b in header_bounds if 0 <= b <= length] or [0, length]
+            cuts = _ascending([b for b in header_bounds if 0 <= b <= length]) or [0, length]
             parts = (_clean(story[a:b]).strip("\n") for a, b in itertools.pairwise(cuts))
             texts.extend(dict.fromkeys(part for part in parts if part.strip()))
         else:
             texts.append(_clean(story).strip("\n"))
         start += length
     return "\n".join(text for text in texts if text.strip())
+
+
+def _ascending(bounds: list[int]) -> list[int]:
+    """The bounds that never step back: Word writes them in order, and slices between bounds
+    that jump back and forth would copy the header text over and over (quadratic)."""
+    kept: list[int] = []
+    for bound in bounds:
+        if not kept or bound >= kept[-1]:
+            kept.append(bound)
+    return kept
 
 
 def _header_bounds(table: bytes, fc: int, lcb: int) -> list[int]:
@@ -212,19 +222,22 @@ def _clean(raw: str) -> str:
     """Fields by their results, cell marks as tabs and row ends as line breaks."""
     out: list[str] = []
     fields: list[bool] = []  # per open field: True while in its instruction
+    instructions = 0  # how many of `fields` are True: asking any(fields) per mark is quadratic
     pos = 0
     for match in _SPECIALS.finditer(raw):
-        if not any(fields):
+        if not instructions:
             out.append(raw[pos : match.start()])
         pos = match.end()
         mark = match.group()
         if mark == _FIELD_BEGIN:
             fields.append(True)
+            instructions += 1
         elif mark == _FIELD_SEPARATOR and fields:
+            instructions -= fields[-1]
             fields[-1] = False
         elif mark == _FIELD_END and fields:
-            fields.pop()
-    if not any(fields):
+            instructions -= fields.pop()
+    if not instructions:
         out.append(raw[pos:])
     text = "".join(out).replace("\x07\r\x07", "\n").replace("\x07\x07", "\n")
     return text.replace("\x07", "\t").translate(_MARKS)

@@ -22,6 +22,7 @@ import olefile
 
 from ..encoding import decode_text
 from ..errors import CorruptDocument, EncryptedDocument
+from ..ole2 import open_ole
 from ..types import DetectedType, ExtractedText, Limits
 from .children import ChildCollector, safe_filename
 from .html import declared_charset, html_to_text
@@ -54,7 +55,7 @@ _CID_REFERENCE = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
 @register("msg")
 def extract_msg(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     try:
-        ole = olefile.OleFileIO(data)
+        ole = open_ole(data)
     except (OSError, ValueError, struct.error, IndexError) as exc:
         raise CorruptDocument(
             "The Outlook message could not be opened; it may be damaged or incomplete. "

@@ -30,6 +30,10 @@ class Package:
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
     visited: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)  # parts skipped, for people to see
+    # Built once each: a lookup per link must not scan every member or re-read a .rels part,
+    # or a package linking the same parts over and over costs links x members.
+    _lowered: dict[str, zipfile.ZipInfo] | None = field(default=None, repr=False)
+    _links: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     def first_visit(self, name: str) -> bool:
         """True the first time `name` is asked about: a chart or chunk linked many times is
@@ -96,8 +100,11 @@ class Package:
         for candidate in (name, urllib.parse.unquote(name)):
             if candidate in self.archive.NameToInfo:
                 return self.archive.NameToInfo[candidate]
-        lowered = urllib.parse.unquote(name).lower()
-        return next((m for m in self.archive.infolist() if m.filename.lower() == lowered), None)
+        if self._lowered is None:
+            self._lowered = {}
+            for member in self.archive.infolist():  # the first of equal names, as before
+                self._lowered.setdefault(member.filename.lower(), member)
+        return self._lowered.get(urllib.parse.unquote(name).lower())
 
     def main_document(self) -> str:
         for kind, target in self.related("").values():
@@ -110,6 +117,11 @@ class Package:
 
     def related(self, part: str) -> dict[str, tuple[str, str]]:
         """{relationship id: (kind, part name)} for the parts `part` points to."""
+        if part not in self._links:
+            self._links[part] = self._read_links(part)
+        return self._links[part]
+
+    def _read_links(self, part: str) -> dict[str, tuple[str, str]]:
         folder, name = posixpath.split(part)
         rels_name = posixpath.join(folder, "_rels", name + ".rels")
         rels = self.read(rels_name, required=False)

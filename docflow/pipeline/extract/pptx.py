@@ -79,13 +79,13 @@ def pptx_text(package: Package) -> str:
     seen: set[str] = set()
     for slide_id in presentation.iter(_SLIDE_ID):
         kind, name = parts.get(slide_id.get(_R_ID, ""), ("", ""))
-        if kind != "slide":
-            continue
+        if kind != "slide" or not package.first_visit(name):
+            continue  # a slide listed twice is read once: a list of one slide repeated is an attack
         slide = _Part(package, name, strict=True)
         lines = slide.lines(placeholders=True)
         links = slide.links.values()
         for part_kind, related in links:
-            if part_kind == "notesSlide":
+            if part_kind == "notesSlide" and package.first_visit(related):
                 lines.extend(_Part(package, related, strict=True).lines(placeholders=True))
         for part_kind, related in links:
             if part_kind == "comments" and package.first_visit(related):

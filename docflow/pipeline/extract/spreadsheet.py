@@ -90,8 +90,11 @@ def _sheet_extras(data: bytes, limits: Limits, warnings: list[str]) -> dict[str,
         kind, name = parts.get(sheet.get(_R_ID, ""), ("", ""))
         if not kind.endswith("sheet"):  # worksheet, chartsheet, dialogsheet
             continue
-        links = package.related(name).values()
-        lines = [  # comments belong to cells, so they come before the drawing layer
+        # Each part once, however many sheets link it. Comments belong to cells, so they come
+        # before the drawing layer.
+        links = [(kind, part) for kind, part in package.related(name).values()
+                 if kind in ("comments", "drawing") and package.first_visit(part)]
+        lines = [
             *(line for kind, part in links if kind == "comments"
               for line in _comment_lines(package.xml(part))),
             *(line for kind, part in links if kind == "drawing"
