@@ -95,12 +95,12 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
 def _with_embedded(raw: ExtractedText, data: bytes, fmt: str, limits: Limits) -> ExtractedText:
     """Add the files embedded in an Office document as children; they never fail the host."""
     try:
-        children, warnings = embedded_children(data, fmt, limits)
+        children, skipped = embedded_children(data, fmt, limits)
     except DocumentError as exc:
-        children, warnings = [], [f"The embedded objects were skipped: {exc.message}"]
-    if not children and not warnings:
+        children, skipped = [], [f"The embedded objects were skipped: {exc.message}"]
+    if not children and not skipped:
         return raw
-    return replace(raw, children=[*raw.children, *children], warnings=[*raw.warnings, *warnings])
+    return replace(raw, children=[*raw.children, *children], skipped=[*raw.skipped, *skipped])
 
 
 def finish_extracted(

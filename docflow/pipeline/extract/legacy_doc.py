@@ -53,8 +53,9 @@ _MARKS = str.maketrans({
 
 @register("doc")
 def extract_doc(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    skipped: list[str] = []
     try:
-        text = doc_text(data)
+        text = doc_text(data, skipped)
     except EncryptedDocument:
         raise
     except DocumentError as failed:  # not a piece table ours can follow: kreuzberg tries
@@ -65,15 +66,16 @@ def extract_doc(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
         except DocumentError:
             raise failed from None
     if text.strip():
-        return ExtractedText(text=text)
+        return ExtractedText(text=text, skipped=skipped)
     try:
         return ExtractedText(text=run_kreuzberg(data, "doc", _MIME, _LABEL, limits).content)
     except DocumentError:
         return ExtractedText(text=text)
 
 
-def doc_text(data: bytes) -> str:
-    """The text of the Word 6/95/97-2003 file `data`, every story, fields by their results."""
+def doc_text(data: bytes, skipped: list[str] | None = None) -> str:
+    """The text of the Word 6/95/97-2003 file `data`, every story, fields by their results.
+    Text that lies past the end of a stream cut short is counted in `skipped`."""
     try:
         ole = open_ole(data)
     except (OSError, ValueError, struct.error) as exc:
@@ -94,7 +96,7 @@ def doc_text(data: bytes) -> str:
             )
         code_page = _CODE_PAGES.get(lid, "cp1252")
         if ident == _WORD6_MAGIC or n_fib <= 105:
-            raw = _word6_text(word, flags, code_page)
+            raw, missing = _word6_text(word, flags, code_page)
             table, counts, headers = word, _CCP_6, _PLCF_HDD_6
         else:
             table_name = "1Table" if flags & _F_TABLE1 else "0Table"
@@ -102,9 +104,12 @@ def doc_text(data: bytes) -> str:
                 raise CorruptDocument(_damaged())
             table = _stream(ole, table_name)
             fc, lcb = struct.unpack_from("<II", word, _CLX_97)
-            raw = _piece_text(word, _pieces(table, fc, lcb), unicode_pieces=True,
-                              code_page="cp1252")
+            raw, missing = _piece_text(word, _pieces(table, fc, lcb), unicode_pieces=True,
+                                       code_page="cp1252")
             counts, headers = _CCP_97, _PLCF_HDD_97
+    if missing and skipped is not None:
+        skipped.append(f"{missing:,} characters of its text lie past the end of the file, which "
+                       "is cut short; they are missing.")
     story_lengths = struct.unpack_from("<8I", word, counts)
     fc, lcb = struct.unpack_from("<II", word, headers)
     return _stories(raw, story_lengths, _header_bounds(table, fc, lcb))
@@ -153,7 +158,7 @@ def _stream(ole: olefile.OleFileIO, name: str) -> bytes:
         raise CorruptDocument(_damaged()) from exc
 
 
-def _word6_text(word: bytes, flags: int, code_page: str) -> str:
+def _word6_text(word: bytes, flags: int, code_page: str) -> tuple[str, int]:
     """Word 6/95: 8-bit text; a fast-saved (complex) file has a piece table of its own."""
     total = sum(struct.unpack_from("<8I", word, _CCP_6))
     fc, lcb = struct.unpack_from("<II", word, _CLX_6)
@@ -164,7 +169,7 @@ def _word6_text(word: bytes, flags: int, code_page: str) -> str:
     end = min(fc_mac, fc_min + total + 1) if total else fc_mac
     if not 0 < fc_min <= end <= len(word):
         raise CorruptDocument(_damaged())
-    return word[fc_min:end].decode(code_page, "replace")
+    return word[fc_min:end].decode(code_page, "replace"), 0
 
 
 def _pieces(table: bytes, fc: int, lcb: int) -> list[tuple[int, int, int]]:
@@ -195,8 +200,10 @@ def _pieces(table: bytes, fc: int, lcb: int) -> list[tuple[int, int, int]]:
 
 def _piece_text(
     word: bytes, pieces: list[tuple[int, int, int]], unicode_pieces: bool, code_page: str
-) -> str:
+) -> tuple[str, int]:
+    """The pieces' text, and how many of their characters lie past the end of `word`."""
     parts = []
+    missing = 0
     # Every character takes at least a byte of the stream: pieces that add up to more are
     # overlapping on purpose, to blow the text up; reading stops there.
     budget = len(word)
@@ -210,12 +217,17 @@ def _piece_text(
         if unicode_pieces and not offset & 0x40000000:  # UTF-16 text at `offset`
             chunk = word[offset : offset + 2 * length]
             parts.append(chunk.decode("utf-16-le", "replace"))
+            missing += length - len(chunk) // 2
         elif unicode_pieces:  # "compressed": 8-bit windows-1252 text at half the offset
             at = (offset & 0x3FFFFFFF) // 2
-            parts.append(word[at : at + length].decode("cp1252", "replace"))
+            chunk = word[at : at + length]
+            parts.append(chunk.decode("cp1252", "replace"))
+            missing += length - len(chunk)
         else:
-            parts.append(word[offset : offset + length].decode(code_page, "replace"))
-    return "".join(parts)
+            chunk = word[offset : offset + length]
+            parts.append(chunk.decode(code_page, "replace"))
+            missing += length - len(chunk)
+    return "".join(parts), missing
 
 
 def _clean(raw: str) -> str:

@@ -37,19 +37,25 @@ def extract_ppt(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
         raise
     except DocumentError as failed:  # kreuzberg cannot read it: the records may still
         try:
-            return ExtractedText(text=ppt_text(data))
+            return _ours(data)
         except DocumentError:
             raise failed from None
     if result.content.strip():
         return ExtractedText(text=result.content)
     try:
-        return ExtractedText(text=ppt_text(data))
+        return _ours(data)
     except DocumentError:
         return ExtractedText(text=result.content)
 
 
-def ppt_text(data: bytes) -> str:
-    """The text of the PowerPoint 97-2003 file `data`: slides, notes, comments, in file order."""
+def _ours(data: bytes) -> ExtractedText:
+    skipped: list[str] = []
+    return ExtractedText(text=ppt_text(data, skipped), skipped=skipped)
+
+
+def ppt_text(data: bytes, skipped: list[str] | None = None) -> str:
+    """The text of the PowerPoint 97-2003 file `data`: slides, notes, comments, in file order.
+    A stream cut short is read up to the cut, which is named in `skipped`."""
     try:
         ole = open_ole(data)
     except (OSError, ValueError, struct.error) as exc:
@@ -63,16 +69,22 @@ def ppt_text(data: bytes) -> str:
             stream = ole.openstream(_STREAM).read()
         except (OSError, ValueError, struct.error) as exc:
             raise CorruptDocument(_damaged()) from exc
-    return "\n".join(_texts(stream))
+    texts, cut = _texts(stream)
+    if cut is not None and skipped is not None:
+        skipped.append(f"The slide stream is cut short at byte {cut:,} (the file is incomplete); "
+                       "the slides after it are missing.")
+    return "\n".join(texts)
 
 
-def _texts(stream: bytes) -> list[str]:
+def _texts(stream: bytes) -> tuple[list[str], int | None]:
+    """The texts in stream order, and where a record cut short ends the stream (if one does)."""
     texts: list[str] = []
     # (end of the container, its type) for each open container
     open_containers: list[tuple[int, int]] = []
     inside = {_MAIN_MASTER: 0, _COMMENT: 0}  # open containers of these types, kept as counts
     text_type = -1  # the last TextHeaderAtom's type
     pos, end = 0, len(stream)
+    cut: int | None = None
     while pos + 8 <= end:
         while open_containers and pos >= open_containers[-1][0]:
             closed = open_containers.pop()[1]
@@ -93,7 +105,8 @@ def _texts(stream: bytes) -> list[str]:
                 pos = body + length
             continue
         if body + length > end:
-            break  # a record cut short: what came before it is still good
+            cut = pos  # a record cut short: what came before it is still good
+            break
         in_master = inside[_MAIN_MASTER] > 0
         if kind == _TEXT_HEADER and length >= 4:
             text_type = struct.unpack_from("<I", stream, body)[0]
@@ -111,7 +124,7 @@ def _texts(stream: bytes) -> list[str]:
             texts.append(stream[body : body + length].decode("utf-16-le", "replace"))
         pos = body + length
     # "*" alone is the slide-number placeholder's stand-in, not text anyone typed.
-    return [text for text in texts if text.strip() and text != "*"]
+    return [text for text in texts if text.strip() and text != "*"], cut
 
 
 def _encrypted() -> str:

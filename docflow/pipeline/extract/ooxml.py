@@ -29,7 +29,7 @@ class Package:
     budget: UnpackBudget
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
     visited: set[str] = field(default_factory=set)
-    warnings: list[str] = field(default_factory=list)  # parts skipped, for people to see
+    skipped: list[str] = field(default_factory=list)  # parts that could not be read, named
     # Built once each: a lookup per link must not scan every member or re-read a .rels part,
     # or a package linking the same parts over and over costs links x members.
     _lowered: dict[str, zipfile.ZipInfo] | None = field(default=None, repr=False)
@@ -79,9 +79,16 @@ class Package:
         return read_member(self.archive, member, self.limits, self.budget, self.label)
 
     def xml(self, name: str, strict: bool = False) -> etree._Element | None:
-        """A small part parsed whole; None where it is missing. Damaged XML raises
-        CorruptDocument where `strict`, else is skipped with a warning for people."""
-        data = self.read(name, required=False)
+        """A small part parsed whole; None where it is missing. A damaged part (its XML, or
+        its compressed bytes) raises CorruptDocument where `strict`, else is skipped and named
+        in `skipped`."""
+        try:
+            data = self.read(name, required=False)
+        except CorruptDocument:
+            if strict:
+                raise
+            self.skip(name)
+            return None
         if data is None:
             return None
         try:
@@ -92,8 +99,12 @@ class Package:
                     f"The {self.label} document's part {name!r} is damaged or was built to "
                     f"attack XML readers; try saving it again from {self.label}."
                 ) from exc
-            self.warnings.append(f"The part {name!r} is damaged; its text was skipped.")
+            self.skip(name)
             return None
+
+    def skip(self, name: str, what: str = "part") -> None:
+        """Name a part that could not be read; the reader goes on without it."""
+        self.skipped.append(f"The {what} {name!r} is damaged; its text was skipped.")
 
     def _member(self, name: str) -> zipfile.ZipInfo | None:
         # Package part names are case-insensitive and may be percent-encoded in links.
