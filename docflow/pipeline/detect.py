@@ -42,6 +42,7 @@ MIME_TYPES = {
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
     "ppt": "application/vnd.ms-powerpoint",
+    "ppt40": "application/vnd.ms-powerpoint",  # PowerPoint 4.0: known, not read (see ole2.py)
     "msg": "application/vnd.ms-outlook",
     "eml": "message/rfc822",
     "ole2": "application/x-ole-storage",

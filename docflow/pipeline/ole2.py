@@ -58,7 +58,8 @@ def open_ole(data: bytes) -> olefile.OleFileIO:
 class Ole2Kind:
     """The format an OLE2 file holds; `encrypted` when it cannot be read without a password."""
 
-    format: str  # "doc", "xls", "ppt", "msg", "ooxml" (a password-protected OOXML package)
+    # "doc", "xls", "ppt", "msg", "ooxml" (a password-protected OOXML package), "ppt40"
+    format: str
     encrypted: bool = False
 
 
@@ -93,6 +94,11 @@ def _kind(ole: olefile.OleFileIO, root: dict[str, _Entry]) -> Ole2Kind | None:
         token = None if user is None else _unpack(_head(ole, user), "<I", 12)
         encrypted = token == _POWERPOINT_ENCRYPTED_TOKEN or "encryptedsummary" in root
         return Ole2Kind("ppt", encrypted=encrypted)
+    if "pp40" in root:
+        # PowerPoint 4.0 (1994) keeps its slides in one "PP40" stream whose layout was never
+        # published ([MS-PPT] starts at PowerPoint 97; Apache POI refuses these files too).
+        # PowerPoint 95 wrote it beside a "PowerPoint Document" stream, read above.
+        return Ole2Kind("ppt40")
     return None
 
 
