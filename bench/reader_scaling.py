@@ -84,7 +84,8 @@ def wide_ole2(size: int) -> bytes:
 # shape: (how it is read, how an input of about `size` bytes is made)
 SHAPES: dict[str, tuple[Callable[[object], object], Callable[[int], object]]] = {
     "rtf-text": (read_as("a.rtf"), lambda n: rtf(b"plain words here ", n)),
-    "rtf-cells": (read_as("a.rtf"), lambda n: rtf(b"\\cell ", n)),
+    "rtf-cells": (read_as("a.rtf"),  # a row of empty cells between two words: a run of tabs
+                  lambda n: b"{\\rtf1\\ansi A" + b"\\cell " * (n // 6) + b"B\\row}"),
     "rtf-formatting": (read_as("a.rtf"), lambda n: rtf(b"\\b\\i0\\fs22 x", n)),
     "rtf-nested-groups": (read_as("a.rtf"), lambda n: b"{\\rtf1 " + b"{" * n + b"x" + b"}" * n),
     "rtf-unclosed-groups": (read_as("a.rtf"), lambda n: b"{\\rtf1 " + b"{a" * (n // 2)),
