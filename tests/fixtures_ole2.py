@@ -105,3 +105,49 @@ def powerpoint_current_user(encrypted: bool = False) -> bytes:
     """A Current User stream: a CurrentUserAtom whose headerToken marks encryption."""
     token = 0xF3D1C4DF if encrypted else 0xE391C05F
     return struct.pack("<HHIII", 0, 0x0FF6, 20, 20, token) + b"\x00" * 16
+
+
+def make_wide_compound_file(count: int, first: str = "WordDocument") -> bytes:
+    """A compound file whose root lists `count` streams (`first`, then s000001, ...) in a
+    balanced tree, each claiming a sector of its own; the sectors are never written, so the
+    file is all directory: what a reader pays just to open it."""
+    names = [first] + [f"s{number:06d}" for number in range(1, count)]
+    links: dict[int, tuple[int, int]] = {}  # directory index -> (left, right)
+
+    def balance(low: int, high: int) -> int:
+        if low >= high:
+            return _NONE
+        middle = (low + high) // 2
+        links[middle + 1] = (balance(low, middle), balance(middle + 1, high))
+        return middle + 1
+
+    top = balance(0, count)
+    directory = _wide_entry("Root Entry", 5, _END_OF_CHAIN, 0, _NONE, _NONE, top) + b"".join(
+        _wide_entry(names[index - 1], 2, 1000 + index, 4096, *links[index], _NONE)
+        for index in range(1, count + 1)
+    )
+    directory = directory.ljust(-(-len(directory) // _SECTOR) * _SECTOR, b"\x00")
+    dir_sectors = len(directory) // _SECTOR
+    fat_sectors = -(-(dir_sectors + 1) // (_SECTOR // 4 - 1))
+    if fat_sectors > 109:
+        raise ValueError("make_wide_compound_file keeps its FAT in the header's DIFAT slots")
+    fat = [_FAT_SECTOR] * fat_sectors
+    fat += list(range(fat_sectors + 1, fat_sectors + dir_sectors)) + [_END_OF_CHAIN]
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat).ljust(fat_sectors * _SECTOR, b"\xff")
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\x00" * 16, 0x3E, 3, 0xFFFE, 9, 6, b"\x00" * 6,
+        0, fat_sectors, fat_sectors, 0, 4096, _END_OF_CHAIN, 0, _END_OF_CHAIN, 0,
+    )
+    header += struct.pack("<109I", *range(fat_sectors), *[_FREE] * (109 - fat_sectors))
+    return header + fat_bytes + directory
+
+
+def _wide_entry(
+    name: str, kind: int, start: int, size: int, left: int, right: int, child: int
+) -> bytes:
+    encoded = name.encode("utf-16-le") + b"\x00\x00"
+    return struct.pack(
+        "<64sHBBIII16sIQQIQ",
+        encoded, len(encoded), kind, 1, left, right, child, b"\x00" * 16, 0, 0, 0, start, size,
+    )

@@ -25,7 +25,8 @@ class DocumentError(BaseModel):
 
 class DocumentWarningOut(BaseModel):
     code: str = Field(description="Stable warning code: no_text (readable, but no text even "
-                      "after OCR), partial (some pages could not be read and were skipped), "
+                      "after OCR), partial (some pages or parts could not be read and were "
+                      "skipped; the message names them), "
                       "truncated (text cut at the text limit).")
     message: str = Field(description="What to know, in a sentence.")
 

@@ -42,7 +42,8 @@ from .types import (
 
 NO_TEXT = "no_text"  # a readable file with no text, even after OCR
 TRUNCATED = "truncated"  # text cut at Limits.max_text_chars
-PARTIAL = "partial"  # some pages could not be read and were skipped; the others were kept
+PARTIAL = "partial"  # some pages or parts could not be read and were skipped; the rest was kept
+_NAMED_PARTS = 10  # a partial warning names this many skipped parts, then counts the rest
 
 __all__ = [
     "Classification",
@@ -189,16 +190,27 @@ def document_warnings(extracted: ExtractedText, limits: Limits) -> list[Document
             why = "It holds no text: it may contain only pictures, or be blank."
         found.append(DocumentWarning(NO_TEXT, why + " It is kept, but search finds it only by "
                                      "its name and metadata."))
-    if extracted.unread_pages:
-        found.append(DocumentWarning(PARTIAL, _unread_message(extracted)))
+    if extracted.unread_pages or extracted.skipped:
+        found.append(DocumentWarning(PARTIAL, _partial_message(extracted)))
     if extracted.truncated:
         found.append(DocumentWarning(TRUNCATED, f"The text was cut at {limits.max_text_chars:,} "
                                      "characters; the rest is not searchable."))
     return found
 
 
-def _unread_message(extracted: ExtractedText) -> str:
+def _partial_message(extracted: ExtractedText) -> str:
+    sentences = []
     unread = extracted.unread_pages
-    shown = ", ".join(str(number) for number in unread[:10]) + (", ..." if len(unread) > 10 else "")
-    return (f"{len(unread):,} of {extracted.page_count:,} pages could not be read (damaged, or "
+    if unread:
+        shown = ", ".join(str(number) for number in unread[:10]) + (
+            ", ..." if len(unread) > 10 else "")
+        sentences.append(
+            f"{len(unread):,} of {extracted.page_count:,} pages could not be read (damaged, or "
             f"OCR ran out of time) and were skipped: page {shown}. The other pages were kept.")
+    skipped = list(dict.fromkeys(extracted.skipped))
+    sentences += skipped[:_NAMED_PARTS]
+    if len(skipped) > _NAMED_PARTS:
+        sentences.append(f"{len(skipped) - _NAMED_PARTS:,} more parts were skipped too.")
+    if skipped:
+        sentences.append("Everything else in the file was read.")
+    return " ".join(sentences)

@@ -42,6 +42,7 @@ MIME_TYPES = {
     "doc": "application/msword",
     "xls": "application/vnd.ms-excel",
     "ppt": "application/vnd.ms-powerpoint",
+    "ppt40": "application/vnd.ms-powerpoint",  # PowerPoint 4.0: known, not read (see ole2.py)
     "msg": "application/vnd.ms-outlook",
     "eml": "message/rfc822",
     "ole2": "application/x-ole-storage",
@@ -114,7 +115,10 @@ _OOXML_MAIN_TYPES = (
     (re.compile(rb"(presentationml|ms-powerpoint)[\w.-]*\.main\+xml"), "pptx"),
 )
 # EPUB font obfuscation is listed in encryption.xml too, but leaves the text readable.
-_EPUB_ALGORITHM = re.compile(rb"EncryptionMethod[^>]*?Algorithm\s*=\s*[\"']([^\"']+)")
+# Two steps, each linear: one pattern spanning both would rescan the rest of a tag from every
+# "EncryptionMethod" in it (quadratic on a megabyte of them with no ">").
+_EPUB_METHOD = re.compile(rb"EncryptionMethod[^>]*")
+_EPUB_ALGORITHM = re.compile(rb"Algorithm\s*=\s*[\"']([^\"']+)")
 _FONT_OBFUSCATION = {b"http://www.idpf.org/2008/embedding", b"http://ns.adobe.com/pdf/enc#RC"}
 # An e-mail starts with a block of "Name: value" lines (continuations indented).
 _HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:[ \t]*\S?")
@@ -290,7 +294,9 @@ def _package_encrypted(archive: zipfile.ZipFile, names: set[str], fmt: str) -> b
     if fmt == "epub":
         if "META-INF/encryption.xml" not in names:
             return False
-        algorithms = _EPUB_ALGORITHM.findall(_read_part(archive, "META-INF/encryption.xml"))
+        methods = _EPUB_METHOD.findall(_read_part(archive, "META-INF/encryption.xml"))
+        algorithms = [found.group(1) for method in methods
+                      if (found := _EPUB_ALGORITHM.search(method))]
         return any(algorithm not in _FONT_OBFUSCATION for algorithm in algorithms)
     if "META-INF/manifest.xml" not in names:
         return False

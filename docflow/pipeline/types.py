@@ -68,6 +68,10 @@ class ExtractedText:
     ocr_confidence: float | None = None  # mean OCR confidence (0..1) over OCR'd text; None: no OCR
     # 1-based pages that could not be read (damaged, OCR timed out) and were skipped.
     unread_pages: list[int] = field(default_factory=list)
+    # Parts that could not be read and were skipped, each a sentence naming it (a damaged chart,
+    # slide or comments part, an attachment broken in the message, a stream cut short): with
+    # any, the document completes with a `partial` warning, like unread pages.
+    skipped: list[str] = field(default_factory=list)
     # Attachments and archive members, each to become a document of its own (see ChildDocument).
     children: list[ChildDocument] = field(default_factory=list)
     ocr_seconds: float = field(default=0.0, compare=False)  # OCR time over pages, in extract

@@ -16,7 +16,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from docflow.pipeline import EncryptedDocument, Limits, detect
+from docflow.pipeline import EncryptedDocument, Limits, UnsupportedFormat, detect, process_document
 from docflow.pipeline.extract import extract
 from tests.fixtures import make_docx, make_pdf
 from tests.fixtures_office import make_epub, make_odf, make_pptx, make_xlsx, make_zip
@@ -226,3 +226,21 @@ def test_a_password_protected_office_file_is_encrypted_not_corrupt(
     with pytest.raises(EncryptedDocument) as error:
         extract(data, detected, LIMITS)
     assert error.value.code == "encrypted"
+
+
+def test_a_powerpoint_4_file_fails_as_unsupported_with_what_to_do_not_as_corrupt() -> None:
+    # PowerPoint 4.0 keeps its slides in a "PP40" stream whose layout was never published.
+    data = make_compound_file({"PP40": b"\x00\x01" * 2048, "Current User": b"\x08\x00"})
+    detected = detect(data, "deck-1994.ppt", LIMITS)
+    assert detected.format == "ppt40"
+    with pytest.raises(UnsupportedFormat) as error:
+        process_document(data, "deck-1994.ppt", LIMITS)
+    assert error.value.code == "unsupported_format"
+    assert error.value.message.startswith("PowerPoint 4.0 (1994) files are not read")
+    assert "save it as .pptx" in error.value.message
+
+
+def test_a_powerpoint_95_file_with_a_pp40_copy_is_still_a_ppt() -> None:
+    data = make_compound_file({"PowerPoint Document": b"\x00", "PP40": b"\x00",
+                               "Current User": powerpoint_current_user()})
+    assert detect(data, "deck.ppt", LIMITS).format == "ppt"

@@ -7,7 +7,7 @@ import zipfile
 
 import docx as python_docx
 
-from docflow.pipeline import Limits, detect, extract
+from docflow.pipeline import Limits, detect, extract, process_document
 from tests.fixtures_office import rewrite_zip
 
 LIMITS = Limits()
@@ -162,9 +162,11 @@ def test_a_chart_linked_many_times_is_read_once() -> None:
     assert read(package).count("Sales by region") == 1
 
 
-def test_a_damaged_chart_is_skipped_with_a_warning_not_silently() -> None:
+def test_a_damaged_chart_is_skipped_with_a_partial_warning_not_silently() -> None:
     block = _anchored(f'<c:chart xmlns:c="{_C}" xmlns:r="{_R}" r:id="rId70"/>')
     package = _docx_with(block, {"rId70": (_REL + "chart", b"<c:chartSpace><unclosed>")})
-    result = extract(package, detect(package, "report.docx", LIMITS), LIMITS)
-    assert result.text.split("\n") == ["Before", "Figure anchor", "After"]
-    assert any("extra/rId70.bin" in warning for warning in result.warnings)
+    result = process_document(package, "report.docx", LIMITS)
+    assert result.extracted.text.split("\n") == ["Before", "Figure anchor", "After"]
+    assert any("extra/rId70.bin" in part for part in result.extracted.skipped)
+    assert [w.code for w in result.warnings] == ["partial"]
+    assert "'word/extra/rId70.bin' is damaged" in result.warnings[0].message

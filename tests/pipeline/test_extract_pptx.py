@@ -7,12 +7,11 @@ import io
 import zipfile
 
 import pptx
-import pytest
 from pptx.chart.data import CategoryChartData
 from pptx.enum.chart import XL_CHART_TYPE
 from pptx.util import Inches
 
-from docflow.pipeline import CorruptDocument, Limits, detect, extract
+from docflow.pipeline import Limits, detect, extract, process_document
 from tests.fixtures_office import rewrite_zip
 
 LIMITS = Limits()
@@ -217,10 +216,12 @@ def test_classic_and_modern_slide_comments_follow_the_notes() -> None:
     ]
 
 
-def test_a_damaged_slide_fails_the_deck_instead_of_vanishing() -> None:
+def test_a_damaged_slide_is_skipped_and_named_while_the_others_are_read() -> None:
     presentation = pptx.Presentation()
-    for title in ("Good slide", "Damaged slide"):
+    for title in ("Good slide", "Damaged slide", "Last slide"):
         presentation.slides.add_slide(presentation.slide_layouts[5]).shapes.title.text = title
     package = rewrite_zip(_save(presentation), {"ppt/slides/slide2.xml": b"<p:sld><broken"})
-    with pytest.raises(CorruptDocument):
-        read(package)
+    result = process_document(package, "deck.pptx", LIMITS)
+    assert result.extracted.text.split() == ["Good", "slide", "Last", "slide"]
+    assert [w.code for w in result.warnings] == ["partial"]
+    assert "slide 2 'ppt/slides/slide2.xml' is damaged" in result.warnings[0].message

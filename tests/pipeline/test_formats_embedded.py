@@ -44,7 +44,7 @@ def test_a_word_document_gives_its_embedded_files_as_children() -> None:
     assert extracted.children[0].data == sheet
     assert extracted.children[1].data == b"Dear Ann, the notes."
     assert extracted.children[2].data == pdf
-    assert any("oleObject3.bin" in w for w in extracted.warnings)
+    assert any("oleObject3.bin" in w for w in extracted.skipped)
 
 
 def test_a_97_2003_object_stays_whole_and_a_damaged_one_never_fails_the_host() -> None:
@@ -56,7 +56,9 @@ def test_a_97_2003_object_stays_whole_and_a_damaged_one_never_fails_the_host() -
     result = process_document(pptx, "plan.pptx", LIMITS)
     assert "Q3 goals" in result.extracted.text
     assert [c.data for c in result.children] == [legacy]
-    assert any("oleObject2.bin" in w for w in result.extracted.warnings)
+    assert any("oleObject2.bin" in w for w in result.extracted.skipped)
+    assert [w.code for w in result.warnings] == ["partial"]
+    assert "oleObject2.bin" in result.warnings[0].message
 
 
 def test_a_document_without_embeddings_has_no_children() -> None:

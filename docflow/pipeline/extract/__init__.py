@@ -58,11 +58,13 @@ _LABELS = {  # how a person names the format; anything else is shown upper-case 
     "text": "text", "markdown": "Markdown", "doc": "Word 97-2003 (.doc)",
     "xls": "Excel 97-2003 (.xls)", "ppt": "PowerPoint 97-2003 (.ppt)", "msg": "Outlook (.msg)",
     "ole2": "Office 97-2003", "odt": "OpenDocument text", "ods": "OpenDocument spreadsheet",
-    "odp": "OpenDocument presentation", "zip": "ZIP",
+    "odp": "OpenDocument presentation", "zip": "ZIP", "ppt40": "PowerPoint 4.0 (1994)",
 }
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")  # keeps \t \n and \f
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# Tried only where a run of spaces starts: from every space of a long run, `[ \t]+\n` would
+# scan the rest of the run again (quadratic on a line of a million spaces).
+_TRAILING_SPACE = re.compile(r"(?<![ \t])[ \t]+\n")
 
 
 def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> ExtractedText:
@@ -93,12 +95,12 @@ def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> E
 def _with_embedded(raw: ExtractedText, data: bytes, fmt: str, limits: Limits) -> ExtractedText:
     """Add the files embedded in an Office document as children; they never fail the host."""
     try:
-        children, warnings = embedded_children(data, fmt, limits)
+        children, skipped = embedded_children(data, fmt, limits)
     except DocumentError as exc:
-        children, warnings = [], [f"The embedded objects were skipped: {exc.message}"]
-    if not children and not warnings:
+        children, skipped = [], [f"The embedded objects were skipped: {exc.message}"]
+    if not children and not skipped:
         return raw
-    return replace(raw, children=[*raw.children, *children], warnings=[*raw.warnings, *warnings])
+    return replace(raw, children=[*raw.children, *children], skipped=[*raw.skipped, *skipped])
 
 
 def finish_extracted(
@@ -158,6 +160,12 @@ def _empty_message(fmt: str, label: str) -> str:
 
 
 def _unsupported_message(fmt: str, label: str) -> str:
+    if fmt == "ppt40":
+        return (
+            "PowerPoint 4.0 (1994) files are not read: the format was never published. Open "
+            "the file in PowerPoint or LibreOffice Impress, save it as .pptx (or .ppt), and "
+            "upload that."
+        )
     if fmt in _IMAGES:
         return (
             f"This is an image ({label}); reading text from images needs OCR, which is not "

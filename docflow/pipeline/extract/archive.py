@@ -13,7 +13,7 @@ import io
 import mimetypes
 import zipfile
 
-from ..errors import DecompressionBomb, EmptyDocument, EncryptedDocument
+from ..errors import CorruptDocument, DecompressionBomb, EmptyDocument, EncryptedDocument
 from ..types import DetectedType, ExtractedText, Limits
 from ..zip_directory import find_zip
 from .children import ChildCollector, safe_filename
@@ -43,21 +43,30 @@ def extract_archive(data: bytes, detected: DetectedType, limits: Limits) -> Extr
         )
     children = ChildCollector(limits, _LABEL)
     _add_document_before(data, limits, children)
-    warnings = [
+    skipped = [
         f"{safe_filename(member.filename)!r} is password-protected and was skipped."
         for member in locked
     ]
+    damaged: CorruptDocument | None = None
     for member in members:
         if member.flag_bits & _ENCRYPTED:
             continue
-        payload = read_member(archive, member, limits, budget, _LABEL)
+        try:
+            payload = read_member(archive, member, limits, budget, _LABEL)
+        except CorruptDocument as exc:  # one damaged member: the others are still handed over
+            damaged = damaged or exc
+            skipped.append(f"{safe_filename(member.filename)!r} is damaged in the archive and "
+                           "could not be unpacked; it was skipped.")
+            continue
         check_nested(payload, limits, budget, depth=1)
         children.add(member.filename, payload, path=member.filename)
+    if damaged is not None and not children.found:
+        raise damaged  # nothing at all could be unpacked: the archive is what is broken
     listing = [child.path for child in children.found]
     count = f"{len(listing):,} file" + ("" if len(listing) == 1 else "s")
     return ExtractedText(
         text="\n".join([f"ZIP archive with {count}:", *listing]),
-        warnings=warnings,
+        skipped=skipped,
         children=children.found,
     )
 

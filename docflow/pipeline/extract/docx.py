@@ -105,7 +105,7 @@ _W_AUTHOR = _w("author")
 def extract_docx(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     package = Package.open(data, limits, _LABEL, ".docx")
     lines = _document_lines(package, 0)
-    return ExtractedText(text="\n".join(lines), warnings=package.warnings)
+    return ExtractedText(text="\n".join(lines), skipped=package.skipped)
 
 
 def _document_lines(package: Package, depth: int) -> list[str]:
@@ -129,24 +129,31 @@ def _distinct_stories(
 ) -> list[str]:
     """Header or footer texts in section order, each once (first page, odd and even repeat)."""
     seen: dict[str, None] = {}
-    for rid in ids:
-        name = parts[rid][1] if rid in parts else ""
-        xml = package.read(name, required=False) if name else None
-        if xml is not None:
-            text = "\n".join(_Story(xml, _Links(package, name, depth)).lines)
-            if text.strip():
-                seen[text] = None
+    names = dict.fromkeys(parts[rid][1] for rid in ids if rid in parts)  # each part read once
+    for name in names:
+        text = "\n".join(_side_story(package, name, depth))
+        if text.strip():
+            seen[text] = None
     return list(seen)
 
 
 def _story_lines(package: Package, parts: dict[str, tuple[str, str]], kind: str,
                  depth: int) -> list[str]:
     lines: list[str] = []
-    for part_kind, name in parts.values():
-        xml = package.read(name, required=False) if part_kind == kind else None
-        if xml is not None:
-            lines.extend(_Story(xml, _Links(package, name, depth)).lines)
+    for name in dict.fromkeys(name for part_kind, name in parts.values() if part_kind == kind):
+        lines.extend(_side_story(package, name, depth))
     return lines
+
+
+def _side_story(package: Package, name: str, depth: int) -> list[str]:
+    """A header, footer, notes or comments part: damaged, it is skipped and named, while a
+    damaged body fails the document."""
+    try:
+        xml = package.read(name, required=False) if name else None
+        return _Story(xml, _Links(package, name, depth)).lines if xml is not None else []
+    except CorruptDocument:
+        package.skip(name)
+        return []
 
 
 @dataclass
@@ -171,8 +178,12 @@ class _Links:
             root = self.package.xml(name)
             return diagram_lines(root) if root is not None else []
         if kind == "altChunk" and part_kind == "aFChunk":
-            data = self.package.read(name, required=False)
-            return _chunk_lines(self.package, data, self.depth) if data else []
+            try:
+                data = self.package.read(name, required=False)
+                return _chunk_lines(self.package, data, self.depth) if data else []
+            except CorruptDocument:  # an imported chunk that is not what it claims
+                self.package.skip(name, "imported chunk")
+                return []
         return []
 
 
@@ -182,6 +193,7 @@ def _chunk_lines(package: Package, data: bytes, depth: int) -> list[str]:
         if depth >= _MAX_CHUNK_DEPTH:
             return []  # chunks inside chunks inside chunks: an attack, not a document
         inner = Package.open(data, package.limits, _LABEL, ".docx", package.budget)
+        inner.skipped = package.skipped  # what the chunk skips, the host names
         return _document_lines(inner, depth + 1)
     head = data[:2048].lstrip().lower()
     if head.startswith(b"{\\rtf"):

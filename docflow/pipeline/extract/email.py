@@ -30,6 +30,11 @@ _HEADERS = ("Subject", "From", "To", "Cc", "Date")
 _ENCRYPTED_TYPES = ("multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime")
 _MAX_NESTING = 50  # MIME parts inside parts; real mail nests a handful deep
 _CID_REFERENCE = re.compile(rb"cid:([^\s\"'<>)]+)", re.IGNORECASE)
+_BROKEN_ENCODING = (  # defects Python's decoder records when it decodes a part only in part
+    email.errors.InvalidBase64CharactersDefect,
+    email.errors.InvalidBase64PaddingDefect,
+    email.errors.InvalidBase64LengthDefect,
+)
 
 
 @register("eml")
@@ -49,7 +54,7 @@ def extract_email(data: bytes, detected: DetectedType, limits: Limits) -> Extrac
     if names:
         lines += ["", "Attachments: " + ", ".join(names)]
     return ExtractedText(
-        text="\n".join(lines), warnings=reader.warnings, children=reader.children.found
+        text="\n".join(lines), skipped=reader.skipped, children=reader.children.found
     )
 
 
@@ -101,7 +106,7 @@ def _referenced_cids(message: Message) -> set[str]:
 class _MessageReader:
     def __init__(self, limits: Limits, shown_cids: set[str]) -> None:
         self.body: list[str] = []
-        self.warnings: list[str] = []
+        self.skipped: list[str] = []  # parts that could not be read, named for people
         self.children = ChildCollector(limits, "e-mail")
         self.shown_cids = shown_cids  # pictures the HTML body shows inline
 
@@ -109,7 +114,7 @@ class _MessageReader:
         """Read `part`; with `body` False only its attachments count (its text was read in
         another form)."""
         if depth > _MAX_NESTING:
-            self.warnings.append("Parts nested more than 50 deep were skipped.")
+            self.skipped.append("Parts nested more than 50 deep were skipped.")
             return
         content_type = part.get_content_type()
         if content_type == "message/rfc822" or _is_attachment(part, related):
@@ -142,6 +147,7 @@ class _MessageReader:
             inner = part.get_payload()
             message = inner[0] if isinstance(inner, list) and inner else None
             if not isinstance(message, Message):
+                self.skipped.append("An attached message is empty or damaged; it was skipped.")
                 return
             data = _message_bytes(message)
             subject = header(message, "Subject") or "attached message"
@@ -149,6 +155,11 @@ class _MessageReader:
         else:
             data = part.get_payload(decode=True) or b""
             name = part.get_filename() or ""
+            if any(isinstance(defect, _BROKEN_ENCODING) for defect in part.defects):
+                shown = safe_filename(name) if name else "an unnamed attachment"
+                self.skipped.append(
+                    f"The attachment {shown!r} is damaged in the message (its base64 encoding "
+                    "is broken): what could be decoded was kept, the rest is missing.")
             if self._shown_inline(part, related) and _decoration(part, data, name):
                 return  # a logo or icon of the body, not a file someone attached
             if not name:

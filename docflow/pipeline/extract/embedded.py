@@ -13,15 +13,12 @@ content, OCR'd with it when its text is thin (see office_pictures).
 
 from __future__ import annotations
 
-import io
 import logging
 import posixpath
 import struct
 
-import olefile
-
 from ..errors import DocumentError
-from ..ole2 import read_stream
+from ..ole2 import open_ole, read_stream
 from ..types import ChildDocument, Limits
 from .children import ChildCollector
 from .inline_images import is_decoration, looks_like_image
@@ -72,7 +69,7 @@ def embedded_children(data: bytes, fmt: str, limits: Limits) -> tuple[list[Child
 def unwrap_ole(payload: bytes) -> tuple[str, bytes] | None:
     """(file name, bytes) of what an OLE wrapper holds, or None when it holds nothing known."""
     try:
-        with olefile.OleFileIO(io.BytesIO(payload)) as ole:
+        with open_ole(payload) as ole:
             if ole.exists("\x01Ole10Native"):
                 return _ole10_native(read_stream(ole, "\x01Ole10Native", len(payload)))
             if ole.exists("CONTENTS"):  # Acrobat's embedded PDF

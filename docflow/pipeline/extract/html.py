@@ -30,7 +30,7 @@ _BLOCKS = frozenset({
 _CELLS = frozenset({"td", "th"})
 _PREFORMATTED = frozenset({"pre", "textarea", "listing", "plaintext"})
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")  # HTML collapses these, not Unicode spaces like nbsp
-_CELL_GAP = re.compile(r" *\t[ \t]*")
+_CELL_GAP = re.compile(r"(?<! ) *\t[ \t]*")  # from a run's first space only: stays linear
 _PARSER_OPTIONS = {"remove_comments": True, "remove_pis": True, "no_network": True}
 
 

@@ -11,7 +11,6 @@ instructions are dropped and their results kept; cell marks become tabs, row end
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import struct
@@ -19,7 +18,7 @@ import struct
 import olefile
 
 from ..errors import CorruptDocument, DocumentError, EncryptedDocument
-from ..ole2 import read_stream
+from ..ole2 import open_ole, read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .office import run_kreuzberg
 from .registry import register
@@ -54,8 +53,9 @@ _MARKS = str.maketrans({
 
 @register("doc")
 def extract_doc(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    skipped: list[str] = []
     try:
-        text = doc_text(data)
+        text = doc_text(data, skipped)
     except EncryptedDocument:
         raise
     except DocumentError as failed:  # not a piece table ours can follow: kreuzberg tries
@@ -66,17 +66,18 @@ def extract_doc(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
         except DocumentError:
             raise failed from None
     if text.strip():
-        return ExtractedText(text=text)
+        return ExtractedText(text=text, skipped=skipped)
     try:
         return ExtractedText(text=run_kreuzberg(data, "doc", _MIME, _LABEL, limits).content)
     except DocumentError:
         return ExtractedText(text=text)
 
 
-def doc_text(data: bytes) -> str:
-    """The text of the Word 6/95/97-2003 file `data`, every story, fields by their results."""
+def doc_text(data: bytes, skipped: list[str] | None = None) -> str:
+    """The text of the Word 6/95/97-2003 file `data`, every story, fields by their results.
+    Text that lies past the end of a stream cut short is counted in `skipped`."""
     try:
-        ole = olefile.OleFileIO(io.BytesIO(data))
+        ole = open_ole(data)
     except (OSError, ValueError, struct.error) as exc:
         raise CorruptDocument(_damaged()) from exc
     with ole:
@@ -95,7 +96,7 @@ def doc_text(data: bytes) -> str:
             )
         code_page = _CODE_PAGES.get(lid, "cp1252")
         if ident == _WORD6_MAGIC or n_fib <= 105:
-            raw = _word6_text(word, flags, code_page)
+            raw, missing = _word6_text(word, flags, code_page)
             table, counts, headers = word, _CCP_6, _PLCF_HDD_6
         else:
             table_name = "1Table" if flags & _F_TABLE1 else "0Table"
@@ -103,9 +104,12 @@ def doc_text(data: bytes) -> str:
                 raise CorruptDocument(_damaged())
             table = _stream(ole, table_name, len(data))
             fc, lcb = struct.unpack_from("<II", word, _CLX_97)
-            raw = _piece_text(word, _pieces(table, fc, lcb), unicode_pieces=True,
-                              code_page="cp1252")
+            raw, missing = _piece_text(word, _pieces(table, fc, lcb), unicode_pieces=True,
+                                       code_page="cp1252")
             counts, headers = _CCP_97, _PLCF_HDD_97
+    if missing and skipped is not None:
+        skipped.append(f"{missing:,} characters of its text lie past the end of the file, which "
+                       "is cut short; they are missing.")
     story_lengths = struct.unpack_from("<8I", word, counts)
     fc, lcb = struct.unpack_from("<II", word, headers)
     return _stories(raw, story_lengths, _header_bounds(table, fc, lcb))
@@ -120,13 +124,23 @@ def _stories(raw: str, lengths: tuple[int, ...], header_bounds: list[int]) -> st
     for number, length in enumerate(lengths):
         story = raw[start : start + length]
         if number == 2 and header_bounds:  # headers and footers: first page, odd, even...
-            cuts = [b for b in header_bounds if 0 <= b <= length] or [0, length]
+            cuts = _ascending([b for b in header_bounds if 0 <= b <= length]) or [0, length]
             parts = (_clean(story[a:b]).strip("\n") for a, b in itertools.pairwise(cuts))
             texts.extend(dict.fromkeys(part for part in parts if part.strip()))
         else:
             texts.append(_clean(story).strip("\n"))
         start += length
     return "\n".join(text for text in texts if text.strip())
+
+
+def _ascending(bounds: list[int]) -> list[int]:
+    """The bounds that never step back: Word writes them in order, and slices between bounds
+    that jump back and forth would copy the header text over and over (quadratic)."""
+    kept: list[int] = []
+    for bound in bounds:
+        if not kept or bound >= kept[-1]:
+            kept.append(bound)
+    return kept
 
 
 def _header_bounds(table: bytes, fc: int, lcb: int) -> list[int]:
@@ -144,7 +158,7 @@ def _stream(ole: olefile.OleFileIO, name: str, file_size: int) -> bytes:
         raise CorruptDocument(_damaged()) from exc
 
 
-def _word6_text(word: bytes, flags: int, code_page: str) -> str:
+def _word6_text(word: bytes, flags: int, code_page: str) -> tuple[str, int]:
     """Word 6/95: 8-bit text; a fast-saved (complex) file has a piece table of its own."""
     total = sum(struct.unpack_from("<8I", word, _CCP_6))
     fc, lcb = struct.unpack_from("<II", word, _CLX_6)
@@ -155,7 +169,7 @@ def _word6_text(word: bytes, flags: int, code_page: str) -> str:
     end = min(fc_mac, fc_min + total + 1) if total else fc_mac
     if not 0 < fc_min <= end <= len(word):
         raise CorruptDocument(_damaged())
-    return word[fc_min:end].decode(code_page, "replace")
+    return word[fc_min:end].decode(code_page, "replace"), 0
 
 
 def _pieces(table: bytes, fc: int, lcb: int) -> list[tuple[int, int, int]]:
@@ -186,8 +200,10 @@ def _pieces(table: bytes, fc: int, lcb: int) -> list[tuple[int, int, int]]:
 
 def _piece_text(
     word: bytes, pieces: list[tuple[int, int, int]], unicode_pieces: bool, code_page: str
-) -> str:
+) -> tuple[str, int]:
+    """The pieces' text, and how many of their characters lie past the end of `word`."""
     parts = []
+    missing = 0
     # Every character takes at least a byte of the stream: pieces that add up to more are
     # overlapping on purpose, to blow the text up; reading stops there.
     budget = len(word)
@@ -201,31 +217,39 @@ def _piece_text(
         if unicode_pieces and not offset & 0x40000000:  # UTF-16 text at `offset`
             chunk = word[offset : offset + 2 * length]
             parts.append(chunk.decode("utf-16-le", "replace"))
+            missing += length - len(chunk) // 2
         elif unicode_pieces:  # "compressed": 8-bit windows-1252 text at half the offset
             at = (offset & 0x3FFFFFFF) // 2
-            parts.append(word[at : at + length].decode("cp1252", "replace"))
+            chunk = word[at : at + length]
+            parts.append(chunk.decode("cp1252", "replace"))
+            missing += length - len(chunk)
         else:
-            parts.append(word[offset : offset + length].decode(code_page, "replace"))
-    return "".join(parts)
+            chunk = word[offset : offset + length]
+            parts.append(chunk.decode(code_page, "replace"))
+            missing += length - len(chunk)
+    return "".join(parts), missing
 
 
 def _clean(raw: str) -> str:
     """Fields by their results, cell marks as tabs and row ends as line breaks."""
     out: list[str] = []
     fields: list[bool] = []  # per open field: True while in its instruction
+    instructions = 0  # how many of `fields` are True: asking any(fields) per mark is quadratic
     pos = 0
     for match in _SPECIALS.finditer(raw):
-        if not any(fields):
+        if not instructions:
             out.append(raw[pos : match.start()])
         pos = match.end()
         mark = match.group()
         if mark == _FIELD_BEGIN:
             fields.append(True)
+            instructions += 1
         elif mark == _FIELD_SEPARATOR and fields:
+            instructions -= fields[-1]
             fields[-1] = False
         elif mark == _FIELD_END and fields:
-            fields.pop()
-    if not any(fields):
+            instructions -= fields.pop()
+    if not instructions:
         out.append(raw[pos:])
     text = "".join(out).replace("\x07\r\x07", "\n").replace("\x07\x07", "\n")
     return text.replace("\x07", "\t").translate(_MARKS)

@@ -11,13 +11,10 @@ out; a master's own text boxes are kept.
 
 from __future__ import annotations
 
-import io
 import struct
 
-import olefile
-
 from ..errors import CorruptDocument, DocumentError, EncryptedDocument
-from ..ole2 import read_stream
+from ..ole2 import open_ole, read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .office import run_kreuzberg
 from .registry import register
@@ -40,21 +37,27 @@ def extract_ppt(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
         raise
     except DocumentError as failed:  # kreuzberg cannot read it: the records may still
         try:
-            return ExtractedText(text=ppt_text(data))
+            return _ours(data)
         except DocumentError:
             raise failed from None
     if result.content.strip():
         return ExtractedText(text=result.content)
     try:
-        return ExtractedText(text=ppt_text(data))
+        return _ours(data)
     except DocumentError:
         return ExtractedText(text=result.content)
 
 
-def ppt_text(data: bytes) -> str:
-    """The text of the PowerPoint 97-2003 file `data`: slides, notes, comments, in file order."""
+def _ours(data: bytes) -> ExtractedText:
+    skipped: list[str] = []
+    return ExtractedText(text=ppt_text(data, skipped), skipped=skipped)
+
+
+def ppt_text(data: bytes, skipped: list[str] | None = None) -> str:
+    """The text of the PowerPoint 97-2003 file `data`: slides, notes, comments, in file order.
+    A stream cut short is read up to the cut, which is named in `skipped`."""
     try:
-        ole = olefile.OleFileIO(io.BytesIO(data))
+        ole = open_ole(data)
     except (OSError, ValueError, struct.error) as exc:
         raise CorruptDocument(_damaged()) from exc
     with ole:
@@ -66,18 +69,27 @@ def ppt_text(data: bytes) -> str:
             stream = read_stream(ole, _STREAM, len(data))
         except (OSError, ValueError, struct.error) as exc:
             raise CorruptDocument(_damaged()) from exc
-    return "\n".join(_texts(stream))
+    texts, cut = _texts(stream)
+    if cut is not None and skipped is not None:
+        skipped.append(f"The slide stream is cut short at byte {cut:,} (the file is incomplete); "
+                       "the slides after it are missing.")
+    return "\n".join(texts)
 
 
-def _texts(stream: bytes) -> list[str]:
+def _texts(stream: bytes) -> tuple[list[str], int | None]:
+    """The texts in stream order, and where a record cut short ends the stream (if one does)."""
     texts: list[str] = []
     # (end of the container, its type) for each open container
     open_containers: list[tuple[int, int]] = []
+    inside = {_MAIN_MASTER: 0, _COMMENT: 0}  # open containers of these types, kept as counts
     text_type = -1  # the last TextHeaderAtom's type
     pos, end = 0, len(stream)
+    cut: int | None = None
     while pos + 8 <= end:
         while open_containers and pos >= open_containers[-1][0]:
-            open_containers.pop()
+            closed = open_containers.pop()[1]
+            if closed in inside:
+                inside[closed] -= 1
         version_instance, kind, length = struct.unpack_from("<HHI", stream, pos)
         body = pos + 8
         if version_instance & 0x000F == 0x000F:  # a container: its records follow
@@ -86,13 +98,16 @@ def _texts(stream: bytes) -> list[str]:
             if len(open_containers) < _MAX_DEPTH:
                 # A container cut short still holds whole records up to the stream's end.
                 open_containers.append((min(body + length, end), kind))
+                if kind in inside:
+                    inside[kind] += 1
                 pos = body
             else:
                 pos = body + length
             continue
         if body + length > end:
-            break  # a record cut short: what came before it is still good
-        in_master = any(t == _MAIN_MASTER for _, t in open_containers)
+            cut = pos  # a record cut short: what came before it is still good
+            break
+        in_master = inside[_MAIN_MASTER] > 0
         if kind == _TEXT_HEADER and length >= 4:
             text_type = struct.unpack_from("<I", stream, body)[0]
         elif kind in (_TEXT_CHARS, _TEXT_BYTES) and not (
@@ -104,12 +119,12 @@ def _texts(stream: bytes) -> list[str]:
         elif (
             kind == _CSTRING
             and version_instance >> 4 == 1  # instance 1 of a comment's strings: its text
-            and any(t == _COMMENT for _, t in open_containers)
+            and inside[_COMMENT] > 0
         ):
             texts.append(stream[body : body + length].decode("utf-16-le", "replace"))
         pos = body + length
     # "*" alone is the slide-number placeholder's stand-in, not text anyone typed.
-    return [text for text in texts if text.strip() and text != "*"]
+    return [text for text in texts if text.strip() and text != "*"], cut
 
 
 def _encrypted() -> str:

@@ -22,7 +22,7 @@ import olefile
 
 from ..encoding import decode_text
 from ..errors import CorruptDocument, EncryptedDocument
-from ..ole2 import OversizedStream, read_stream
+from ..ole2 import OversizedStream, open_ole, read_stream
 from ..types import DetectedType, ExtractedText, Limits
 from .children import ChildCollector, safe_filename
 from .html import declared_charset, html_to_text
@@ -55,7 +55,7 @@ _CID_REFERENCE = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
 @register("msg")
 def extract_msg(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     try:
-        ole = olefile.OleFileIO(data)
+        ole = open_ole(data)
     except (OSError, ValueError, struct.error, IndexError) as exc:
         raise CorruptDocument(
             "The Outlook message could not be opened; it may be damaged or incomplete. "
@@ -66,7 +66,8 @@ def extract_msg(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
         _refuse_encrypted(message)
         children = ChildCollector(limits, _LABEL)
         fields = _fields(message)
-        for name, payload in _attachments(message, limits, depth=0):
+        skipped: list[str] = []
+        for name, payload in _attachments(message, limits, 0, skipped):
             children.add(name, payload, path=name)
         lines = [f"{name}: {value}" for name, value in fields.items() if value]
         body = _body(message, limits)
@@ -74,7 +75,7 @@ def extract_msg(data: bytes, detected: DetectedType, limits: Limits) -> Extracte
             lines += ["", body.strip()]
         if children.found:
             lines += ["", "Attachments: " + ", ".join(c.filename for c in children.found)]
-        return ExtractedText(text="\n".join(lines), children=children.found)
+        return ExtractedText(text="\n".join(lines), children=children.found, skipped=skipped)
     finally:
         ole.close()
 
@@ -244,8 +245,10 @@ def _rtf_text(rtf: bytes, limits: Limits) -> str:
 
 
 def _attachments(
-    message: _Storage, limits: Limits, depth: int
+    message: _Storage, limits: Limits, depth: int, skipped: list[str] | None = None
 ) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each attachment; one whose data cannot be read is named in
+    `skipped` (where given) and the others are still read."""
     found = []
     shown = _shown_cids(message)
     for number, attachment in enumerate(message.substorages(_ATTACHMENT), start=1):
@@ -256,7 +259,15 @@ def _attachments(
             or attachment.text(_ATTACH_NAME)
             or attachment.text(_DISPLAY_NAME)
         )
-        data = attachment.binary(_ATTACH_DATA)
+        try:
+            data = attachment.binary(_ATTACH_DATA)
+        except (CorruptDocument, OSError, ValueError, struct.error):
+            if skipped is None:
+                raise
+            shown = safe_filename(name) if name else f"attachment {number}"
+            skipped.append(f"The attachment {shown!r} is damaged in the message; it was "
+                           "skipped.")
+            continue
         embedded = [*attachment.prefix, _EMBEDDED_MESSAGE]
         if data is None and attachment.ole.exists(embedded) and depth < limits.max_archive_depth:
             inner = _Storage(attachment.ole, embedded, attachment.file_size)

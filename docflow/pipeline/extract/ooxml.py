@@ -29,7 +29,11 @@ class Package:
     budget: UnpackBudget
     label: str  # how a person names the format: "Word", "PowerPoint", "Excel"
     visited: set[str] = field(default_factory=set)
-    warnings: list[str] = field(default_factory=list)  # parts skipped, for people to see
+    skipped: list[str] = field(default_factory=list)  # parts that could not be read, named
+    # Built once each: a lookup per link must not scan every member or re-read a .rels part,
+    # or a package linking the same parts over and over costs links x members.
+    _lowered: dict[str, zipfile.ZipInfo] | None = field(default=None, repr=False)
+    _links: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     def first_visit(self, name: str) -> bool:
         """True the first time `name` is asked about: a chart or chunk linked many times is
@@ -75,9 +79,16 @@ class Package:
         return read_member(self.archive, member, self.limits, self.budget, self.label)
 
     def xml(self, name: str, strict: bool = False) -> etree._Element | None:
-        """A small part parsed whole; None where it is missing. Damaged XML raises
-        CorruptDocument where `strict`, else is skipped with a warning for people."""
-        data = self.read(name, required=False)
+        """A small part parsed whole; None where it is missing. A damaged part (its XML, or
+        its compressed bytes) raises CorruptDocument where `strict`, else is skipped and named
+        in `skipped`."""
+        try:
+            data = self.read(name, required=False)
+        except CorruptDocument:
+            if strict:
+                raise
+            self.skip(name)
+            return None
         if data is None:
             return None
         try:
@@ -88,16 +99,23 @@ class Package:
                     f"The {self.label} document's part {name!r} is damaged or was built to "
                     f"attack XML readers; try saving it again from {self.label}."
                 ) from exc
-            self.warnings.append(f"The part {name!r} is damaged; its text was skipped.")
+            self.skip(name)
             return None
+
+    def skip(self, name: str, what: str = "part") -> None:
+        """Name a part that could not be read; the reader goes on without it."""
+        self.skipped.append(f"The {what} {name!r} is damaged; its text was skipped.")
 
     def _member(self, name: str) -> zipfile.ZipInfo | None:
         # Package part names are case-insensitive and may be percent-encoded in links.
         for candidate in (name, urllib.parse.unquote(name)):
             if candidate in self.archive.NameToInfo:
                 return self.archive.NameToInfo[candidate]
-        lowered = urllib.parse.unquote(name).lower()
-        return next((m for m in self.archive.infolist() if m.filename.lower() == lowered), None)
+        if self._lowered is None:
+            self._lowered = {}
+            for member in self.archive.infolist():  # the first of equal names, as before
+                self._lowered.setdefault(member.filename.lower(), member)
+        return self._lowered.get(urllib.parse.unquote(name).lower())
 
     def main_document(self) -> str:
         for kind, target in self.related("").values():
@@ -110,6 +128,11 @@ class Package:
 
     def related(self, part: str) -> dict[str, tuple[str, str]]:
         """{relationship id: (kind, part name)} for the parts `part` points to."""
+        if part not in self._links:
+            self._links[part] = self._read_links(part)
+        return self._links[part]
+
+    def _read_links(self, part: str) -> dict[str, tuple[str, str]]:
         folder, name = posixpath.split(part)
         rels_name = posixpath.join(folder, "_rels", name + ".rels")
         rels = self.read(rels_name, required=False)

@@ -58,7 +58,7 @@ _MODERN_TEXT_BODY = "{http://schemas.microsoft.com/office/powerpoint/2018/8/main
 def extract_pptx(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     try:
         package = Package.open(data, limits, _LABEL, ".pptx")
-        return ExtractedText(text=pptx_text(package), warnings=package.warnings)
+        return ExtractedText(text=pptx_text(package), skipped=package.skipped)
     except CorruptDocument as ours:
         try:  # a package ours cannot follow: kreuzberg is more forgiving of broken links
             return ExtractedText(text=run_kreuzberg(data, "pptx", _MIME, _LABEL, limits).content)
@@ -79,14 +79,15 @@ def pptx_text(package: Package) -> str:
     seen: set[str] = set()
     for slide_id in presentation.iter(_SLIDE_ID):
         kind, name = parts.get(slide_id.get(_R_ID, ""), ("", ""))
-        if kind != "slide":
-            continue
-        slide = _Part(package, name, strict=True)
+        if kind != "slide" or not package.first_visit(name):
+            continue  # a slide listed twice is read once: a list of one slide repeated is an attack
+        slide = _Part(package, name, what=f"slide {len(slides) + 1}")
         lines = slide.lines(placeholders=True)
         links = slide.links.values()
         for part_kind, related in links:
-            if part_kind == "notesSlide":
-                lines.extend(_Part(package, related, strict=True).lines(placeholders=True))
+            if part_kind == "notesSlide" and package.first_visit(related):
+                notes = _Part(package, related, what=f"notes of slide {len(slides) + 1}")
+                lines.extend(notes.lines(placeholders=True))
         for part_kind, related in links:
             if part_kind == "comments" and package.first_visit(related):
                 lines.extend(_comment_lines(package.xml(related)))
@@ -110,11 +111,17 @@ def _layout_text(package: Package, layout: str, seen: set[str], shared: dict[str
 class _Part:
     """A slide, notes page, layout or master, read whole (they are small)."""
 
-    def __init__(self, package: Package, name: str, strict: bool = False) -> None:
+    def __init__(self, package: Package, name: str, what: str = "part") -> None:
         self.package = package
         self.name = name
-        self.root = package.xml(name, strict)  # a damaged slide or notes page fails the deck
-        self.links = package.related(name) if self.root is not None else {}
+        self.root: etree._Element | None = None
+        self.links: dict[str, tuple[str, str]] = {}
+        try:  # a damaged slide is skipped and named; the deck's other slides are read
+            self.root = package.xml(name, strict=True)
+            self.links = package.related(name) if self.root is not None else {}
+        except CorruptDocument:
+            self.root = None
+            package.skip(name, what)
 
     def lines(self, placeholders: bool) -> list[str]:
         lines: list[str] = []

@@ -31,6 +31,15 @@ _TOKENS = re.compile(
     rb"|[\r\n]+"  # line ends in the file are not text
     rb"|\\",  # a lone backslash at the very end
 )
+# What a skipped destination holds up to its next brace, in one match instead of a token at a
+# time (pictures and style sheets are most of a real file's bytes): text, control symbols and
+# control words, except those that still count there: \bin (its data may hold braces), \*,
+# \uN and \ucN (fallback characters), a font table or footnote, and the words that set the
+# document's code page wherever they stand.
+_SKIPPED_RUN = re.compile(
+    rb"(?:[^\\{}]+|\\[^a-zA-Z*]"
+    rb"|\\(?!(?:bin|uc?|fonttbl|footnote|ansicpg|ansi|mac|pca?)(?![a-zA-Z]))[a-zA-Z]+-?\d* ?)++"
+)
 # Destinations whose contents are not text a reader sees.
 _SKIPPED = frozenset({
     "fonttbl", "colortbl", "stylesheet", "info", "pict", "objdata", "objclass", "objname",
@@ -60,6 +69,18 @@ _CHARSETS = {
     186: "cp1257", 204: "cp1251", 222: "cp874", 238: "cp1250", 254: "cp437", 255: "cp850",
 }
 _DOCUMENT_CHARSETS = {b"mac": "mac_roman", b"pc": "cp437", b"pca": "cp850", b"ansi": "cp1252"}
+# A run of control words that change nothing the reader keeps (\b, \fs22, \rtlch, ...: most
+# of a real file's tokens), in one match; it stops before any word `_Reader` acts on, and
+# takes names and parameters exactly as _TOKENS splits them.
+_ACTED_ON = sorted(
+    {"bin", "u", "f", "uc", "ansicpg", "footnote", *_SKIPPED,
+     *(word.decode() for word in (*_CHARACTERS, *_DOCUMENT_CHARSETS))},
+    key=len, reverse=True,
+)
+_FORMATTING_RUN = re.compile(
+    rb"(?:\\(?!(?:" + "|".join(_ACTED_ON).encode() + rb")(?![a-zA-Z]))"
+    rb"[a-zA-Z]{1,32}(?![a-zA-Z])(?:-?\d{1,10})? ?)++"  # possessive: twice as fast, same match
+)
 _MAX_DEPTH = 10_000  # deeper nesting is an attack, not a document; deeper groups are skipped
 
 
@@ -117,6 +138,17 @@ class _Reader:
         star = False  # the previous token was \*
         data, pos, end = self.data, 0, len(self.data)
         while pos < end and self.size < self.max_chars:
+            if not (group.fonttbl or overflow or star or skip_chars):
+                if group.skip:
+                    run = _SKIPPED_RUN.match(data, pos)
+                    if run is not None:  # nothing in it counts: on to what does
+                        pos = run.end()
+                        continue
+                elif data[pos] == 0x5C:  # a backslash
+                    run = _FORMATTING_RUN.match(data, pos)
+                    if run is not None:
+                        pos = run.end()
+                        continue
             match = _TOKENS.match(data, pos)
             if match is None:  # cannot happen: the last alternative takes any byte
                 break
@@ -150,7 +182,8 @@ class _Reader:
                 if word == b"u" and param is not None:
                     if not group.skip:
                         value = int(param)
-                        self._emit(chr(value + 65536 if value < 0 else value))
+                        value += 65536 if value < 0 else 0  # Word writes these as signed
+                        self._emit(chr(value) if 0 <= value < 0x110000 else "\ufffd")
                     skip_chars = group.uc
                     star = False
                     continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ..errors import CorruptDocument
 from ..types import DetectedType, ExtractedText, Limits
 from .drawingml import (
     A_P,
@@ -35,24 +36,25 @@ _FORMATS = {
 def extract_spreadsheet(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     mime_type, label = _FORMATS[detected.format]
     result = run_kreuzberg(data, detected.format, mime_type, label, limits)
-    warnings: list[str] = []
-    extras = _sheet_extras(data, limits, warnings) if detected.format == "xlsx" else {}
+    skipped: list[str] = []
+    extras = _sheet_extras(data, limits, skipped) if detected.format == "xlsx" else {}
     names = (result.metadata or {}).get("sheet_names") or []
     tables = {table.page_number: table.cells for table in result.tables}
     if not names or not set(tables) <= set(range(1, len(names) + 1)):
         # Sheets and tables do not line up: kreuzberg's text as is, then what it leaves out.
         rest = [line for lines in extras.values() for line in lines]
         text = "\n\n".join(part for part in (result.content, *rest) if part)
-        return ExtractedText(text=text, warnings=warnings)
+        return ExtractedText(text=text, skipped=skipped)
     sheets = [
         (name, [*_rows(tables.get(number, [])), *extras.pop(name, [])])
         for number, name in enumerate(names, 1)
     ]
     sheets.extend(extras.items())  # chart sheets: kreuzberg does not list them
     if not any(rows for _, rows in sheets):
-        return ExtractedText(text="")  # sheet names alone are not content: the file is empty
+        # sheet names alone are not content: the file is empty
+        return ExtractedText(text="", skipped=skipped)
     text = "\n\n".join("\n".join([name, *rows]) for name, rows in sheets)
-    return ExtractedText(text=text, warnings=warnings)
+    return ExtractedText(text=text, skipped=skipped)
 
 
 def _rows(cells: list[list[str]]) -> list[str]:
@@ -75,11 +77,21 @@ _TEXT_BODY = f"{{{_XDR}}}txBody"
 _R_ID, _R_DM = f"{{{_R}}}id", f"{{{_R}}}dm"
 
 
-def _sheet_extras(data: bytes, limits: Limits, warnings: list[str]) -> dict[str, list[str]]:
+def _sheet_extras(data: bytes, limits: Limits, skipped: list[str]) -> dict[str, list[str]]:
     """{sheet name: lines of its comments, shapes and charts}, for the sheets that have any;
-    parts that could not be read are added to `warnings`."""
+    parts that could not be read are named in `skipped`. The cells are kreuzberg's, so a
+    package ours cannot follow costs these extras only."""
+    try:
+        return _extras(data, limits, skipped)
+    except CorruptDocument:
+        skipped.append("The workbook's comments, text boxes and charts could not be read; "
+                       "its cells were.")
+        return {}
+
+
+def _extras(data: bytes, limits: Limits, skipped: list[str]) -> dict[str, list[str]]:
     package = Package.open(data, limits, "Excel", ".xlsx")
-    package.warnings = warnings
+    package.skipped = skipped
     main = package.main_document()
     workbook = package.xml(main)
     if workbook is None:
@@ -90,8 +102,11 @@ def _sheet_extras(data: bytes, limits: Limits, warnings: list[str]) -> dict[str,
         kind, name = parts.get(sheet.get(_R_ID, ""), ("", ""))
         if not kind.endswith("sheet"):  # worksheet, chartsheet, dialogsheet
             continue
-        links = package.related(name).values()
-        lines = [  # comments belong to cells, so they come before the drawing layer
+        # Each part once, however many sheets link it. Comments belong to cells, so they come
+        # before the drawing layer.
+        links = [(kind, part) for kind, part in package.related(name).values()
+                 if kind in ("comments", "drawing") and package.first_visit(part)]
+        lines = [
             *(line for kind, part in links if kind == "comments"
               for line in _comment_lines(package.xml(part))),
             *(line for kind, part in links if kind == "drawing"
