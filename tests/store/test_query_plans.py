@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store import Document, Store
 from docflow.store import documents as docs
-from docflow.store.batches import batch_progress
+from docflow.store.batches import counted_batch_progress
 from docflow.store.models import Batch, DocumentStatus, Extraction, utcnow
 from docflow.store.scope import tenant_scope
 from docflow.worker.indexer import count_pending, pending_query
@@ -97,7 +97,7 @@ def _plan_of(store: Store, call: Callable[[Session], Any], marker: str) -> str:
     # A tenant's listing and its batch's progress: the tenant's filter stays on an index.
     (lambda s, r: _as("acme", lambda: docs.list_documents(s, docs.DocumentFilter(), 50, 0)),
      "ORDER BY documents.created_at", "ix_documents_tenant_created"),
-    (lambda s, r: _as("acme", lambda: batch_progress(s, r[1]["batch_id"])),
+    (lambda s, r: _as("acme", lambda: counted_batch_progress(s, r[1]["batch_id"])),
      "GROUP BY", "ix_documents_batch_status_warnings"),
     (lambda s, r: _as("acme", lambda: docs.find_by_idempotency_keys(s, ["key-1", "key-5"])),
      "idempotency_key IN", "ix_documents_idempotency_key"),
