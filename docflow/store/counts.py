@@ -182,11 +182,15 @@ def ensure_triggers(conn: Connection) -> None:
 
 
 def drop_triggers(conn: Connection) -> None:
+    """Stop counting (the functions stay: `recount` takes its shard with one)."""
     for name in TRIGGERS:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON documents")
         else:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def drop_functions(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for function in ("docflow_count_document()", "docflow_add_count("
                          "text, text, text, text, bigint, integer)", "docflow_count_shard()"):

@@ -13,7 +13,7 @@ lock writers out of (PostgreSQL), so no change falls between the two.
 import sqlalchemy as sa
 from alembic import op
 
-from docflow.store.counts import backfill, drop_triggers, install_triggers
+from docflow.store.counts import backfill, drop_functions, drop_triggers, install_triggers
 
 revision = "0016_batch_counters"
 down_revision = "0015_finished_cursor"
@@ -39,4 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     drop_triggers(op.get_bind())
+    drop_functions(op.get_bind())
     op.drop_table("document_counts")
