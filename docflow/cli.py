@@ -181,6 +181,29 @@ def migrate(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def recount(batch_id: Annotated[str | None, typer.Argument(
+                help="One batch; leave out for every batch and the overview's totals.")] = None,
+            data_dir: DataDir = None) -> None:
+    """Count the documents again and correct the counters behind batch progress and the
+    overview, should they ever disagree (the database keeps them as documents change; rows
+    changed with its triggers off would leave them behind). Safe while everything runs."""
+    from docflow.store import open_store
+    from docflow.store.counts import recount as recount_documents
+
+    store = open_store(_settings(data_dir), migrate=True)
+    try:
+        result = recount_documents(store.db, batch_id)
+    finally:
+        store.db.dispose()
+    if not result.drifted:
+        console.print(f"counters agree with the documents ({result.keys} counted)")
+        return
+    for (batch, tenant, status, codes), delta in result.corrected.items():
+        where = f"batch {batch}" if batch else f"tenant {tenant} overall"
+        console.print(f"corrected {where} {status}{' ' + codes if codes else ''}: {delta:+d}")
+
+
+@app.command()
 def train(
     data_dir: DataDir = None,
     tenant: Annotated[str | None, typer.Option(help="Whose classifier: trained on that "

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from docflow.config import Settings
 from docflow.observability.counters import Sample, shared
 from docflow.store import Store
+from docflow.store.counts import status_totals
 from docflow.store.models import Document, DocumentStatus
 from docflow.store.workers import list_workers
 
@@ -89,8 +90,7 @@ class DocflowCollector(Collector):
 
     def _from_database(self) -> Iterator[Metric]:
         with self.store.db.read() as session:
-            by_status = dict(session.execute(
-                select(Document.status, func.count()).group_by(Document.status)).all())
+            by_status = status_totals(session)  # counters, not a count of documents
             by_code = session.execute(
                 select(Document.error_code, func.count())
                 .where(Document.status == DocumentStatus.FAILED)

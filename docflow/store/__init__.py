@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from docflow.config import Settings
 from docflow.store import auth as _auth_tables  # noqa: F401  (their tables join Base.metadata)
+from docflow.store import counts as _counts  # noqa: F401  (its table joins Base.metadata)
 from docflow.store import tenants as _tenants  # noqa: F401  (its table, and the tenant filter)
 from docflow.store.blobs import BlobStore, BlobTooLarge, LocalBlobStore, StoredBlob
 from docflow.store.db import Database

@@ -7,7 +7,7 @@ a retried request return what the first one created instead of creating it twice
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from docflow.store.counts import batch_counts
 from docflow.store.db import Database
 from docflow.store.documents import NewDocument, find_by_idempotency_keys, register_documents
 from docflow.store.keyset import Key, Keyset, Page, read_page
@@ -153,7 +154,7 @@ def write_with_retry(db: Database, work: Callable[[Session], T], attempts: int =
     raise AssertionError("unreachable")
 
 
-# Newest first: a tenant's batches read (tenant_id, created_at, id) backwards (migration 0016).
+# Newest first: a tenant's batches read (tenant_id, created_at, id) backwards (migration 0017).
 BATCH_ORDER = Keyset((Batch.created_at, Batch.id), descending=True)
 
 
@@ -194,17 +195,32 @@ class BatchProgress:
 
 
 def batch_progress(session: Session, batch_id: str) -> BatchProgress | None:
-    """One GROUP BY read from the (batch_id, status, warning_codes) index alone."""
+    """The batch's counters (store/counts.py): a few rows, however many documents it holds."""
     batch = session.get(Batch, batch_id)
     if batch is None:
         return None
-    counts = dict.fromkeys(DocumentStatus.ALL, 0)
-    with_warnings = 0
-    warnings: Counter[str] = Counter()
+    counts = batch_counts(session, batch_id)
+    return _progress(batch_id, ((s, c or None, n) for (s, c), n in counts.items()))
+
+
+def counted_batch_progress(session: Session, batch_id: str) -> BatchProgress | None:
+    """The same, counted from the documents with one GROUP BY on the (batch_id, status,
+    warning_codes) index: what the counters replace, for checking them and for comparison."""
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        return None
     rows = session.execute(
         select(Document.status, Document.warning_codes, func.count())
         .where(Document.batch_id == batch_id)
         .group_by(Document.status, Document.warning_codes))
+    return _progress(batch_id, rows)
+
+
+def _progress(batch_id: str, rows: Iterable[tuple[str, str | None, int]]) -> BatchProgress:
+    """Progress from (status, warning codes, documents) rows."""
+    counts = dict.fromkeys(DocumentStatus.ALL, 0)
+    with_warnings = 0
+    warnings: Counter[str] = Counter()
     for status, codes, count in rows:
         counts[status] = counts.get(status, 0) + count
         if codes and status == DocumentStatus.COMPLETED:

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from docflow.store.counts import ensure_triggers
 from docflow.store.db import Database
 
 # Tables the migrations create that no model describes: the postgres search backend's, which it
@@ -36,6 +37,7 @@ def upgrade_database(db: Database) -> None:
         try:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+            ensure_triggers(connection)
             connection.commit()
         finally:
             if connection.dialect.name == "postgresql":

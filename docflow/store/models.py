@@ -78,7 +78,7 @@ class Batch(Base):
     __table_args__ = (
         # A client's key is its tenant's: two tenants may use the same one (migration 0014).
         Index("ix_batches_idempotency_key", "idempotency_key", "tenant_id", unique=True),
-        # A tenant's batches, newest first, a page at a time (migration 0016).
+        # A tenant's batches, newest first, a page at a time (migration 0017).
         Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
     )
 

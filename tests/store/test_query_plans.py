@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store import Document, Store, listing
 from docflow.store import documents as docs
-from docflow.store.batches import BATCH_ORDER, batch_progress, list_batches
+from docflow.store.batches import BATCH_ORDER, counted_batch_progress, list_batches
 from docflow.store.models import Batch, DocumentStatus, Extraction, utcnow
 from docflow.store.scope import tenant_scope
 from docflow.worker.indexer import count_pending, pending_query
@@ -119,7 +119,7 @@ def _plan_of(store: Store, call: Callable[[Session], Any], marker: str,
     # A tenant's listing and its batch's progress: the tenant's filter stays on an index.
     (lambda s, r: _as("acme", lambda: listing.list_documents(s, listing.DocumentFilter(), 50)),
      "ORDER BY documents.created_at", "ix_documents_tenant_created"),
-    (lambda s, r: _as("acme", lambda: batch_progress(s, r[1]["batch_id"])),
+    (lambda s, r: _as("acme", lambda: counted_batch_progress(s, r[1]["batch_id"])),
      "GROUP BY", "ix_documents_batch_status_warnings"),
     (lambda s, r: _as("acme", lambda: docs.find_by_idempotency_keys(s, ["key-1", "key-5"])),
      "idempotency_key IN", "ix_documents_idempotency_key"),

@@ -1,5 +1,6 @@
-"""Warnings on completed documents: kept with their codes, counted per batch from the progress
-index alone, filterable by code, on SQLite and PostgreSQL alike, and migrated onto old rows."""
+"""Warnings on completed documents: kept with their codes, counted per batch (by the counters,
+or again from the progress index alone), filterable by code, on SQLite and PostgreSQL alike,
+and migrated onto old rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import event, inspect, select, text
 
 from docflow.store import Document, DocumentStatus, Store, listing
 from docflow.store import documents as docs
-from docflow.store.batches import batch_progress, create_batch
+from docflow.store.batches import batch_progress, counted_batch_progress, create_batch
 from docflow.store.db import Database
 from docflow.store.migrate import upgrade_database
 from tests.conftest import put
@@ -83,19 +84,41 @@ def test_the_warning_filter_matches_whole_codes(any_store: Store) -> None:
     assert listed("no_such_code") == set()
 
 
-def test_batch_progress_reads_only_the_progress_index(any_store: Store) -> None:
-    batch_id, _ = _batch(any_store, [(DocumentStatus.COMPLETED, [NO_TEXT])])
+def _statements(store: Store, read: Any) -> list[tuple[str, Any]]:
     statements: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         statements.append((statement, parameters))
 
-    event.listen(any_store.db.engine, "before_cursor_execute", capture)
+    event.listen(store.db.engine, "before_cursor_execute", capture)
     try:
-        with any_store.db.read() as session:
-            batch_progress(session, batch_id)
+        with store.db.read() as session:
+            read(session)
     finally:
-        event.remove(any_store.db.engine, "before_cursor_execute", capture)
+        event.remove(store.db.engine, "before_cursor_execute", capture)
+    return statements
+
+
+def test_batch_progress_reads_counters_and_no_document(any_store: Store) -> None:
+    batch_id, _ = _batch(any_store, [(DocumentStatus.COMPLETED, [NO_TEXT])])
+    statements = _statements(any_store, lambda session: batch_progress(session, batch_id))
+    assert not [s for s, _ in statements if "documents" in s.replace("document_counts", "")]
+    query, params = next((s, p) for s, p in statements if "document_counts" in s)
+    with any_store.db.engine.connect() as conn:
+        if any_store.db.is_sqlite:
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {query}", params))
+            assert "USING INDEX sqlite_autoindex_document_counts_1 (batch_id=?)" in plan, plan
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN {query}", params))
+            assert "document_counts_pkey" in plan, plan
+
+
+def test_counting_a_batch_again_reads_only_the_progress_index(any_store: Store) -> None:
+    batch_id, _ = _batch(any_store, [(DocumentStatus.COMPLETED, [NO_TEXT])])
+    statements = _statements(any_store,
+                             lambda session: counted_batch_progress(session, batch_id))
     query, params = next((s, p) for s, p in statements if "count(" in s)
     with any_store.db.engine.connect() as conn:
         if any_store.db.is_sqlite:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -160,3 +161,40 @@ def test_a_client_that_asks_for_no_stream_gets_what_is_there_and_the_end(
     assert r.headers["content-type"].startswith("text/event-stream")
     assert sorted(d["id"] for d in documents) == sorted(ids)
     assert "event: progress" in r.text
+
+
+def test_many_browsers_on_one_batch_share_one_poll_that_counts_no_document(
+        server: Server, db: Store) -> None:
+    from sqlalchemy import event
+
+    batch_id, (a, _b, _c) = _upload(server, "a.txt", "b.txt", "c.txt")
+    app = server.server.config.app
+    engine = app.state.docflow.store.db.engine
+    readers = [EventReader(f"{server.url}/api/batches/{batch_id}/events") for _ in range(20)]
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    try:
+        for r in readers:
+            r.next("progress")
+        (poller,) = app.state.event_hub.pollers.values()
+        assert poller.listeners == 20
+        event.listen(engine, "before_cursor_execute", capture)
+        _finish(db, a)
+        for r in readers:
+            assert json.loads(r.next("progress")["data"])["completed"] == 1
+        deadline = time.monotonic() + 30
+        while sum("finished_at" in s for s in statements) < 3:  # three polls at least
+            assert time.monotonic() < deadline, statements
+            time.sleep(0.05)
+        event.remove(engine, "before_cursor_execute", capture)
+    finally:
+        for r in readers:
+            r.close()
+    polls = sum("finished_at" in s for s in list(statements))
+    counter_reads = sum("document_counts" in s for s in statements)
+    # One read of the batch's counters per poll, not one per browser, and no document counted.
+    assert 1 <= counter_reads <= polls + 1
+    assert not [s for s in statements if "count(" in s.lower()]
