@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ import numpy as np
 from docflow.pipeline.classify.embeddings import EmbeddingModelMissing
 from docflow.search import SearchHit, SearchIndex, SearchMode, SearchResults, check_page
 from docflow.search.fusion import reciprocal_rank_fusion
+from docflow.search.query import read_query
 from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
 from docflow.store.db import Database
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 # unrelated texts at -0.1..0.15; a query and a document about the same thing at 0.3 and above).
 MIN_SIMILARITY = 0.2
 SNIPPET_CHARS = 200
-_WORD = re.compile(r"\w+")
 
 
 class SemanticSearchOff(Exception):
@@ -88,9 +87,10 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
         return Found(near.total, _hits(db, ranked[offset:depth], {}), mode)
-    words = _any_word(q)
-    keyword = (index.search(words, doc_type=doc_type, batch_id=batch_id, limit=depth)
-               if words else SearchResults(total=0, hits=[]))
+    # The keyword ranking as keyword mode makes it (BM25 over any of the words); "*" lists
+    # documents in no order, which is no ranking to fuse.
+    keyword = (SearchResults(total=0, hits=[]) if read_query(q).everything
+               else index.search(q, doc_type=doc_type, batch_id=batch_id, limit=depth))
     ranked = reciprocal_rank_fusion([[h.id for h in keyword.hits],
                                      [n.document_id for n in near.neighbours]])
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
@@ -132,14 +132,6 @@ def _hits(db: Database, page: list[tuple[str, float]],
             hits.append(SearchHit(ident, head.filename, head.doc_type, score,
                                   _first_lines(head.text_start)))
     return hits
-
-
-def _any_word(q: str) -> str:
-    """`q` as "w1 OR w2 ...": hybrid's keyword side ranks documents by any of the words (as
-    BM25 does), since a question rarely has all its words in one document; both backends read
-    this syntax. Lower-cased, so no word is taken for an operator."""
-    words = [w for w in _WORD.findall(q.lower()) if w not in ("and", "or", "not")]
-    return " OR ".join(words)
 
 
 def _first_lines(text: str) -> str:

@@ -1,5 +1,6 @@
-"""The PostgreSQL full-text backend: a table with a generated tsvector, a GIN index,
-websearch_to_tsquery for user queries and ts_headline for snippets.
+"""The PostgreSQL full-text backend: a table with a generated tsvector, a GIN index, BM25
+computed in SQL over the query's words (docflow.search.query reads the query, as for tantivy)
+and ts_headline for snippets.
 
 For the scale-out mode (`DOCFLOW_SEARCH=postgres`): every API host reads the same index, and
 any host may write, since PostgreSQL serialises writers itself. The table, `search_index`, is
@@ -12,8 +13,7 @@ documents whose `indexed` flag is false.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DataError, InternalError
@@ -26,6 +26,7 @@ from docflow.search import (
     SearchResults,
     check_page,
 )
+from docflow.search.query import Group, KeywordQuery, Occur, Terms, plain_words, read_query
 from docflow.store.scope import current_scope
 
 TABLE = "search_index"
@@ -41,30 +42,43 @@ _UPSERT = text(f"""
     ON CONFLICT (id) DO UPDATE SET filename = EXCLUDED.filename, doc_type = EXCLUDED.doc_type,
         batch_id = EXCLUDED.batch_id, body = EXCLUDED.body, tenant_id = EXCLUDED.tenant_id""")
 
-_PLAIN = re.compile(r'[\w\s"\-]*')
-_WORD = re.compile(r"\w+")
-# websearch_to_tsquery reads only queries this short: thousands of operators ("-----a")
-# overflow its stack ("tsquery stack too small"); longer ones are searched as words.
-MAX_SYNTAX_CHARS = 1_000
-# Words searched when the query is read as plain words; the rest add cost, not recall.
-MAX_WORDS = 64
+# BM25's constants, as tantivy (and Lucene) use them.
+_K1, _B = 1.2, 0.75
+# ts_rank_cd with these weights (D, C, B = body, A = filename) counts a word's occurrences.
+_COUNT_WEIGHTS = "'{0, 0, 1, 1}'"
+_FIELD_WEIGHT = {"filename": "A", "text": "B"}
+# Documents the idf counts over: the planner's estimate where it is large (no scan per query),
+# else an exact count (cheap when small, and a fresh table has no estimate).
+_DOCUMENTS = f"""(SELECT CASE WHEN reltuples >= 100000 THEN reltuples::float8
+                        ELSE (SELECT count(*) FROM {TABLE})::float8 END
+                 FROM pg_class WHERE oid = '{TABLE}'::regclass)"""
 
+# BM25 in SQL: per leaf, its occurrences (tf), the matching documents holding it (df), the
+# document's distinct lexemes (its length); then the tiers for all the words and the phrase.
 _SEARCH = f"""
-    SELECT id, filename, doc_type, ts_rank_cd(tsv, q) AS score, count(*) OVER () AS total,
-           ts_headline('english', left(body, {HEADLINE_CHARS}), q,
+    WITH q AS (SELECT {{leaves}}),
+    matched AS (
+        SELECT s.id, length(s.tsv)::float8 AS dl, {{counts}}, {{tiers}}
+        FROM {TABLE} s, q WHERE s.tsv @@ {{match}} {{filters}}),
+    scored AS (
+        SELECT *, count(*) OVER () AS total, avg(dl) OVER () AS avgdl, {{dfs}},
+               {_DOCUMENTS} AS n
+        FROM matched),
+    page AS (
+        SELECT id, total, {{score}} AS score FROM scored
+        ORDER BY score DESC, id LIMIT :limit OFFSET :offset)
+    SELECT p.id, s.filename, s.doc_type, p.score, p.total,
+           ts_headline('english', left(s.body, {HEADLINE_CHARS}), {{highlight}},
                        'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
-    FROM {TABLE}, {{tsquery}} AS q
-    WHERE tsv @@ q {{filters}}
-    ORDER BY score DESC, id
-    LIMIT :limit OFFSET :offset"""
+    FROM page p JOIN {TABLE} s ON s.id = p.id, q
+    ORDER BY p.score DESC, p.id"""
 
 _LIST = f"""
     SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
            left(body, {SNIPPET_CHARS}) AS snippet
     FROM {TABLE} WHERE true {{filters}}
     ORDER BY id LIMIT :limit OFFSET :offset"""
-
 
 class IndexNotMigrated(SearchError):
     code = "search_index_not_migrated"
@@ -134,26 +148,24 @@ class PostgresIndex:
         if scope is not None:
             filters += " AND tenant_id = :tenant_id"
             params["tenant_id"] = scope.tenant
-        words_sql = _SEARCH.format(filters=filters, tsquery="to_tsquery('english', :q)")
-        words = " | ".join(list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS])
-        if query.strip() in ("", "*"):
+        reading = read_query(query)
+        if reading.everything:
             sql = _LIST.format(filters=filters)
-        elif (len(query) <= MAX_SYNTAX_CHARS and _PLAIN.fullmatch(query)
-              and query.count('"') % 2 == 0):
-            sql = _SEARCH.format(filters=filters, tsquery="websearch_to_tsquery('english', :q)")
+        elif not reading.root.clauses:
+            return SearchResults(total=0, hits=[])  # no word to search ("-", '""')
         else:
-            # Stray syntax ("Re:", unbalanced quotes): any of the words, best match first.
-            if not words:
-                return SearchResults(total=0, hits=[])
-            sql, params["q"] = words_sql, words
+            sql, leaves = _search_sql(reading, filters)
+            params.update(leaves)
         try:
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
         except (DataError, InternalError):
-            # Syntax websearch_to_tsquery accepted but cannot run: its plain words instead.
-            if sql == words_sql or not words:
+            # A reading PostgreSQL refuses to run: its plain words instead.
+            reading = plain_words(query)
+            if not reading.root.clauses:
                 raise
-            sql, params["q"] = words_sql, words
+            sql, leaves = _search_sql(reading, filters)
+            params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
         total = int(rows[0].total) if rows else 0
@@ -183,6 +195,63 @@ class PostgresIndex:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _search_sql(reading: KeywordQuery, filters: str) -> tuple[str, dict[str, str]]:
+    """The SQL that matches and ranks `reading`, and its leaves' parameters (l0, l1, ...)."""
+    names: dict[Terms, str] = {}
+    params: dict[str, str] = {}
+
+    def leaf(terms: Terms) -> str:
+        if terms not in names:
+            names[terms] = f"l{len(names)}"
+            params[names[terms]] = _tsquery_text(terms)
+        return names[terms]
+
+    match = _match_sql(reading.root, leaf)
+    ranked = [leaf(terms) for terms in reading.ranked]
+    tiers = []
+    if reading.all_words:
+        tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
+    if reading.phrase:
+        tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
+    leaves = ", ".join(
+        f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
+        for terms, name in names.items())
+    counts = ", ".join(f"ts_rank_cd({_COUNT_WEIGHTS}, s.tsv, q.{name}) AS tf_{name}"
+                       for name in ranked) or "0 AS tf_none"
+    dfs = ", ".join(f"(count(*) FILTER (WHERE tf_{name} > 0) OVER ())::float8 AS df_{name}"
+                    for name in ranked) or "0 AS df_none"
+    # A phrase weighs as many words as it has (tantivy and Lucene sum its words' idfs).
+    bm25 = [f"{len(terms.words)} * ln(1 + (n - df_{name} + 0.5) / (df_{name} + 0.5)) "
+            f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
+            "greatest(avgdl, 1)))"
+            for terms, name in zip(reading.ranked, ranked, strict=True)]
+    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
+    tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
+    highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
+    sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
+                         filters=filters, dfs=dfs, score=score, highlight=highlight)
+    return sql, params
+
+
+def _match_sql(group: Group, leaf: Callable[[Terms], str]) -> str:
+    """The group as one tsquery expression: MUSTs and'ed (else any SHOULD), no MUST_NOT."""
+    parts: dict[Occur, list[str]] = {occur: [] for occur in Occur}
+    for occur, child in group.clauses:
+        parts[occur].append(_match_sql(child, leaf) if isinstance(child, Group)
+                            else f"q.{leaf(child)}")
+    positive = parts[Occur.MUST] or (
+        [f"({' || '.join(parts[Occur.SHOULD])})"] if parts[Occur.SHOULD] else [])
+    return "(" + " && ".join(positive + [f"!!{x}" for x in parts[Occur.MUST_NOT]]) + ")"
+
+
+def _tsquery_text(terms: Terms) -> str:
+    """to_tsquery's input for one leaf: its words are \\w+, so quoting them is safe."""
+    weight = _FIELD_WEIGHT.get(terms.field or "", "")
+    if terms.prefix:
+        return f"'{terms.words[0]}':*{weight}"
+    return " <-> ".join(f"'{word}'" + (f":{weight}" if weight else "") for word in terms.words)
 
 
 def _snippet(raw: str | None) -> str:

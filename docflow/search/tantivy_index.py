@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
 import os
 import pathlib
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,23 +23,19 @@ from docflow.search import (
     SearchResults,
     check_page,
 )
+from docflow.search.query import Group, KeywordQuery, Occur, Terms, plain_words, read_query
+
+log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 200
 _QUERY_FIELDS = ["text", "filename"]
+# English stemming (Snowball, as PostgreSQL's 'english'): "payments" finds "payment"
+# (Cranfield nDCG@10 0.492 -> 0.515, bench/eval_search.py). Indexes made before it keep their
+# own tokenizer until `docflow reindex` rebuilds them (`TantivyIndex.stale`).
+_TOKENIZER = "en_stem"
 _WRITER_HEAP_BYTES = 128_000_000
 # One indexing thread: one segment per commit and fewer merges (0.02 vs 0.04 CPU-ms per doc).
 _WRITER_THREADS = 1
-_WORD = re.compile(r"\w+")
-# A field named in the query ("text:" or "text :"); only _QUERY_FIELDS may be.
-_FIELD = re.compile(r"(\w+)\s*:")
-# "field:*" is tantivy's exists query: it needs fast fields, so it fails when searched.
-_EXISTS = re.compile(r":\s*\*")
-# Syntax is read only from queries this short and this shallow: tantivy's parser recurses
-# per parenthesis (5,000 of them crash the process) and tries every term it is given.
-MAX_SYNTAX_CHARS = 1_000
-MAX_NESTING = 16
-# Words searched when the query is read as plain words; the rest add cost, not recall.
-MAX_WORDS = 64
 T = TypeVar("T")
 
 
@@ -46,10 +43,11 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     # Raw tokenizer: ids and filter values must match exactly, never split or lowercased.
     builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("filename", stored=True)
+    builder.add_text_field("filename", stored=True, tokenizer_name=_TOKENIZER)
     builder.add_text_field("doc_type", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("batch_id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("text", stored=True, index_option="position")
+    builder.add_text_field("text", stored=True, index_option="position",
+                           tokenizer_name=_TOKENIZER)
     return builder.build()
 
 
@@ -62,14 +60,22 @@ class TantivyIndex:
         self._schema = build_schema()
         self._meta = self.path / "meta.json"
         self._meta_seen: tuple[int, int, int] | None = None
+        self._folder: tuple[int, int] | None = None  # the index folder a reader opened
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
         # The pyo3 writer cannot be used from two threads at once.
         self._lock = threading.Lock()
         self._closed = False
+        self.stale: str | None = None  # why the index on disk predates this schema, if it does
         if writer:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._index = tantivy.Index(self._schema, str(self.path), reuse=True)
+            if tantivy.Index.exists(str(self.path)):
+                # An index from an older docflow is written as it was made (its own schema),
+                # so it keeps working until `docflow reindex` swaps in a rebuilt one.
+                self._index = tantivy.Index.open(str(self.path))
+                self._check_schema()
+            else:
+                self._index = tantivy.Index(self._schema, str(self.path))
             self._index.config_reader("Manual")
             try:
                 self._writer = self._index.writer(_WRITER_HEAP_BYTES, _WRITER_THREADS)
@@ -132,17 +138,19 @@ class TantivyIndex:
         if index is None:
             return SearchResults(total=0, hits=[])
         searcher = index.searcher()
-        final = self._with_filters(_parse_user_query(index, query), doc_type, batch_id)
         try:
+            final = self._with_filters(_keyword_query(index, read_query(query)), doc_type,
+                                       batch_id)
             # tantivy panics on limit 0, so count with a one-hit page and return no hits.
             result = searcher.search(final, max(limit, 1), count=True, offset=offset)
         except ValueError:
-            # Parsed but cannot run (a query tantivy accepts, then refuses): its plain words.
-            final = self._with_filters(_words_query(index, query), doc_type, batch_id)
+            # A reading tantivy refuses to build or run: its plain words instead.
+            final = self._with_filters(_keyword_query(index, plain_words(query)), doc_type,
+                                       batch_id)
             result = searcher.search(final, max(limit, 1), count=True, offset=offset)
         if limit == 0:
             return SearchResults(total=result.count, hits=[])
-        snippets = tantivy.SnippetGenerator.create(searcher, final, self._schema, "text")
+        snippets = tantivy.SnippetGenerator.create(searcher, final, index.schema, "text")
         snippets.set_max_num_chars(SNIPPET_CHARS)
         hits = []
         for score, address in result.hits:
@@ -211,12 +219,40 @@ class TantivyIndex:
         # Manual: we reload ourselves when meta.json changes, so no watcher thread per process.
         index.config_reader("Manual")
         self._index = index
+        self._folder = _identity(self.path)
+        self._check_schema()
         self._reload()
+
+    def _swapped(self) -> bool:
+        """Whether another folder now sits at the index's path (mid-swap, none: keep ours)."""
+        now = _identity(self.path)
+        return now is not None and now != self._folder
+
+    def _check_schema(self) -> None:
+        """Note (and log once per handle) an index made with another tokenizer: its words are
+        not stemmed, so `docflow reindex` should rebuild it; it is searched as it is meanwhile."""
+        try:
+            fields = json.loads(self._meta.read_text())["schema"]
+        except (OSError, ValueError, KeyError):
+            return
+        made = {f["name"]: f.get("options", {}).get("indexing", {}).get("tokenizer")
+                for f in fields}
+        old = [name for name in _QUERY_FIELDS if made.get(name) != _TOKENIZER]
+        stale = (f"the search index at {self.path} was made by an older docflow ({', '.join(old)} "
+                 f"not stemmed): run `docflow reindex` to rebuild it; until then it is searched "
+                 "as it is") if old else None
+        if stale and stale != self.stale:
+            log.warning("%s", stale)
+        self.stale = stale
 
     def _current_index(self) -> tantivy.Index | None:
         """The index as of its last commit, reloading only when meta.json has changed."""
         self._check_open()
-        if self._index is None:
+        if self._index is None or (not self.writable and self._swapped()):
+            # First use, or `docflow reindex` swapped a rebuilt folder in: open it afresh, with
+            # the schema it was made with.
+            self._index = None
+            self._meta_seen = None
             self._open_reader()
             return self._index
         # Writer and readers alike: a stat of meta.json, and a reload only after a commit.
@@ -237,6 +273,14 @@ class TantivyIndex:
         self._meta_seen = stamp
 
 
+def _identity(path: pathlib.Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _to_tantivy(doc: SearchDocument) -> tantivy.Document:
     fields = {"id": doc.id, "filename": doc.filename, "text": doc.text}
     if doc.doc_type is not None:
@@ -246,42 +290,48 @@ def _to_tantivy(doc: SearchDocument) -> tantivy.Document:
     return tantivy.Document(**fields)
 
 
-def _parse_user_query(index: tantivy.Index, query: str) -> tantivy.Query:
-    """Tantivy query syntax when it is safe to run and parses cleanly; otherwise any of the
-    query's words."""
-    query = query.replace("\x00", " ")
-    if not query.strip():
+def _keyword_query(index: tantivy.Index, reading: KeywordQuery) -> tantivy.Query:
+    """BM25 over any of the words, lifted by a tier for all the words and one for the phrase."""
+    if reading.everything:
         return tantivy.Query.all_query()
-    if _safe_syntax(query):
-        parsed, errors = index.parse_query_lenient(query, _QUERY_FIELDS,
-                                                   conjunction_by_default=True)
-        if not errors:
-            return parsed
-    return _words_query(index, query)
-
-
-def _safe_syntax(query: str) -> bool:
-    """Short, shallow, and naming no field but text and filename (ids and filters are not
-    searched by syntax; "Re:" is a word, not a field)."""
-    if len(query) > MAX_SYNTAX_CHARS or _EXISTS.search(query):
-        return False
-    if any(name not in _QUERY_FIELDS for name in _FIELD.findall(query)):
-        return False
-    depth = deepest = 0
-    for char in query:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        deepest = max(deepest, depth)
-    return deepest <= MAX_NESTING
-
-
-def _words_query(index: tantivy.Index, query: str) -> tantivy.Query:
-    words = list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS]
-    if not words:
+    if not reading.root.clauses:
         return tantivy.Query.empty_query()
-    # Each word quoted, so AND/OR/NOT and field names in it are plain terms, never syntax;
-    # any word may match, so a stray "Re:" cannot empty the results (best matches rank first).
-    safe = " ".join(f'"{word}"' for word in words)
-    return index.parse_query(safe, _QUERY_FIELDS, conjunction_by_default=False)
+    clauses = [(tantivy.Occur.Must, _group_query(index, reading.root))]
+    if reading.all_words:
+        every = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, _terms_query(index, terms)) for terms in reading.ranked])
+        clauses.append((tantivy.Occur.Should,
+                        tantivy.Query.const_score_query(every, reading.bonus)))
+    if reading.phrase:
+        phrase = _terms_query(index, Terms(reading.phrase))
+        clauses.append((tantivy.Occur.Should,
+                        tantivy.Query.const_score_query(phrase, reading.bonus)))
+    return tantivy.Query.boolean_query(clauses)
+
+
+_OCCUR = {Occur.SHOULD: tantivy.Occur.Should, Occur.MUST: tantivy.Occur.Must,
+          Occur.MUST_NOT: tantivy.Occur.MustNot}
+
+
+def _group_query(index: tantivy.Index, group: Group) -> tantivy.Query:
+    clauses = [(_OCCUR[occur], _group_query(index, child) if isinstance(child, Group)
+                else _terms_query(index, child)) for occur, child in group.clauses]
+    if all(occur is Occur.MUST_NOT for occur, _ in group.clauses):
+        clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))  # "-draft": all but
+    return tantivy.Query.boolean_query(clauses)
+
+
+def _terms_query(index: tantivy.Index, terms: Terms) -> tantivy.Query:
+    """One word or phrase through each field's own tokenizer (stemmed, lower-cased); a prefix
+    as it was typed, lower-cased, against the indexed terms."""
+    fields = [terms.field] if terms.field else _QUERY_FIELDS
+    if terms.prefix:
+        schema = index.schema
+        return tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, tantivy.Query.regex_query(schema, name, f"{terms.words[0]}.*"))
+            for name in fields])
+    # Quoted, so no word is ever syntax; the words are \w+, so they hold no quote.
+    return index.parse_query('"' + " ".join(terms.words) + '"', fields)
 
 
 def _snippet(generator: tantivy.SnippetGenerator, stored: tantivy.Document) -> str:
