@@ -2,14 +2,18 @@
 
     .venv/bin/python bench/eval_search.py                    # Cranfield, then brute-force timing
     .venv/bin/python bench/eval_search.py --scale 20000,100000 --cache-dir DIR
+    .venv/bin/python bench/eval_search.py --scale "" --backend postgres --modes keyword
 
-Quality: ../shared/datasets/cranfield (1,400 abstracts, 225 queries with relevance judgements)
-is stored as completed documents in a fresh SQLite store with their embeddings (as the workers
-store them with DOCFLOW_ZERO_SHOT), indexed in tantivy, and every query is asked through the
-real API (`GET /api/search?mode=...`), so the numbers include the API's own query handling:
-nDCG@10 and recall@100 per mode, the CPU cost of a query, and the cosine similarities of judged
-relevant and unjudged pairs (what the semantic floor MIN_SIMILARITY cuts). Skipped with a
-message when the dataset is absent.
+Quality: ../shared/datasets/cranfield (1,400 abstracts, 225 queries with relevance judgements;
+--cranfield DIR elsewhere) is stored as completed documents in a fresh SQLite store (or, with
+--backend postgres, a fresh PostgreSQL database the bench creates and drops) with their
+embeddings (as the workers store them with DOCFLOW_ZERO_SHOT), indexed in the keyword backend,
+and every query is asked through the real API (`GET /api/search?mode=...`), so the numbers
+include the API's own query handling: nDCG@10 and recall@100 per mode, the CPU cost of a query,
+and the cosine similarities of judged relevant and unjudged pairs (what the semantic floor
+MIN_SIMILARITY cuts). Two reference BM25 rankings, written out in this file and measured in the
+same run, are the baseline: plain (lower-cased words) and stemmed (docflow's tokens and stop
+words). Skipped with a message when the dataset is absent.
 Cost: `nearest` (the brute-force scan over stored vectors) on N random vectors in SQLite.
 """
 
@@ -18,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +39,10 @@ sys.path.insert(0, str(ROOT))
 from docflow.config import Settings  # noqa: E402
 from docflow.pipeline.classify import EmbeddingModelMissing, SentenceEncoder  # noqa: E402
 from docflow.search import open_index  # noqa: E402
+from docflow.search.query import STOP_WORDS  # noqa: E402
 from docflow.store import Document, DocumentStatus, Extraction, open_store  # noqa: E402
 from docflow.store.embeddings import nearest, vector_bytes  # noqa: E402
+from docflow.store.models import utcnow  # noqa: E402
 from docflow.worker.indexer import index_pending  # noqa: E402
 from docflow.worker.training import embedding_model_dir  # noqa: E402
 
@@ -57,11 +65,13 @@ def _store_corpus(settings: Settings, encoder: SentenceEncoder,
                                    pages=[], page_count=1))
             row = Document(filename=f"cran-{doc['_id']}.txt", sha256=sha, size=len(text),
                            status=DocumentStatus.COMPLETED, doc_type="report",
+                           finished_at=utcnow(),  # the indexer marks only finished ones indexed
                            embedding=vector_bytes(vector), embedding_model=encoder.version)
             session.add(row)
             session.flush()
             ids[row.id] = doc["_id"]
-    with open_index("tantivy", settings.index_dir, writer=True) as index:
+    with open_index(settings.search, settings.index_dir, writer=True,
+                    database_url=settings.sqlalchemy_url) as index:
         while index_pending(store, index, 500):
             pass
     store.db.dispose()
@@ -74,57 +84,137 @@ def _ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
     return gain / ideal if ideal else 0.0
 
 
-def eval_cranfield(cache_dir: Path) -> None:
-    if not (CRANFIELD / "corpus.jsonl").is_file():
-        print(f"cranfield: skipped ({CRANFIELD} not found)")
+class ReferenceBM25:
+    """Okapi BM25 (k1 1.2, b 0.75, Lucene's idf) over one body of text per document, written
+    out here as the baseline keyword search is judged against. `stem`: tokens through
+    tantivy's en_stem analyzer and the query's English stop words dropped, as docflow's keyword
+    search does; otherwise lower-cased words only (a plain BM25)."""
+
+    def __init__(self, texts: list[str], *, stem: bool, k1: float = 1.2, b: float = 0.75):
+        import tantivy
+
+        builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()) \
+            .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
+        if stem:
+            builder = builder.filter(tantivy.Filter.stemmer("english"))
+        self.analyzer, self.stem, self.k1, self.b = builder.build(), stem, k1, b
+        docs = [self.analyzer.analyze(text) for text in texts]
+        self.lengths = np.array([len(d) for d in docs], dtype=np.float64)
+        self.postings: dict[str, dict[int, int]] = defaultdict(dict)
+        for n, tokens in enumerate(docs):
+            for token in tokens:
+                self.postings[token][n] = self.postings[token].get(n, 0) + 1
+
+    def rank(self, query: str, depth: int = 100) -> list[int]:
+        words = query.split()
+        if self.stem:
+            words = [w for w in words if w.lower() not in STOP_WORDS] or words
+        scores = np.zeros(len(self.lengths))
+        norm = self.k1 * (1 - self.b + self.b * self.lengths / self.lengths.mean())
+        for token in set(self.analyzer.analyze(" ".join(words))):
+            posting = self.postings.get(token)
+            if not posting:
+                continue
+            idf = math.log(1 + (len(self.lengths) - len(posting) + 0.5) / (len(posting) + 0.5))
+            docs = np.fromiter(posting, dtype=np.int64)
+            tf = np.fromiter(posting.values(), dtype=np.float64)
+            scores[docs] += idf * tf * (self.k1 + 1) / (tf + norm[docs])
+        best = np.argsort(-scores, kind="stable")[:depth]
+        return [int(n) for n in best if scores[n] > 0]
+
+
+def _postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database beside `admin_url`'s, and a function that drops it."""
+    import psycopg
+
+    name = f"docflow_bench_{os.getpid()}"
+    plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def eval_cranfield(cache_dir: Path, cranfield: Path = CRANFIELD, backend: str = "tantivy",
+                   postgres: str | None = None, modes: tuple[str, ...] = MODES) -> None:
+    if not (cranfield / "corpus.jsonl").is_file():
+        print(f"cranfield: skipped ({cranfield} not found)")
         return
     from fastapi.testclient import TestClient
 
     from docflow.api.app import create_app
 
-    corpus = [json.loads(line) for line in (CRANFIELD / "corpus.jsonl").open()]
-    queries = {q["_id"]: q["text"] for q in map(json.loads, (CRANFIELD / "queries.jsonl").open())}
+    corpus = [json.loads(line) for line in (cranfield / "corpus.jsonl").open()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (cranfield / "queries.jsonl").open())}
     qrels: dict[str, set[str]] = defaultdict(set)
-    for line in (CRANFIELD / "qrels.tsv").read_text().splitlines()[1:]:
+    for line in (cranfield / "qrels.tsv").read_text().splitlines()[1:]:
         query_id, corpus_id, score = line.split("\t")
         if int(score) > 0:
             qrels[query_id].add(corpus_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), zero_shot=True)
-        embedding_model_dir(settings).parent.mkdir(parents=True)
-        embedding_model_dir(settings).symlink_to(cache_dir.resolve())
-        encoder = SentenceEncoder(cache_dir)
-        ids, vectors, embed_cpu = _store_corpus(settings, encoder, corpus)
-        print(f"cranfield: {len(corpus)} documents embedded in {embed_cpu:.1f} CPU-s "
-              f"({1000 * embed_cpu / len(corpus):.1f} ms each), {len(qrels)} judged queries")
-        position = {doc["_id"]: n for n, doc in enumerate(corpus)}
-        relevant_sims, other_sims = [], []
-        results: dict[str, list[tuple[float, float, float, int]]] = defaultdict(list)
-        with TestClient(create_app(settings, configure_logs=False)) as client:
-            for query_id, relevant in qrels.items():
-                query = queries[query_id]
-                sims = vectors @ encoder.embed_one(query)
-                relevant_sims += [float(sims[position[d]]) for d in relevant if d in position]
-                other_sims += [float(s) for n, s in enumerate(sims)
-                               if corpus[n]["_id"] not in relevant]
-                for mode in MODES:
-                    started = time.process_time()
-                    reply = client.get("/api/search", params={"q": query, "mode": mode,
-                                                              "limit": 100})
-                    cpu = time.process_time() - started
-                    ranked = [ids[h["id"]] for h in reply.json()["hits"]]
-                    recall = len(set(ranked) & relevant) / len(relevant)
-                    results[mode].append((_ndcg(ranked, relevant), recall, cpu, len(ranked)))
-    print(f"{'mode':<10}{'nDCG@10':>9}{'R@100':>8}{'no hit':>8}{'ms/query (CPU)':>16}")
-    for mode in MODES:
-        rows = results[mode]
+    database_url, drop = (None, lambda: None)
+    if backend == "postgres":
+        database_url, drop = _postgres_database(postgres or "")
+    results: dict[str, list[tuple[float, float, float, int]]] = defaultdict(list)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(data_dir=Path(tmp), zero_shot=True, search=backend,
+                                database_url=database_url,
+                                vectors="usearch" if backend == "postgres" else None)
+            embedding_model_dir(settings).parent.mkdir(parents=True)
+            embedding_model_dir(settings).symlink_to(cache_dir.resolve())
+            encoder = SentenceEncoder(cache_dir)
+            ids, vectors, embed_cpu = _store_corpus(settings, encoder, corpus)
+            print(f"cranfield on {backend}: {len(corpus)} documents embedded in "
+                  f"{embed_cpu:.1f} CPU-s ({1000 * embed_cpu / len(corpus):.1f} ms each), "
+                  f"{len(qrels)} judged queries")
+            position = {doc["_id"]: n for n, doc in enumerate(corpus)}
+            relevant_sims, other_sims = [], []
+            with TestClient(create_app(settings, configure_logs=False)) as client:
+                for query_id, relevant in qrels.items():
+                    query = queries[query_id]
+                    sims = vectors @ encoder.embed_one(query)
+                    relevant_sims += [float(sims[position[d]]) for d in relevant
+                                      if d in position]
+                    other_sims += [float(s) for n, s in enumerate(sims)
+                                   if corpus[n]["_id"] not in relevant]
+                    for mode in modes:
+                        started = time.process_time()
+                        reply = client.get("/api/search", params={"q": query, "mode": mode,
+                                                                  "limit": 100})
+                        cpu = time.process_time() - started
+                        ranked = [ids[h["id"]] for h in reply.json()["hits"]]
+                        results[mode].append(_judge(ranked, relevant, cpu))
+    finally:
+        drop()
+    texts = [f"{d['title']}\n{d['text']}" for d in corpus]
+    for name, stem in (("BM25 plain", False), ("BM25 stemmed", True)):
+        reference = ReferenceBM25(texts, stem=stem)
+        for query_id, relevant in qrels.items():
+            started = time.process_time()
+            ranked = [corpus[n]["_id"] for n in reference.rank(queries[query_id])]
+            results[name].append(_judge(ranked, relevant, time.process_time() - started))
+    print(f"{'ranking':<14}{'nDCG@10':>9}{'R@100':>8}{'no hit':>8}{'ms/query (CPU)':>16}")
+    for name, rows in results.items():
         empty = sum(1 for r in rows if r[3] == 0)
-        print(f"{mode:<10}{statistics.mean(r[0] for r in rows):>9.3f}"
+        print(f"{name:<14}{statistics.mean(r[0] for r in rows):>9.3f}"
               f"{statistics.mean(r[1] for r in rows):>8.3f}{empty:>8}"
               f"{1000 * statistics.mean(r[2] for r in rows):>16.1f}")
+    print("BM25 plain: lower-cased words; BM25 stemmed: en_stem and the stop words docflow "
+          "drops from queries (both written out in this bench, no index, no API)")
     for name, values in (("relevant", relevant_sims), ("unjudged", other_sims)):
         p = np.percentile(values, [5, 25, 50, 75, 95]).round(3)
         print(f"cosine of {name} pairs: p5 {p[0]} p25 {p[1]} p50 {p[2]} p75 {p[3]} p95 {p[4]}")
+
+
+def _judge(ranked: list[str], relevant: set[str], cpu: float) -> tuple[float, float, float, int]:
+    """nDCG@10, recall@100, CPU seconds and hit count of one ranking."""
+    recall = len(set(ranked[:100]) & relevant) / len(relevant)
+    return _ndcg(ranked, relevant), recall, cpu, len(ranked)
 
 
 def time_brute_force(sizes: list[int]) -> None:
@@ -161,9 +251,20 @@ def main() -> None:
                         "docflow-bench-models", help="where the ONNX model is converted once")
     parser.add_argument("--scale", default="10000,50000",
                         help="comma-separated vector counts for the brute-force timing")
+    parser.add_argument("--cranfield", type=Path, default=CRANFIELD,
+                        help="the Cranfield set in BEIR layout (corpus.jsonl, queries.jsonl, "
+                        "qrels.tsv)")
+    parser.add_argument("--backend", choices=("tantivy", "postgres"), default="tantivy",
+                        help="the keyword search backend the API searches")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="with --backend postgres: a server where the bench may create "
+                        "(and drop) a database of its own")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated search modes to judge")
     args = parser.parse_args()
     try:
-        eval_cranfield(args.cache_dir)
+        eval_cranfield(args.cache_dir, args.cranfield, args.backend, args.postgres,
+                       tuple(m for m in args.modes.split(",") if m))
     except EmbeddingModelMissing as exc:
         print(f"cranfield: skipped ({exc})")
     time_brute_force([int(n) for n in args.scale.split(",") if n])

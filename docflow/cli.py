@@ -381,7 +381,9 @@ def _print_batch(store: object, batch_id: str, all_documents: bool = False) -> N
 
 
 @app.command()
-def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR/-.")],
+def search(query: Annotated[str, typer.Argument(help="Words (any may match; all of them "
+                                                 "rank first), \"phrases\", -word, +word, "
+                                                 "AND/OR, prefix*.")],
            data_dir: DataDir = None,
            doc_type: Annotated[str | None, typer.Option("--type", help="Only this document "
                                                         "type.")] = None,
@@ -401,10 +403,10 @@ def search(query: Annotated[str, typer.Argument(help="Words, \"phrases\", AND/OR
            = SearchSort.RELEVANCE,
            limit: Annotated[int, typer.Option(help="Hits to show.")] = 10,
            mode: Annotated[SearchMode | None, typer.Option(
-               help="keyword: the words of QUERY. semantic: documents closest in meaning to "
-               "QUERY (needs DOCFLOW_SEMANTIC_SEARCH, the default, or DOCFLOW_ZERO_SHOT when "
-               "they were processed). hybrid: both rankings fused (the default where documents "
-               "are embedded).", show_default=False)] = None) -> None:
+               help="keyword: the words of QUERY, ranked by BM25. semantic: documents closest "
+               "in meaning to QUERY (needs DOCFLOW_SEMANTIC_SEARCH, the default, or "
+               "DOCFLOW_ZERO_SHOT when they were processed). hybrid: both rankings fused (the "
+               "default where documents are embedded).", show_default=False)] = None) -> None:
     """Search processed documents from the terminal."""
     from docflow.pipeline.classify.embeddings import EmbeddingModelMissing, SentenceEncoder
     from docflow.search import SearchError, SearchFilters, modes, open_index

@@ -1,5 +1,6 @@
-"""The PostgreSQL full-text backend: a table with a generated tsvector, a GIN index,
-websearch_to_tsquery for user queries and ts_headline for snippets.
+"""The PostgreSQL full-text backend: a table with a generated tsvector, a GIN index, BM25
+computed in SQL over the query's words (docflow.search.query reads the query, as for tantivy)
+and ts_headline for snippets.
 
 For the scale-out mode (`DOCFLOW_SEARCH=postgres`): every API host reads the same index, and
 any host may write, since PostgreSQL serialises writers itself. The table, `search_index`, is
@@ -12,8 +13,7 @@ documents whose `indexed` flag is false.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DataError, InternalError
@@ -28,6 +28,7 @@ from docflow.search import (
     SearchSort,
     check_page,
 )
+from docflow.search.query import Group, KeywordQuery, Occur, Terms, plain_words, read_query
 from docflow.store.documents import path_prefix_bounds
 from docflow.store.scope import current_scope
 
@@ -44,23 +45,43 @@ _UPSERT = text(f"""
     ON CONFLICT (id) DO UPDATE SET filename = EXCLUDED.filename, doc_type = EXCLUDED.doc_type,
         batch_id = EXCLUDED.batch_id, body = EXCLUDED.body, tenant_id = EXCLUDED.tenant_id""")
 
-_PLAIN = re.compile(r'[\w\s"\-]*')
-_WORD = re.compile(r"\w+")
-# websearch_to_tsquery reads only queries this short: thousands of operators ("-----a")
-# overflow its stack ("tsquery stack too small"); longer ones are searched as words.
-MAX_SYNTAX_CHARS = 1_000
-# Words searched when the query is read as plain words; the rest add cost, not recall.
-MAX_WORDS = 64
+# BM25's constants, as tantivy (and Lucene) use them.
+_K1, _B = 1.2, 0.75
+# ts_rank_cd with these weights (D, C, B = body, A = filename) counts a word's occurrences.
+_COUNT_WEIGHTS = "'{0, 0, 1, 1}'"
+_FIELD_WEIGHT = {"filename": "A", "text": "B"}
+# Documents the idf counts over: the planner's estimate where it is large (no scan per query),
+# else an exact count (cheap when small, and a fresh table has no estimate).
+_DOCUMENTS = f"""(SELECT CASE WHEN reltuples >= 100000 THEN reltuples::float8
+                        ELSE (SELECT count(*) FROM {TABLE})::float8 END
+                 FROM pg_class WHERE oid = '{TABLE}'::regclass)"""
 
+# BM25 in SQL: per leaf, its occurrences (tf), the matching documents holding it (df), the
+# document's distinct lexemes (its length); then the tiers for all the words and the phrase.
 _SEARCH = f"""
-    SELECT id, filename, doc_type, ts_rank_cd(tsv, q) AS score, count(*) OVER () AS total,
-           ts_headline('english', left(body, {HEADLINE_CHARS}), q,
+    WITH q AS (SELECT {{leaves}}),
+    matched AS (
+        SELECT s.id, length(s.tsv)::float8 AS dl, {{counts}}, {{tiers}}{{uploaded}}
+        FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}),
+    scored AS (
+        SELECT *, count(*) OVER () AS total, avg(dl) OVER () AS avgdl, {{dfs}},
+               {_DOCUMENTS} AS n
+        FROM matched),
+    page AS (
+        SELECT id, total, {{score}} AS score{{uploaded_page}} FROM scored
+        ORDER BY {{order}} LIMIT :limit OFFSET :offset)
+    SELECT p.id, s.filename, s.doc_type, p.score, p.total,
+           ts_headline('english', left(s.body, {HEADLINE_CHARS}), {{highlight}},
                        'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
-    FROM {TABLE}{{join}}, {{tsquery}} AS q
-    WHERE tsv @@ q {{filters}}
-    ORDER BY {{order}}
-    LIMIT :limit OFFSET :offset"""
+    FROM page p JOIN {TABLE} s ON s.id = p.id, q
+    ORDER BY {{final_order}}"""
+
+# Matches per type over the same match set as _SEARCH (its leaves, join, match and filters).
+_SEARCH_FACETS = f"""
+    WITH q AS (SELECT {{leaves}})
+    SELECT s.doc_type, count(*) AS n FROM {TABLE} s{{join}}, q
+    WHERE s.tsv @@ {{match}} {{filters}} AND s.doc_type IS NOT NULL GROUP BY s.doc_type"""
 
 _LIST = f"""
     SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
@@ -68,14 +89,14 @@ _LIST = f"""
     FROM {TABLE}{{join}} WHERE true {{filters}}
     ORDER BY {{order}} LIMIT :limit OFFSET :offset"""
 
-# Matches per type over the same match set as _SEARCH or _LIST (`source`: their FROM..WHERE).
+# Matches per type over the same match set as _LIST (`source`: their FROM..WHERE).
 _FACETS = """
     SELECT doc_type, count(*) AS n FROM {source} AND doc_type IS NOT NULL GROUP BY doc_type"""
 
 # Path and upload date are read from the documents themselves (the truth, never stale): joined
 # only when a filter or the order needs them, with names that clash with no search_index column.
-_DOCUMENTS = (" JOIN (SELECT id AS doc_id, source_path AS doc_path, created_at AS uploaded_at "
-              f"FROM documents) d ON d.doc_id = {TABLE}.id")
+_JOIN_DOCUMENTS = (" JOIN (SELECT id AS doc_id, source_path AS doc_path, created_at AS "
+                   "uploaded_at FROM documents) d ON d.doc_id = {table}.id")
 _ORDER = {SearchSort.RELEVANCE: "score DESC, id", SearchSort.DATE: "uploaded_at DESC, id",
           SearchSort.DATE_ASC: "uploaded_at ASC, id"}
 
@@ -136,35 +157,32 @@ class PostgresIndex:
         filters = (filters or SearchFilters()).merged(doc_type, batch_id)
         # PostgreSQL text holds no NUL: none is in a query's words, and no filter matches it.
         query = query.replace("\x00", " ")
+        nothing = SearchResults(total=0, hits=[], doc_types={} if facets else None)
         if "\x00" in "".join(v for v in (filters.doc_type, filters.batch_id,
                                           filters.path_prefix) if v):
-            return SearchResults(total=0, hits=[], doc_types={} if facets else None)
-        params: dict[str, object] = {"q": query, "limit": max(limit, 1), "offset": offset}
-        join, where = _filter_sql(filters, params, sort)
-        parts = {"filters": where, "join": join}
-        order = _ORDER[sort]
-        words_sql = _SEARCH.format(**parts, order=order,
-                                   tsquery="to_tsquery('english', :q)")
-        words = " | ".join(list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS])
-        if query.strip() in ("", "*"):
-            sql = _LIST.format(**parts, order="id" if sort is SearchSort.RELEVANCE else order)
-        elif (len(query) <= MAX_SYNTAX_CHARS and _PLAIN.fullmatch(query)
-              and query.count('"') % 2 == 0):
-            sql = _SEARCH.format(**parts, order=order,
-                                 tsquery="websearch_to_tsquery('english', :q)")
+            return nothing
+        params: dict[str, object] = {"limit": max(limit, 1), "offset": offset}
+        joined, where = _filter_sql(filters, params, sort)
+        reading = read_query(query)
+        facet_sql: str | None = None
+        if reading.everything:
+            sql = _LIST.format(join=joined.format(table=TABLE), filters=where,
+                               order="id" if sort is SearchSort.RELEVANCE else _ORDER[sort])
+        elif not reading.root.clauses:
+            return nothing  # no word to search ("-", '""')
         else:
-            # Stray syntax ("Re:", unbalanced quotes): any of the words, best match first.
-            if not words:
-                return SearchResults(total=0, hits=[], doc_types={} if facets else None)
-            sql, params["q"] = words_sql, words
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            params.update(leaves)
         try:
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
         except (DataError, InternalError):
-            # Syntax websearch_to_tsquery accepted but cannot run: its plain words instead.
-            if sql == words_sql or not words:
+            # A reading PostgreSQL refuses to run: its plain words instead.
+            reading = plain_words(query)
+            if not reading.root.clauses:
                 raise
-            sql, params["q"] = words_sql, words
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
         total = int(rows[0].total) if rows else 0
@@ -174,7 +192,7 @@ class PostgresIndex:
             with self._eng().connect() as conn:
                 first = conn.execute(text(sql), count_params).first()
             total = int(first.total) if first else 0
-        doc_types = self._type_counts(sql, params) if facets else None
+        doc_types = self._type_counts(sql, facet_sql, params) if facets else None
         if limit == 0:
             return SearchResults(total=total, hits=[], doc_types=doc_types)
         # Ordered by date, a score would rank nothing (and tantivy computes none): 0.
@@ -184,11 +202,15 @@ class PostgresIndex:
                       score=float(r.score) if relevance else 0.0,
                       snippet=_snippet(r.snippet)) for r in rows])
 
-    def _type_counts(self, sql: str, params: dict[str, object]) -> dict[str, int]:
-        """Matches per document type for the search `sql` ran: its FROM..WHERE, grouped."""
-        source = sql.split("FROM ", 1)[1].split("ORDER BY", 1)[0]
+    def _type_counts(self, sql: str, facet_sql: str | None,
+                     params: dict[str, object]) -> dict[str, int]:
+        """Matches per document type: the search's own facet query, or the listing's
+        FROM..WHERE grouped."""
+        if facet_sql is None:
+            source = sql.split("FROM ", 1)[1].split("ORDER BY", 1)[0]
+            facet_sql = _FACETS.format(source=source)
         with self._eng().connect() as conn:
-            rows = conn.execute(text(_FACETS.format(source=source)), params).all()
+            rows = conn.execute(text(facet_sql), params).all()
         return {r.doc_type: int(r.n) for r in rows}
 
     @property
@@ -211,10 +233,77 @@ class PostgresIndex:
         self.close()
 
 
+def _search_sql(reading: KeywordQuery, joined: str, filters: str,
+                sort: SearchSort) -> tuple[str, str, dict[str, str]]:
+    """The SQL that matches and ranks `reading`, the one that counts its matches per type, and
+    their leaves' parameters (l0, l1, ...)."""
+    names: dict[Terms, str] = {}
+    params: dict[str, str] = {}
+
+    def leaf(terms: Terms) -> str:
+        if terms not in names:
+            names[terms] = f"l{len(names)}"
+            params[names[terms]] = _tsquery_text(terms)
+        return names[terms]
+
+    match = _match_sql(reading.root, leaf)
+    ranked = [leaf(terms) for terms in reading.ranked]
+    tiers = []
+    if reading.all_words:
+        tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
+    if reading.phrase:
+        tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
+    leaves = ", ".join(
+        f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
+        for terms, name in names.items())
+    counts = ", ".join(f"ts_rank_cd({_COUNT_WEIGHTS}, s.tsv, q.{name}) AS tf_{name}"
+                       for name in ranked) or "0 AS tf_none"
+    dfs = ", ".join(f"(count(*) FILTER (WHERE tf_{name} > 0) OVER ())::float8 AS df_{name}"
+                    for name in ranked) or "0 AS df_none"
+    # A phrase weighs as many words as it has (tantivy and Lucene sum its words' idfs).
+    bm25 = [f"{len(terms.words)} * ln(1 + (n - df_{name} + 0.5) / (df_{name} + 0.5)) "
+            f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
+            "greatest(avgdl, 1)))"
+            for terms, name in zip(reading.ranked, ranked, strict=True)]
+    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
+    tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
+    highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
+    by_date = sort is not SearchSort.RELEVANCE
+    join = joined.format(table="s")
+    sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
+                         join=join, filters=filters, dfs=dfs, score=score, highlight=highlight,
+                         uploaded=", d.uploaded_at" if by_date else "",
+                         uploaded_page=", uploaded_at" if by_date else "",
+                         order=_ORDER[sort],
+                         final_order=("p." + _ORDER[sort].replace(", id", ", p.id"))
+                         if by_date else "p.score DESC, p.id")
+    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join, match=match, filters=filters)
+    return sql, facet_sql, params
+
+
+def _match_sql(group: Group, leaf: Callable[[Terms], str]) -> str:
+    """The group as one tsquery expression: MUSTs and'ed (else any SHOULD), no MUST_NOT."""
+    parts: dict[Occur, list[str]] = {occur: [] for occur in Occur}
+    for occur, child in group.clauses:
+        parts[occur].append(_match_sql(child, leaf) if isinstance(child, Group)
+                            else f"q.{leaf(child)}")
+    positive = parts[Occur.MUST] or (
+        [f"({' || '.join(parts[Occur.SHOULD])})"] if parts[Occur.SHOULD] else [])
+    return "(" + " && ".join(positive + [f"!!{x}" for x in parts[Occur.MUST_NOT]]) + ")"
+
+
+def _tsquery_text(terms: Terms) -> str:
+    """to_tsquery's input for one leaf: its words are \\w+, so quoting them is safe."""
+    weight = _FIELD_WEIGHT.get(terms.field or "", "")
+    if terms.prefix:
+        return f"'{terms.words[0]}':*{weight}"
+    return " <-> ".join(f"'{word}'" + (f":{weight}" if weight else "") for word in terms.words)
+
+
 def _filter_sql(filters: SearchFilters, params: dict[str, object],
                 sort: SearchSort) -> tuple[str, str]:
-    """The join (when needed) and the WHERE conditions for `filters` and the request's tenant;
-    their values go into `params`."""
+    """The join (when needed; `{table}` names the search table) and the WHERE conditions for
+    `filters` and the request's tenant; their values go into `params`."""
     where = ""
     if filters.doc_type is not None:
         where += " AND doc_type = :doc_type"
@@ -241,7 +330,7 @@ def _filter_sql(filters: SearchFilters, params: dict[str, object],
         where += " AND uploaded_at < :created_before"
         params["created_before"] = filters.created_before
     needs_documents = filters.beyond_type_and_batch or sort is not SearchSort.RELEVANCE
-    return (_DOCUMENTS if needs_documents else ""), where
+    return (_JOIN_DOCUMENTS if needs_documents else ""), where
 
 
 def _snippet(raw: str | None) -> str:

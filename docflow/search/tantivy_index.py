@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import pathlib
 import re
@@ -27,27 +28,23 @@ from docflow.search import (
     SearchSort,
     check_page,
 )
+from docflow.search.query import Group, KeywordQuery, Occur, Terms, plain_words, read_query
 from docflow.store.documents import path_prefix_bounds
 from docflow.store.scope import DEFAULT_TENANT, current_scope
 
+log = logging.getLogger(__name__)
+
 SNIPPET_CHARS = 200
 _QUERY_FIELDS = ["text", "filename"]
+# English stemming (Snowball, as PostgreSQL's 'english'): "payments" finds "payment"
+# (Cranfield nDCG@10 0.492 -> 0.515, bench/eval_search.py). Indexes made before it keep their
+# own tokenizer until their rebuild is swapped in (`TantivyIndex.outdated`).
+_TOKENIZER = "en_stem"
 _WRITER_HEAP_BYTES = 128_000_000
 # One indexing thread: one segment per commit and fewer merges (0.02 vs 0.04 CPU-ms per doc).
 _WRITER_THREADS = 1
-_WORD = re.compile(r"\w+")
 # What the regex syntax of a path filter must escape (Rust regex-syntax's meta characters).
 _REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$#&\-~]")
-# A field named in the query ("text:" or "text :"); only _QUERY_FIELDS may be.
-_FIELD = re.compile(r"(\w+)\s*:")
-# "field:*" is tantivy's exists query: it needs fast fields, so it fails when searched.
-_EXISTS = re.compile(r":\s*\*")
-# Syntax is read only from queries this short and this shallow: tantivy's parser recurses
-# per parenthesis (5,000 of them crash the process) and tries every term it is given.
-MAX_SYNTAX_CHARS = 1_000
-MAX_NESTING = 16
-# Words searched when the query is read as plain words; the rest add cost, not recall.
-MAX_WORDS = 64
 T = TypeVar("T")
 
 
@@ -57,21 +54,22 @@ MAX_FACET_TYPES = 1_000
 # until the rebuild the housekeeper starts replaces it).
 NEW_FIELDS = frozenset({"tenant", "source_path", "folders", "created_at"})
 OUTDATED = ("The search index was written by an older docflow, without the tenant, path and "
-            "date of each document; it is being rebuilt (`docflow reindex` shows and resumes "
-            "the rebuild). Until then only searches without path, date filters or date order "
-            "are answered, and none on a server with tenants.")
+            "date of each document or without stemming; it is being rebuilt (`docflow reindex` "
+            "shows and resumes the rebuild). Until then only searches without path, date "
+            "filters or date order are answered, and none on a server with tenants.")
 
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     # Raw tokenizer: ids and filter values must match exactly, never split or lowercased.
     builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("filename", stored=True)
+    builder.add_text_field("filename", stored=True, tokenizer_name=_TOKENIZER)
     # Fast: the facet counts per type are an aggregation over this column (~0.3-0.7 ms at 200K).
     builder.add_text_field("doc_type", stored=True, tokenizer_name="raw", index_option="basic",
                            fast=True)
     builder.add_text_field("batch_id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("text", stored=True, index_option="position")
+    builder.add_text_field("text", stored=True, index_option="position",
+                           tokenizer_name=_TOKENIZER)
     builder.add_text_field("tenant", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("source_path", tokenizer_name="raw", index_option="basic")
     # Every folder a document sits in ("2019/", "2019/q1/"): a folder filter is one term.
@@ -95,7 +93,8 @@ class TantivyIndex:
         # The pyo3 writer cannot be used from two threads at once.
         self._lock = threading.Lock()
         self._closed = False
-        self.outdated = False  # written by an older docflow: lacks NEW_FIELDS
+        self.outdated = False  # written by an older docflow: lacks NEW_FIELDS or stemming
+        self._lacks_fields = False
         if writer:
             self.path.mkdir(parents=True, exist_ok=True)
             try:
@@ -131,7 +130,7 @@ class TantivyIndex:
             try:
                 for doc in latest.values():
                     writer.delete_documents_by_term("id", doc.id)
-                    writer.add_document(_to_tantivy(doc, outdated=self.outdated))
+                    writer.add_document(_to_tantivy(doc, outdated=self._lacks_fields))
                 writer.commit()
             except BaseException:
                 # Never leave half a batch pending for the next commit.
@@ -175,16 +174,16 @@ class TantivyIndex:
                               or _foreign_scope()):
             raise IndexOutdated(OUTDATED)
         searcher = index.searcher()
-        final = self._with_filters(_parse_user_query(index, query), filters)
         order = ({} if sort is SearchSort.RELEVANCE else
                  {"order_by_field": "created_at",
                   "order": tantivy.Order.Desc if sort is SearchSort.DATE else tantivy.Order.Asc})
         try:
+            final = self._with_filters(_keyword_query(index, read_query(query)), filters)
             # tantivy panics on limit 0, so count with a one-hit page and return no hits.
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         except ValueError:
-            # Parsed but cannot run (a query tantivy accepts, then refuses): its plain words.
-            final = self._with_filters(_words_query(index, query), filters)
+            # A reading tantivy refuses to build or run: its plain words instead.
+            final = self._with_filters(_keyword_query(index, plain_words(query)), filters)
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         doc_types = self._type_counts(searcher, final) if facets else None
         if limit == 0:
@@ -302,7 +301,13 @@ class TantivyIndex:
         """Search `index` in its own schema: the current one, or an outdated one's."""
         self._index = index
         self._schema = index.schema
-        self.outdated = _lacks_new_fields(index.schema)
+        # Written as it was made (no field it lacks), searched as it is (words unstemmed where
+        # they were), until the rebuild the housekeeper starts is swapped in.
+        self._lacks_fields = _lacks_new_fields(index.schema)
+        outdated = self._lacks_fields or _unstemmed(self._meta)
+        if outdated and not self.outdated:
+            log.warning("%s (%s)", OUTDATED, self.path)
+        self.outdated = outdated
         self._schema_json = _schema_json(self._meta)
 
     def _current_index(self) -> tantivy.Index | None:
@@ -368,6 +373,17 @@ def _lacks_new_fields(schema: tantivy.Schema) -> bool:
     return False
 
 
+def _unstemmed(meta: pathlib.Path) -> bool:
+    """Whether the index whose meta.json this is reads text or file names without stemming."""
+    try:
+        fields = json.loads(meta.read_text())["schema"]
+    except (OSError, ValueError, KeyError):
+        return False
+    made = {f["name"]: f.get("options", {}).get("indexing", {}).get("tokenizer")
+            for f in fields}
+    return any(made.get(name) != _TOKENIZER for name in _QUERY_FIELDS)
+
+
 def _schema_json(meta: pathlib.Path) -> str | None:
     """The schema recorded in meta.json, as text (None while there is no meta.json)."""
     try:
@@ -390,42 +406,48 @@ def _foreign_scope() -> bool:
     return scope is not None and scope.tenant != DEFAULT_TENANT
 
 
-def _parse_user_query(index: tantivy.Index, query: str) -> tantivy.Query:
-    """Tantivy query syntax when it is safe to run and parses cleanly; otherwise any of the
-    query's words."""
-    query = query.replace("\x00", " ")
-    if not query.strip():
+def _keyword_query(index: tantivy.Index, reading: KeywordQuery) -> tantivy.Query:
+    """BM25 over any of the words, lifted by a tier for all the words and one for the phrase."""
+    if reading.everything:
         return tantivy.Query.all_query()
-    if _safe_syntax(query):
-        parsed, errors = index.parse_query_lenient(query, _QUERY_FIELDS,
-                                                   conjunction_by_default=True)
-        if not errors:
-            return parsed
-    return _words_query(index, query)
-
-
-def _safe_syntax(query: str) -> bool:
-    """Short, shallow, and naming no field but text and filename (ids and filters are not
-    searched by syntax; "Re:" is a word, not a field)."""
-    if len(query) > MAX_SYNTAX_CHARS or _EXISTS.search(query):
-        return False
-    if any(name not in _QUERY_FIELDS for name in _FIELD.findall(query)):
-        return False
-    depth = deepest = 0
-    for char in query:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        deepest = max(deepest, depth)
-    return deepest <= MAX_NESTING
-
-
-def _words_query(index: tantivy.Index, query: str) -> tantivy.Query:
-    words = list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS]
-    if not words:
+    if not reading.root.clauses:
         return tantivy.Query.empty_query()
-    # Each word quoted, so AND/OR/NOT and field names in it are plain terms, never syntax;
-    # any word may match, so a stray "Re:" cannot empty the results (best matches rank first).
-    safe = " ".join(f'"{word}"' for word in words)
-    return index.parse_query(safe, _QUERY_FIELDS, conjunction_by_default=False)
+    clauses = [(tantivy.Occur.Must, _group_query(index, reading.root))]
+    if reading.all_words:
+        every = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, _terms_query(index, terms)) for terms in reading.ranked])
+        clauses.append((tantivy.Occur.Should,
+                        tantivy.Query.const_score_query(every, reading.bonus)))
+    if reading.phrase:
+        phrase = _terms_query(index, Terms(reading.phrase))
+        clauses.append((tantivy.Occur.Should,
+                        tantivy.Query.const_score_query(phrase, reading.bonus)))
+    return tantivy.Query.boolean_query(clauses)
+
+
+_OCCUR = {Occur.SHOULD: tantivy.Occur.Should, Occur.MUST: tantivy.Occur.Must,
+          Occur.MUST_NOT: tantivy.Occur.MustNot}
+
+
+def _group_query(index: tantivy.Index, group: Group) -> tantivy.Query:
+    clauses = [(_OCCUR[occur], _group_query(index, child) if isinstance(child, Group)
+                else _terms_query(index, child)) for occur, child in group.clauses]
+    if all(occur is Occur.MUST_NOT for occur, _ in group.clauses):
+        clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))  # "-draft": all but
+    return tantivy.Query.boolean_query(clauses)
+
+
+def _terms_query(index: tantivy.Index, terms: Terms) -> tantivy.Query:
+    """One word or phrase through each field's own tokenizer (stemmed, lower-cased); a prefix
+    as it was typed, lower-cased, against the indexed terms."""
+    fields = [terms.field] if terms.field else _QUERY_FIELDS
+    if terms.prefix:
+        schema = index.schema
+        return tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, tantivy.Query.regex_query(schema, name, f"{terms.words[0]}.*"))
+            for name in fields])
+    # Quoted, so no word is ever syntax; the words are \w+, so they hold no quote.
+    return index.parse_query('"' + " ".join(terms.words) + '"', fields)
 
 
 def _snippet(generator: tantivy.SnippetGenerator, stored: tantivy.Document) -> str:

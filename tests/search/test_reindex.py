@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import ENCODER_VERSION
-from docflow.search import open_index
+from docflow.search import SearchDocument, open_index
 from docflow.search.reindex import (
     Checkpoint,
     adopt_rebuilt,
@@ -188,3 +188,48 @@ def test_the_housekeeper_swaps_a_finished_rebuild_in_and_keeps_indexing(
         housekeeper.join(30)
         keyword.close()
         vectors.close()
+
+
+def _index_before_stemming(path: Path, texts: dict[str, str]) -> None:
+    """The tantivy index docflow made before its words were stemmed (default tokenizer)."""
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("filename", stored=True)
+    builder.add_text_field("doc_type", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("batch_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("text", stored=True, index_option="position")
+    path.mkdir(parents=True)
+    index = tantivy.Index(builder.build(), str(path))
+    writer = index.writer(15_000_000, 1)
+    for doc_id, text in texts.items():
+        writer.add_document(tantivy.Document(id=doc_id, filename=f"{doc_id}.txt", text=text))
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def test_an_index_from_before_stemming_answers_until_a_reindex_rebuilds_it(
+        library: tuple[Settings, Store, dict], caplog: pytest.LogCaptureFixture) -> None:
+    settings, store, ids = library
+    shutil.rmtree(settings.index_dir)
+    _index_before_stemming(settings.index_dir, {ids[n]: f"document number word{n} of the "
+                                                        "library" for n in range(20)})
+    # It opens (the indexer and the API alike), says it is outdated and how to rebuild it...
+    live = open_index(settings.search, settings.index_dir, writer=True)
+    reader = open_index(settings.search, settings.index_dir, writer=False)
+    for handle in (live, reader):
+        assert handle.outdated  # type: ignore[attr-defined]
+    assert "docflow reindex" in caplog.text
+    # ...and answers as it did: words as written, not stemmed.
+    live.index([SearchDocument(ids[20], "d20.txt", None, None, "document word20")])
+    assert reader.search("word20").total == 1
+    assert reader.search("documents").total == 0
+
+    assert rebuild(settings, store, chunk=50).built
+    live, _ = adopt_rebuilt(settings, store, live, None)
+
+    assert reader.search("documents").total == COUNT  # stemmed: "documents" finds "document"
+    assert not live.outdated and not reader.outdated  # type: ignore[union-attr, attr-defined]
+    live.close()  # type: ignore[union-attr]
+    reader.close()

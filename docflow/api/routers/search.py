@@ -31,12 +31,16 @@ MAX_QUERY_CHARS = 2_000
 MAX_FILTER_CHARS = 200
 
 MODE_HELP = (
-    "keyword: the words of `q`. semantic: documents whose meaning is closest to "
+    "keyword: documents holding any of the words of `q`, ranked by BM25 (rarer words and "
+    "more of them rank higher; words are stemmed, English stop words such as \"what\" or "
+    "\"the\" are not searched unless `q` has no other word); documents holding all the "
+    "words rank first, those holding them as a phrase before them, and `score` is BM25 plus "
+    "a fixed bonus for each. semantic: documents whose meaning is closest to "
     "`q`, by the embeddings of their passages computed when they were processed (needs "
     "DOCFLOW_SEMANTIC_SEARCH, the default, or DOCFLOW_ZERO_SHOT; documents processed without "
     "them are not found this way); score is the cosine similarity of the best passage. "
     "hybrid (the default where documents are embedded, else keyword): the keyword ranking "
-    "(any of the words) and the semantic one fused by reciprocal rank; score is the fused "
+    "and the semantic one fused by reciprocal rank; score is the fused "
     "score, and `total` may count a document found both ways twice when matches run past the "
     "page. Every filter applies in every mode (semantic search with a path or date filter "
     "compares the query with each stored vector that passes it)."
@@ -72,10 +76,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/api/search", response_model=SearchResponse, responses=_RESPONSES,
             summary="Search documents")
 def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
-                          description="Words, \"phrases\", AND/OR/-; in "
-                          "semantic mode, a sentence saying what you look for. Syntax that "
-                          "does not parse, or names a field other than text and filename, is "
-                          "searched as plain words."),
+                          description="Words (any of them may match; see `mode`), "
+                          "\"a phrase\", -excluded or NOT excluded, +required, AND / OR "
+                          "(AND binds first) and (groups), prefix*, filename:word and "
+                          "text:word; `*` lists every document. In semantic mode, a sentence "
+                          "saying what you look for. Syntax that cannot mean anything (an "
+                          "unclosed quote, another field, ^ or ~) is read as plain words."),
            doc_type: str | None = Query(None, max_length=MAX_FILTER_CHARS,
                                         description="Only this document type."),
            batch_id: str | None = Query(None, max_length=MAX_FILTER_CHARS,
