@@ -60,8 +60,7 @@ def group_budget_seconds(settings: Settings) -> float:
     """How long a task carrying several documents goes on starting the next one; the rest are
     sent on in a message of their own. The last one started may take its hard limit, and the
     message must come back from the broker (the visibility timeout) only if its worker died."""
-    spare = settings.visibility_timeout - settings.task_time_limit - 30
-    return float(max(0, min(settings.task_soft_time_limit, spare)))
+    return float(max(0, settings.visibility_timeout - settings.task_time_limit - 30))
 
 
 def group_time_limits(settings: Settings) -> tuple[float, float]:

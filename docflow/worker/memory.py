@@ -45,6 +45,10 @@ def _resident_mb() -> float:
     return _process[1].memory_info().rss / (1024 * 1024)
 
 
+def end_process(code: int) -> None:
+    os._exit(code)
+
+
 def too_large_message(limit_mb: int) -> str:
     return (f"Processing the document needed more than {limit_mb:,} MiB of memory (the "
             f"max_document_memory_mb limit); it may be a decompression bomb or far too large. "
@@ -192,12 +196,12 @@ class MemoryGuard:
     def __init__(self, limit_mb: int, on_exceeded: Callable[[float], None], *,
                  sample_seconds: float = SAMPLE_SECONDS,
                  resident_mb: Callable[[], float] = _resident_mb,
-                 exit: Callable[[int], object] = os._exit,
+                 exit: Callable[[int], object] | None = None,
                  limits: TimeLimits | None = None) -> None:
         self.limit_mb = limit_mb
         self.acted = threading.Event()  # the watch failed the document and ended the process
-        self._watch = _Watch(limit_mb, on_exceeded, sample_seconds, resident_mb, exit, limits,
-                             done=self.acted)
+        self._watch = _Watch(limit_mb, on_exceeded, sample_seconds, resident_mb,
+                             exit or (lambda code: end_process(code)), limits, done=self.acted)
         self.watching = False
 
     @property
