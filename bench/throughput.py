@@ -759,7 +759,7 @@ def compare_per_task(args: argparse.Namespace, corpus: Corpus, values: list[str]
             err.print(f"round {round_no + 1}/{args.rounds}: documents per task {value}")
             runs[value].append(run_stack(corpus, args.concurrency, args.chunk,
                                          workdir / f"r{round_no}-{value}", args.timeout,
-                                         {"DOCFLOW_DOCUMENTS_PER_TASK": value}))
+                                         dict(args.env, DOCFLOW_DOCUMENTS_PER_TASK=value)))
     console.print(f"[bold]Source[/]: {corpus.description}; concurrency {args.concurrency}; "
                   f"{args.rounds} rounds, interleaved; load average 1 min "
                   f"{args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
@@ -816,6 +816,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="small documents per task message (DOCFLOW_DOCUMENTS_PER_TASK); "
                         "several, comma-separated (e.g. 1,16), run the stack once per value, "
                         "interleaved --rounds times, and compare their CPU per document")
+    parser.add_argument("--no-semantic-search", action="store_true",
+                        help="workers embed nothing (DOCFLOW_SEMANTIC_SEARCH=false): the stack's "
+                        "own cost without the embedding model's")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with several --documents-per-task: rounds of all values")
     args = parser.parse_args(argv)
@@ -840,9 +843,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             corpus = generated_corpus(args.count, args.seed, workdir / "corpus")
         per_task = [v.strip() for v in (args.documents_per_task or "").split(",") if v.strip()]
+        args.env = {"DOCFLOW_SEMANTIC_SEARCH": "false"} if args.no_semantic_search else {}
         if len(per_task) > 1:
             return compare_per_task(args, corpus, per_task, workdir)
-        env = {"DOCFLOW_DOCUMENTS_PER_TASK": per_task[0]} if per_task else None
+        env = dict(args.env, **({"DOCFLOW_DOCUMENTS_PER_TASK": per_task[0]} if per_task else {}))
         stack = run_stack(corpus, args.concurrency, args.chunk, workdir, args.timeout, env)
         bare = run_bare(corpus, args.concurrency, args.timeout)
         report(args, corpus, stack, bare)

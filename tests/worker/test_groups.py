@@ -88,8 +88,16 @@ def worker_env(settings: Settings, broker: redis.Redis, monkeypatch: pytest.Monk
                ) -> Settings:
     monkeypatch.setenv("DOCFLOW_TASK_SOFT_TIME_LIMIT", "1")
     monkeypatch.setenv("DOCFLOW_TASK_TIME_LIMIT", "600")
-    runtime_module._current = None  # the task reads its runtime from this environment
+    _fresh_runtime(monkeypatch)
     return runtime_module.runtime().settings
+
+
+def _fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task reads its runtime, and its dispatcher, from the environment as it is now."""
+    from docflow.worker import results
+
+    runtime_module._current = None
+    monkeypatch.setattr(results, "_dispatchers", {})
 
 
 def _register(store: Store, *files: tuple[bytes, str]) -> list[str]:
@@ -167,7 +175,7 @@ def test_a_document_of_a_group_stuck_past_its_hard_limit_is_failed_and_its_proce
     from docflow.worker import tasks
 
     monkeypatch.setenv("DOCFLOW_TASK_TIME_LIMIT", "2")
-    runtime_module._current = None
+    _fresh_runtime(monkeypatch)
     released, exits = threading.Event(), []
 
     def end_process(code: int) -> None:  # the process would end here; the test lets it go on
@@ -219,7 +227,7 @@ def test_a_group_past_its_budget_sends_the_documents_it_did_not_start_on(
     # No time to spare under the visibility timeout: one document, then the rest go on, so the
     # message is never held long enough for the broker to hand it to a second worker.
     monkeypatch.setenv("DOCFLOW_VISIBILITY_TIMEOUT_SECONDS", "630")
-    runtime_module._current = None
+    _fresh_runtime(monkeypatch)
     ids = _register(store, *[(f"Dear Ann, note {i}. Sincerely, Bo".encode(), f"{i}.txt")
                              for i in range(3)])
     assert process_documents.apply(args=[ids]).result == "1 processed, 2 sent on"
