@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/throughput.py [--count N] [--concurrency C]
                                          [--source auto|shared|generated|small-text]
+                                         [--documents-per-task 1,16 [--rounds R]]
 
 1. Full stack: `python -m docflow serve` (API, embedded Valkey, Celery prefork workers with
    --concurrency C, housekeeper/indexer) in a temporary data dir on a free port. The files go to
@@ -459,8 +460,9 @@ def _unfinished(stack: Stack, batches: list[str]) -> str:
 def _indexed(stack: Stack, batches: list[str]) -> int:
     total = 0
     for batch_id in batches:
-        reply = stack.client.get("/api/search", params={"q": "*", "batch_id": batch_id,
-                                                        "limit": 1})
+        # Keyword mode: "*" matches every document there (hybrid ranks by meaning as well).
+        reply = stack.client.get("/api/search", params={"q": "*", "mode": "keyword",
+                                                        "batch_id": batch_id, "limit": 1})
         reply.raise_for_status()
         total += reply.json()["total"]
     return total
@@ -745,6 +747,45 @@ def report(args: argparse.Namespace, corpus: Corpus, stack: StackResult, bare: B
             console.print(f"  {code:20} {name}: {message}", markup=False, highlight=False)
 
 
+def compare_per_task(args: argparse.Namespace, corpus: Corpus, values: list[str],
+                     workdir: Path) -> int:
+    """The stack once per documents-per-task value, interleaved over rounds (a loaded machine
+    drifts: each value sees the same drift), and CPU-ms per document by process role."""
+    runs: dict[str, list[StackResult]] = defaultdict(list)
+    for round_no in range(args.rounds):
+        for value in values:
+            err.print(f"round {round_no + 1}/{args.rounds}: documents per task {value}")
+            runs[value].append(run_stack(corpus, args.concurrency, args.chunk,
+                                         workdir / f"r{round_no}-{value}", args.timeout,
+                                         dict(args.env, DOCFLOW_DOCUMENTS_PER_TASK=value)))
+    console.print(f"[bold]Source[/]: {corpus.description}; concurrency {args.concurrency}; "
+                  f"{args.rounds} rounds, interleaved; load average 1 min "
+                  f"{args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    roles = sorted({role for results in runs.values() for r in results for role in r.cpu})
+    table = Table(title="CPU-ms per document by documents per task (median of rounds)")
+    for column in ("documents per task", "completed", "wall s", "docs/s", "CPU-ms/doc",
+                   *roles):
+        table.add_column(column, justify="right")
+    unfinished = 0
+    for value, results in runs.items():
+        def median(get: Callable[[StackResult], float],
+                   results: list[StackResult] = results) -> float:
+            return sorted(get(r) for r in results)[len(results) // 2]
+
+        unfinished += sum(r.unfinished for r in results)
+        table.add_row(value, "/".join(str(r.completed) for r in results),
+                      f"{median(lambda r: r.wall_s):.1f}",
+                      f"{median(lambda r: _rate(r.docs, r.wall_s)):.1f}",
+                      f"{median(lambda r: 1000 * r.cpu_total / r.docs):.2f}",
+                      *(f"{median(lambda r, role=role: 1000 * r.cpu.get(role, 0) / r.docs):.2f}"
+                        for role in roles))
+    console.print(table)
+    for value, results in runs.items():
+        console.print(f"documents per task {value}, CPU-ms/doc each round: "
+                      + ", ".join(f"{1000 * r.cpu_total / r.docs:.2f}" for r in results))
+    return 0 if unfinished == 0 else 1
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -769,6 +810,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="also list every failed document with its message")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (data dir, serve log)")
+    parser.add_argument("--documents-per-task", default=None,
+                        help="small documents per task message (DOCFLOW_DOCUMENTS_PER_TASK); "
+                        "several, comma-separated (e.g. 1,16), run the stack once per value, "
+                        "interleaved --rounds times, and compare their CPU per document")
+    parser.add_argument("--no-semantic-search", action="store_true",
+                        help="workers embed nothing (DOCFLOW_SEMANTIC_SEARCH=false): the stack's "
+                        "own cost without the embedding model's")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with several --documents-per-task: rounds of all values")
     args = parser.parse_args(argv)
     if args.count < 1 or args.concurrency < 1 or args.chunk < 1:
         parser.error("--count, --concurrency and --chunk must be at least 1")
@@ -790,7 +840,12 @@ def main(argv: list[str] | None = None) -> int:
             corpus = small_text_corpus(args.count, args.seed, workdir / "corpus")
         else:
             corpus = generated_corpus(args.count, args.seed, workdir / "corpus")
-        stack = run_stack(corpus, args.concurrency, args.chunk, workdir, args.timeout)
+        per_task = [v.strip() for v in (args.documents_per_task or "").split(",") if v.strip()]
+        args.env = {"DOCFLOW_SEMANTIC_SEARCH": "false"} if args.no_semantic_search else {}
+        if len(per_task) > 1:
+            return compare_per_task(args, corpus, per_task, workdir)
+        env = dict(args.env, **({"DOCFLOW_DOCUMENTS_PER_TASK": per_task[0]} if per_task else {}))
+        stack = run_stack(corpus, args.concurrency, args.chunk, workdir, args.timeout, env)
         bare = run_bare(corpus, args.concurrency, args.timeout)
         report(args, corpus, stack, bare)
         return 0 if stack.unfinished == 0 else 1

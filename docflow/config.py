@@ -131,6 +131,13 @@ class Settings(BaseSettings):
                                  "the worker's main process before it forks its pool "
                                  "processes, so a new pool process starts warm.")
 
+    documents_per_task: int = Field(16, ge=1, description="Small documents sent in one task "
+                                    "message (each keeps its own claim, time limits, retries "
+                                    "and reason); 1 sends a message per document.")
+    small_document_bytes: int = Field(256 * 1024, ge=0, description="Documents up to this "
+                                      "size on the default queue are sent several to a "
+                                      "message (documents_per_task).")
+
     # Housekeeping: the indexer and the reconciler.
     index_interval_seconds: float = Field(1.0, description="How often the indexer looks for "
                                           "new results.")

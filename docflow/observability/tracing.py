@@ -92,6 +92,7 @@ def _instrument_libraries() -> None:
 
 # The tasks whose one argument is worth noting (docflow.worker.celery_app's names).
 _ARGUMENT_ATTRIBUTE = {"docflow.process_document": "docflow.document_id",
+                       "docflow.process_documents": "docflow.document_ids",
                        "docflow.ocr_part": "docflow.ocr_part_id"}
 
 

@@ -26,19 +26,20 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class Interruption:
-    """One task's reading, which another thread may stop (`fire`)."""
+    """One document's reading, which another thread may stop (`fire`): with Cancelled when its
+    claim is gone, or with SoftTimeLimitExceeded past its own time limit (worker/memory.py)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread_id: int | None = None
-        self.fired = False
+        self.fired: type[BaseException] | None = None
 
     @contextmanager
     def point(self) -> Iterator[None]:
         """The code inside may be interrupted with Cancelled."""
         with self._lock:
-            if self.fired:
-                raise Cancelled
+            if self.fired is not None:
+                raise self.fired
             self._thread_id = threading.get_ident()
         try:
             yield
@@ -48,9 +49,11 @@ class Interruption:
                     _raise_in(self._thread_id, None)  # drop one fired too late to land
                 self._thread_id = None
 
-    def fire(self) -> None:
-        """Stop the reading now if it is running, or before it starts."""
+    def fire(self, exc: type[BaseException] = Cancelled) -> None:
+        """Stop the reading now if it is running, or before it starts; the first reason wins."""
         with self._lock:
-            self.fired = True
+            if self.fired is not None:
+                return
+            self.fired = exc
             if self._thread_id is not None:
-                _raise_in(self._thread_id, Cancelled)
+                _raise_in(self._thread_id, exc)

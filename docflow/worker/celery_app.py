@@ -11,6 +11,8 @@ from celery import Celery
 from docflow.config import Settings, get_settings
 
 TASK_PROCESS_DOCUMENT = "docflow.process_document"
+# Several small documents in one message (worker/groups.py), each processed as if alone.
+TASK_PROCESS_DOCUMENTS = "docflow.process_documents"
 TASK_TRAIN_CLASSIFIER = "docflow.train_classifier"
 # Pages first..last of a long scanned PDF (docflow.store.ocr_parts); always on the ocr queue.
 TASK_OCR_PART = "docflow.ocr_part"
@@ -34,7 +36,8 @@ def _transport_options(visibility_timeout: int) -> dict[str, int]:
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("docflow", broker=settings.effective_broker_url() or NO_BROKER,
-                 include=["docflow.worker.tasks", "docflow.worker.ocr_parts",
+                 include=["docflow.worker.tasks", "docflow.worker.groups",
+                          "docflow.worker.ocr_parts",
                           "docflow.worker.heartbeat"])
     app.conf.update(
         task_acks_late=True,

@@ -71,7 +71,8 @@ def register_children(session: Session, parent: Document,
             mark_failed(doc, "too_large", f"This attachment or archive member is larger than "
                         f"the limit of {max_file_bytes} bytes.")
         elif doc.status == DocumentStatus.QUEUED:
-            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
+            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename),
+                                size=doc.size))
     return refs
 
 

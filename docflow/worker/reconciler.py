@@ -77,7 +77,8 @@ def _release_expired(store: Store, settings: Settings) -> list[TaskRef]:
             gone).limit(CHUNK))
         for doc in rows:
             release(doc)
-            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename)))
+            refs.append(TaskRef(doc.id, doc.task_id, queue_for_name(doc.filename),
+                                size=doc.size))
         # A split document is not sent again (that would OCR it all again): its parts are.
         refs += [_part_ref(part) for part in parts.release_expired(session, sorted(stale), CHUNK)]
         refs += [_part_ref(part)
@@ -90,14 +91,15 @@ def _part_ref(part: OcrPart) -> TaskRef:
 
 
 def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list[TaskRef]:
-    """Queued documents and OCR parts with fewer messages in the broker than there are waiting.
+    """Queued documents and OCR parts with fewer messages in the broker than there are waiting
+    (a message carrying several documents counts each).
 
     The broker's count includes the unacknowledged messages of work in flight (tasks ack late),
     so documents and parts being processed are counted on the database side too: otherwise each
     one in flight would hide one lost message until the whole backlog was done.
     The oldest are sent first, documents and parts alike.
     """
-    pending = dispatcher.pending_messages()
+    pending = dispatcher.pending_documents()
     if pending is None:
         return []
     cutoff = utcnow() - timedelta(seconds=settings.resend_after_seconds)
@@ -120,5 +122,6 @@ def _find_lost(store: Store, dispatcher: Dispatcher, settings: Settings) -> list
         for row in oldest:
             row.enqueued_at = now
             refs.append(_part_ref(row) if isinstance(row, OcrPart)
-                        else TaskRef(row.id, row.task_id, queue_for_name(row.filename)))
+                        else TaskRef(row.id, row.task_id, queue_for_name(row.filename),
+                                     size=row.size))
     return refs

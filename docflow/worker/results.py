@@ -31,12 +31,12 @@ from docflow.store import documents as docs
 from docflow.store import ocr_parts as parts
 from docflow.store.embeddings import passages_bytes, vector_bytes
 from docflow.store.models import utcnow
-from docflow.worker.cancel import Cancelled
+from docflow.worker.cancel import Cancelled, Interruption
 from docflow.worker.children import register_children, store_children
 from docflow.worker.classifier import ClassifierCache
 from docflow.worker.dispatch import Dispatcher, TaskRef
 from docflow.worker.learned_fields import LearnedFieldsCache
-from docflow.worker.memory import MemoryGuard, too_large_message
+from docflow.worker.memory import MemoryGuard, TimeLimits, too_large_message
 from docflow.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -132,19 +132,22 @@ class Ending:
     timeout_message: str
 
 
-def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) -> str | None:
+def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str],
+            time_limits: TimeLimits | None = None) -> str | None:
     """Run a task's `work` under the task policy (DESIGN.md): a bad document or the time limit
     fails it with its reason, transient errors are retried with backoff, a task stopped from
     outside gives its work back, anything else fails it, never the worker.
 
     Past `max_document_memory_mb` of resident memory the work is failed as too_large and the
-    process ends (worker/memory.py); Celery's pool replaces it.
+    process ends (worker/memory.py); Celery's pool replaces it. `time_limits`: the work's own,
+    where Celery's (per task) are not its own (a task that carries several documents).
 
     Returns what `work` returned, "terminated", or None when the work failed.
     """
     limit = rt.settings.max_document_memory_mb
     try:
-        with MemoryGuard(limit, lambda _: ending.fail("too_large", too_large_message(limit))):
+        with MemoryGuard(limit, lambda _: ending.fail("too_large", too_large_message(limit)),
+                         limits=time_limits):
             return work()
     except SoftTimeLimitExceeded:
         ending.fail("timeout", ending.timeout_message)
@@ -158,6 +161,16 @@ def guarded(task: Task, rt: Runtime, ending: Ending, work: Callable[[], str]) ->
             _wait_for_space(task, rt, ending, exc)
         return _ended(task, rt, ending, exc)
     return None
+
+
+def document_time_limits(rt: Runtime, ending: Ending, reading: Interruption) -> TimeLimits:
+    """A document's own soft and hard time limits, with the same outcome as Celery's for a task
+    of its own: interrupted and failed as timeout; past the hard limit failed, process ended."""
+    settings = rt.settings
+    return TimeLimits(settings.task_soft_time_limit,
+                      lambda: reading.fire(SoftTimeLimitExceeded),
+                      settings.task_time_limit,
+                      lambda: ending.fail("timeout", ending.timeout_message))
 
 
 def _ended(task: Task, rt: Runtime, ending: Ending, exc: Exception) -> str | None:

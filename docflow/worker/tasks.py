@@ -37,6 +37,7 @@ from docflow.worker.results import (
     claim_or_retry,
     classifiers,
     dispatcher,
+    document_time_limits,
     fail,
     guarded,
     learned_fields,
@@ -53,24 +54,31 @@ log = logging.getLogger(__name__)
 @app.task(bind=True, name=TASK_PROCESS_DOCUMENT, acks_late=True, reject_on_worker_lost=True,
           max_retries=None)
 def process_document(self: Task, document_id: str) -> str:
-    rt = runtime()
+    queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
+    return process_one(self, runtime(), document_id, queue)
+
+
+def process_one(task: Task, rt: Runtime, document_id: str, queue: str, *,
+                own_time_limits: bool = False) -> str:
+    """Claim one document, read it and end it. `task` is its task, or the stand-in for one
+    document of a task that carries several (worker/groups.py: retries and messages of its
+    own; with `own_time_limits`, time limits of its own too)."""
     settings = rt.settings
-    claim = claim_or_retry(self, rt, f"document {document_id}", lambda session: docs.claim(
-        session, document_id, worker=self.request.hostname or HOSTNAME, host=HOSTNAME,
+    claim = claim_or_retry(task, rt, f"document {document_id}", lambda session: docs.claim(
+        session, document_id, worker=task.request.hostname or HOSTNAME, host=HOSTNAME,
         pid=os.getpid(), lease_seconds=settings.lease_seconds,
-        max_attempts=max_claims(self, settings), holder_gone=holder_gone(rt, session)))
+        max_attempts=max_claims(task, settings), holder_gone=holder_gone(rt, session)))
     if claim.outcome is docs.ClaimOutcome.BUSY:
-        look_again_later(self, document_id, claim.lease_until)
+        look_again_later(task, document_id, claim.lease_until)
         return claim.outcome.value
     if claim.outcome is docs.ClaimOutcome.TWIN_BUSY:
-        look_again_later(self, document_id, claim.lease_until,
+        look_again_later(task, document_id, claim.lease_until,
                          why="its bytes are being processed for another document; it will "
                          "take that result")
         return claim.outcome.value
     if claim.outcome is not docs.ClaimOutcome.CLAIMED:
         return claim.outcome.value
 
-    queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
     attempt = claim.attempt
     ending = Ending(
         what=f"document {document_id}",
@@ -79,11 +87,12 @@ def process_document(self: Task, document_id: str) -> str:
         timeout_message=f"Processing took longer than the limit of "
         f"{settings.task_soft_time_limit} seconds; the document may be too long or malformed.")
     reading = Interruption()
+    limits = document_time_limits(rt, ending, reading) if own_time_limits else None
     with LeaseKeeper(rt, lambda session, seconds: docs.renew_lease(
             session, document_id, attempt, seconds), f"document {document_id}",
             on_lost=reading.fire):
-        outcome = guarded(self, rt, ending, lambda: _process(rt, document_id, claim, queue,
-                                                             reading))
+        outcome = guarded(task, rt, ending, lambda: _process(rt, document_id, claim, queue,
+                                                             reading), limits)
     return _OUTCOMES.get(outcome or "", "processed")
 
 

@@ -56,8 +56,7 @@ def test_past_the_limit_the_guard_records_the_failure_then_ends_the_process() ->
     exits: list[int] = []
     with MemoryGuard(2048, recorded.append, sample_seconds=0.001,
                      resident_mb=lambda: next(readings, 3000.0), exit=exits.append) as guard:
-        assert guard._thread is not None
-        guard._thread.join(timeout=30)  # the watch ends once it has acted
+        assert guard.acted.wait(30)  # the watch ends once it has acted
     assert recorded == [3000.0] and exits == [EXIT_CODE]
 
 
@@ -81,5 +80,28 @@ def test_under_the_limit_or_switched_off_the_guard_does_nothing() -> None:
                      exit=exits.append):
         assert sampled.wait(30)
     with MemoryGuard(0, lambda _: None, resident_mb=lambda: 1e9, exit=exits.append) as off:
-        assert off._thread is None
+        assert not off.watching
     assert exits == []
+
+
+def test_one_thread_watches_every_document_of_a_process() -> None:
+    # A thread started per document cost more than a small document's reading.
+    for _ in range(50):
+        with MemoryGuard(2048, lambda _: None, sample_seconds=0.001, resident_mb=lambda: 100.0):
+            pass
+    watchers = [t for t in threading.enumerate() if t.name == "document-watchdog"]
+    assert len(watchers) == 1
+
+
+def test_a_document_past_its_own_time_limits_is_interrupted_then_failed_and_the_process_ended(
+        ) -> None:
+    from docflow.worker.memory import TimeLimits
+
+    interrupted, recorded, exits = threading.Event(), threading.Event(), []
+    limits = TimeLimits(soft_seconds=0.01, on_soft=interrupted.set, hard_seconds=0.02,
+                        on_hard=recorded.set)
+    with MemoryGuard(2048, lambda _: None, resident_mb=lambda: 100.0, exit=exits.append,
+                     limits=limits) as guard:
+        assert interrupted.wait(30)  # the soft limit asks the reading to stop
+        assert guard.acted.wait(30)  # still going at the hard limit: recorded, then the end
+    assert recorded.is_set() and exits == [EXIT_CODE]

@@ -32,12 +32,14 @@ def test_documents_whose_messages_were_lost_are_sent_again(
     dispatcher = Dispatcher(settings)
     items = [put(store, f"doc {i}".encode(), f"{i}.txt") for i in range(5)]
     submit_documents(store, dispatcher, items, source="test")
-    assert dispatcher.pending_messages() == 5
-    broker.flushall()  # the broker lost its queue (restart without persistence)
+    # Small documents share a message; it stands for each of them.
+    assert dispatcher.pending_messages() == 1 and dispatcher.pending_documents() == 5
     _age_queued(store, settings.resend_after_seconds + 1)
+    assert reconcile(store, dispatcher, settings).sent == 0
+    broker.flushall()  # the broker lost its queue (restart without persistence)
     report = reconcile(store, dispatcher, settings)
     assert report.lost_messages == 5 and report.sent == 5
-    assert dispatcher.pending_messages() == 5
+    assert dispatcher.pending_documents() == 5
     # Nothing is missing any more: a second round sends nothing.
     _age_queued(store, settings.resend_after_seconds + 1)
     assert reconcile(store, dispatcher, settings).sent == 0
@@ -147,6 +149,7 @@ def test_completed_documents_are_indexed_once_in_batches(settings: Settings,
 def test_a_lost_message_is_found_while_other_documents_are_in_flight(
         settings: Settings, store: Store, broker: redis.Redis) -> None:
     """Work in flight keeps its message unacknowledged; it must not hide a lost one."""
+    settings.documents_per_task = 1  # a message each, so that one of them can be lost
     dispatcher = Dispatcher(settings)
     sub = submit_documents(store, dispatcher, [put(store, b"doc P", "p.txt"),
                                                put(store, b"doc Q", "q.txt")], source="test")
