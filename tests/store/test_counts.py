@@ -60,6 +60,9 @@ class NoBroker:
     def pending_messages(self) -> int | None:
         return None
 
+    def pending_documents(self) -> int | None:
+        return None
+
     def send(self, refs: object) -> int:
         return len(list(refs))  # type: ignore[call-overload]
 

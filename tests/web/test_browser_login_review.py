@@ -4,7 +4,6 @@ keyboard-driven review queue, and fields marked in the text at their evidence sp
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -20,18 +19,7 @@ from tests.web.test_browser import _shot
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
 TEXT = "Invoice INV-7 from Acme. Total due: 99.00 EUR. Thank you."
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

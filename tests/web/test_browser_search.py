@@ -3,7 +3,6 @@ search page counts the matches per type, and a count narrows the search to its t
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -20,18 +19,7 @@ from tests.web.live import Server
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
 FILED = {"2024/a.txt": "invoice", "2024/b.txt": "invoice", "2023/c.txt": "letter"}
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
