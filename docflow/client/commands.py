@@ -9,18 +9,22 @@ import json
 import re
 import resource
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
-from docflow.client.api import DocflowApi, ListedBatch, ListedDocument
+from docflow.client.api import DocflowApi, ListedDocument
 from docflow.client.checkpoint import Checkpoint
 from docflow.client.errors import ClientError
 from docflow.client.monitor import MonitorView, batch_table, follow_batches, monitor_display
 from docflow.client.progress import upload_display
 from docflow.client.report import print_summary, read_batch_ids, write_batch_ids
 from docflow.client.uploader import Uploader, UploadOptions, UploadSummary
+
+T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 BATCH_ROWS_SHOWN = 30
@@ -153,23 +157,13 @@ def run_list_documents(url: str, token: str | None, console: Console, *, order: 
     """Print the server's documents that match, page after page by cursor (`limit`: at most
     that many; None: all); 0 when listed, 2 when the server could not be asked."""
 
-    async def rows() -> list[ListedDocument]:
-        api = DocflowApi(url, token=token)
-        found: list[ListedDocument] = []
-        try:
-            async for doc in api.documents(order=order, page_size=min(limit or 500, 500),
-                                           **filters):
-                if as_json:  # one JSON object a line, as each page arrives
-                    sys.stdout.write(json.dumps(dataclasses.asdict(doc)) + "\n")
-                found.append(doc)
-                if limit is not None and len(found) >= limit:
-                    break
-        finally:
-            await api.aclose()
-        return found
+    def each(doc: ListedDocument) -> None:
+        if as_json:  # one JSON object a line, as each page arrives
+            sys.stdout.write(json.dumps(dataclasses.asdict(doc)) + "\n")
 
     try:
-        found = asyncio.run(rows())
+        found = _collect(url, token, lambda api: api.documents(
+            order=order, page_size=min(limit or 500, 500), **filters), limit, each)
     except ClientError as exc:
         console.print(f"[red]{exc}[/]", highlight=False)
         return 2
@@ -189,20 +183,9 @@ def run_list_batches(url: str, token: str | None, console: Console, *,
                      limit: int | None) -> int:
     """Print the server's batches, newest first, page after page by cursor."""
 
-    async def rows() -> list[ListedBatch]:
-        api = DocflowApi(url, token=token)
-        found: list[ListedBatch] = []
-        try:
-            async for batch in api.batches(page_size=min(limit or 100, 100)):
-                found.append(batch)
-                if limit is not None and len(found) >= limit:
-                    break
-        finally:
-            await api.aclose()
-        return found
-
     try:
-        found = asyncio.run(rows())
+        found = _collect(url, token, lambda api: api.batches(page_size=min(limit or 100, 100)),
+                         limit)
     except ClientError as exc:
         console.print(f"[red]{exc}[/]", highlight=False)
         return 2
@@ -213,3 +196,25 @@ def run_list_batches(url: str, token: str | None, console: Console, *,
                       f"{b.progress.progress_percent}", f"{b.progress.failed:,}")
     console.print(table)
     return 0
+
+
+def _collect(url: str, token: str | None, walk: Callable[[DocflowApi], AsyncIterator[T]],
+             limit: int | None, each: Callable[[T], None] | None = None) -> list[T]:
+    """What `walk` yields from the server, page after page, up to `limit` (None: all);
+    `each` sees every row as it arrives."""
+
+    async def rows() -> list[T]:
+        api = DocflowApi(url, token=token)
+        found: list[T] = []
+        try:
+            async for row in walk(api):
+                if each is not None:
+                    each(row)
+                found.append(row)
+                if limit is not None and len(found) >= limit:
+                    break
+        finally:
+            await api.aclose()
+        return found
+
+    return asyncio.run(rows())
