@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,28 +39,15 @@ from docflow.config import Settings  # noqa: E402
 from docflow.store import Batch, Store, open_store  # noqa: E402
 from docflow.store.counts import drop_triggers, install_triggers, recount  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scaleout import _drop_database, _fresh_database  # noqa: E402
+
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "docflow_bench_counters"
 BATCH = "b" * 32
 PER_WRITER = 1_500  # documents each writer may move in one run (two changes each)
 ONE_ROW = "CREATE OR REPLACE FUNCTION docflow_count_shard() RETURNS integer LANGUAGE sql AS " \
           "'SELECT 0'"
-
-
-def _fresh_database(admin_url: str, name: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _generate(store: Store, first: int, last: int) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import Boolean, bindparam, create_engine, select, text, update
+from sqlalchemy import Boolean, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,25 +52,12 @@ from docflow.store.batches import batch_progress, counted_batch_progress  # noqa
 from docflow.store.counts import drop_triggers, install_triggers, recount  # noqa: E402
 from docflow.store.models import UTCDateTime, utcnow  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scaleout import _drop_database, _fresh_database  # noqa: E402
+
 BATCH = "b" * 32
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "docflow_bench_sse"
-
-
-def _fresh_database(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-
-
-def _drop_database(admin_url: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-    admin.dispose()
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -381,7 +368,7 @@ def main() -> None:
            "DOCFLOW_EVENTS_SETTLE_SECONDS": str(args.settle)}
     env.pop("DOCFLOW_DATABASE_URL", None)
     if args.postgres:
-        env["DOCFLOW_DATABASE_URL"] = _fresh_database(args.admin_url)
+        env["DOCFLOW_DATABASE_URL"] = _fresh_database(args.admin_url, BENCH_DB)
     os.environ.update(env)
     store = open_store(Settings(), migrate=True)
     print(f"database: {store.db.engine.dialect.name}; {psutil.cpu_count()} CPUs, load "
@@ -405,7 +392,7 @@ def main() -> None:
     finally:
         store.db.dispose()
         if args.postgres:
-            _drop_database(args.admin_url)
+            _drop_database(args.admin_url, BENCH_DB)
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     width = max(len(r[0]) for r in rows)
