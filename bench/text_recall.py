@@ -1,14 +1,17 @@
 """Text recall: how much of a document's real text docflow gets, against independent readers.
 
     .venv/bin/python bench/text_recall.py [--datasets PATH] [--limit-per-format N] [--no-ocr]
+                                          [--extra DIR ...] [--only-extra] [--readers]
                                           [--show-files] [--json OUT]
 
 Every file of ../shared/datasets/mixed_formats, and the PDFs/Office files/e-mails under the other
 sets' documents/ folders (--limit-per-format N of each format per set), plus one ZIP and one
-TAR.GZ made here from a few of those files, goes through docflow's front door the way a worker
-runs it: `process_document` with the worker's Limits (from Settings), then every child
-(attachment, archive member) the same way, recursively. Its text is the host's text plus all of
-its descendants' text.
+TAR.GZ made here from a few of those files, and every file under each `--extra DIR` (say, the
+legacy Office files bench/gather_legacy.py fetches; each folder is reported apart, and
+`--readers` scores each of docflow's .doc and .ppt readers alone), goes through docflow's front
+door the way a worker runs it: `process_document` with the worker's Limits (from Settings),
+then every child (attachment, archive member) the same way, recursively. Its text is the
+host's text plus all of its descendants' text.
 
 The reference shares no code with docflow's readers:
   PDF                       poppler's `pdftotext -enc UTF-8`
@@ -79,9 +82,9 @@ MAX_DEPTH = 4  # children of children: docflow itself stops at Limits.max_archiv
 # Which reference reads a file, by extension.
 REFERENCE = {
     "pdf": "pdftotext",
-    "docx": "writer", "doc": "writer", "odt": "writer", "rtf": "writer",
-    "xlsx": "calc", "xls": "calc", "ods": "calc",
-    "pptx": "impress", "ppt": "impress", "odp": "impress",
+    "docx": "writer", "doc": "writer", "dot": "writer", "odt": "writer", "rtf": "writer",
+    "xlsx": "calc", "xls": "calc", "xlt": "calc", "ods": "calc",
+    "pptx": "impress", "ppt": "impress", "pps": "impress", "pot": "impress", "odp": "impress",
     "eml": "email", "html": "html", "htm": "html",
     "zip": "archive", "tar": "archive", "tgz": "archive", "gz": "archive",
 }
@@ -458,6 +461,15 @@ def corpus(datasets: Path, limit: int | None) -> list[tuple[str, Path]]:
     return files
 
 
+def extra_files(folders: list[Path]) -> list[tuple[str, Path]]:
+    """(folder name, path) of every file under each folder, but its manifest and read-me."""
+    files = []
+    for folder in folders:
+        files += [(folder.name, p) for p in sorted(folder.rglob("*"))
+                  if p.is_file() and p.name not in ("MANIFEST.tsv", "SOURCES.tsv", "README.md")]
+    return files
+
+
 def generated_archives(files: list[tuple[str, Path]], workdir: Path) -> list[tuple[str, Path]]:
     """A ZIP (with a folder) and a TAR.GZ of a few corpus files, to see archive members come
     through whole; none of the shared sets has an archive."""
@@ -494,14 +506,21 @@ def main() -> int:
                         help="at most N files of each format from each set besides mixed_formats")
     parser.add_argument("--no-ocr", action="store_true",
                         help="text layers only: no page is OCR'd, images are not scored")
+    parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR",
+                        help="also every file under DIR (repeatable), e.g. gather_legacy.py's")
+    parser.add_argument("--only-extra", action="store_true",
+                        help="just the --extra folders: no shared data set, no generated archive")
+    parser.add_argument("--readers", action="store_true",
+                        help="also score each of docflow's .doc and .ppt readers alone")
     parser.add_argument("--show-files", action="store_true", help="one line per scored file")
     parser.add_argument("--json", type=Path, help="write one row per file here")
     args = parser.parse_args()
-    if not args.datasets.is_dir():
-        console.print(f"[yellow]No datasets at {args.datasets}; nothing to measure (skipped).")
-        return 0
-    files = corpus(args.datasets, args.limit_per_format)
-    if not files:
+    for folder in args.extra:
+        if not folder.is_dir():
+            console.print(f"[yellow]No folder {folder}; left out.")
+    extras = extra_files([folder for folder in args.extra if folder.is_dir()])
+    files = [] if args.only_extra else corpus(args.datasets, args.limit_per_format)
+    if not files and not extras:
         console.print(f"[yellow]No documents under {args.datasets}; nothing to measure (skipped).")
         return 0
     missing = {kind: tool for kind, tools in TOOLS.items() for tool in tools
@@ -519,7 +538,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="docflow-recall-") as temp:
         workdir = Path(temp)
-        files += generated_archives(files, workdir)
+        files += [] if args.only_extra else generated_archives(files, workdir)
+        files += extras
         console.print(f"{len(files)} files; reading references ...")
         references = [Reference() for _ in files]
         for host, (_, path) in enumerate(files):
@@ -540,7 +560,10 @@ def main() -> int:
                               read_with_docflow(path.name, path.read_bytes(), limits)))
             if host % 50 == 49:
                 console.print(f"  {host + 1}/{len(files)}")
-    report(rows, args.show_files)
+    extra_sets = {folder.name for folder in args.extra}
+    report(rows, args.show_files, extra_sets)
+    if args.readers:
+        compare_readers(files, references, rows, limits)
     if args.json:
         args.json.write_text(json.dumps([asdict(row) for row in rows], indent=1))
         console.print(f"per-file rows: {args.json}")
@@ -579,10 +602,15 @@ def score(dataset: str, path: Path, ref: Reference, tree: DocflowTree) -> FileRo
     )
 
 
-def report(rows: list[FileRow], show_files: bool) -> None:
+def report(rows: list[FileRow], show_files: bool, extra_sets: set[str] = frozenset()) -> None:
+    """One row per format (a format of an --extra folder apart, named with the folder), then one
+    total per --extra folder and one for the rest, then all."""
     by_format: dict[str, list[FileRow]] = defaultdict(list)
+    by_set: dict[str, list[FileRow]] = defaultdict(list)
     for row in rows:
-        by_format[row.format].append(row)
+        extra = row.dataset in extra_sets
+        by_format[f"{row.format} ({row.dataset})" if extra else row.format].append(row)
+        by_set[f"all {row.dataset}" if extra else "all shared sets"].append(row)
     table = Table(title=f"docflow text recall against independent readers (files with >= "
                         f"{MIN_WORDS} reference words)")
     for column in ("format", "reference", "files", "scored", "mean recall",
@@ -593,6 +621,9 @@ def report(rows: list[FileRow], show_files: bool) -> None:
     for name in sorted(by_format, key=lambda f: (-len(by_format[f]), f)):
         table.add_row(*summary(name, by_format[name]))
     table.add_section()
+    if len(by_set) > 1:
+        for name in sorted(by_set):
+            table.add_row(*summary(name, by_set[name]))
     table.add_row(*summary("all", rows), style="bold")
     console.print(table)
     if show_files:
@@ -624,6 +655,73 @@ def summary(name: str, rows: list[FileRow]) -> list[str]:
         f"{len(rows) / docflow_cpu:,.1f}" if docflow_cpu else "-",
         f"{len(refs) / reference_cpu:,.1f}" if reference_cpu else "-",
     ]
+
+
+# Where docflow chains two readers: the first, then the second where the first fails or is empty.
+READERS = {"doc": ("piece table", "kreuzberg"), "ppt": ("kreuzberg", "records")}
+READER_OF = {"doc": "doc", "dot": "doc", "ppt": "ppt", "pps": "ppt", "pot": "ppt"}
+
+
+def each_reader(family: str, data: bytes, limits: object) -> dict[str, tuple[str, str]]:
+    """reader -> (outcome, text) for each of docflow's readers of the family, alone."""
+    from docflow.pipeline import DocumentError
+    from docflow.pipeline.extract import legacy_doc, legacy_ppt
+    from docflow.pipeline.extract.office import run_kreuzberg
+
+    module = legacy_doc if family == "doc" else legacy_ppt
+    own = legacy_doc.doc_text if family == "doc" else legacy_ppt.ppt_text
+    readers = {
+        "piece table" if family == "doc" else "records": lambda: own(data),
+        "kreuzberg": lambda: run_kreuzberg(data, family, module._MIME, module._LABEL,
+                                           limits).content,  # type: ignore[arg-type]
+    }
+    results = {}
+    for name, read in readers.items():
+        try:
+            results[name] = ("ok", read())
+        except DocumentError as exc:
+            results[name] = (exc.code, "")
+        except BaseException as exc:  # noqa: BLE001 - a panic in Rust is a finding here too
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            results[name] = (f"crash: {type(exc).__name__}", "")
+    return results
+
+
+def compare_readers(files: list[tuple[str, Path]], references: list[Reference],
+                    rows: list[FileRow], limits: object) -> None:
+    """Which of docflow's two .doc (and .ppt) readers reads each file best; files under
+    MIN_WORDS reference words are listed too (legacy slides hold few words)."""
+    table = Table(title="which reader wins: recall of each of docflow's readers alone "
+                        "(first one listed runs first; the other where it fails or is empty)")
+    for column in ("file", "set", "ref words", "first", "second", "docflow (chained)", "winner"):
+        table.add_column(column)
+    wins: Counter[str] = Counter()
+    for (dataset, path), ref, row in zip(files, references, rows, strict=True):
+        family = READER_OF.get(row.format)
+        if family is None or row.recall is None:  # no reference to score against
+            continue
+        reference = words("\n".join([*ref.text, *(leaf.text for leaf in ref.leaves)]))
+        results = each_reader(family, path.read_bytes(), limits)
+        cells, scores = [], {}
+        for name in READERS[family]:
+            outcome, text = results[name]
+            if outcome == "ok":
+                scores[name] = recall(reference, words(text))
+                cells.append(f"{name} {scores[name]:.3f}")
+            else:
+                cells.append(f"{name} {outcome}")
+        best = max(scores.values(), default=None)
+        leaders = [n for n, v in scores.items() if best is not None and v >= best - 0.005]
+        winner = "tie" if len(leaders) > 1 else leaders[0] if leaders else "none"
+        wins[f"{family}: {winner}"] += 1
+        table.add_row(path.name, dataset, str(row.reference_words), *cells,
+                      f"{row.recall:.3f}", winner)
+    if not wins:
+        return
+    console.print(table)
+    console.print("wins (within 0.005 is a tie): "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(wins.items())))
 
 
 def why_unscored(row: FileRow) -> str:

@@ -242,12 +242,27 @@ def _sniff_magic(data: bytes, ext: str) -> str | DetectedType | None:
         return "bmp"
     if head.startswith(b"{\\rtf"):
         return "rtf"
+    if _is_biff_worksheet(head):
+        return "xls"
     compressed = compression_of(data)
     if compressed is not None:
         return compressed
     if is_tar(data):
         return "tar"
     return None
+
+
+# BOF record of an Excel 2.x-5.0 workbook saved as a bare record stream, not in an OLE2
+# file: its type (BIFF2, 3, 4, 5/8), then the substream it opens (globals, sheet, chart, macros).
+_BIFF_BOF = {0x0009: 4, 0x0209: 6, 0x0409: 6, 0x0809: 8}
+_BIFF_SUBSTREAMS = {0x0005, 0x0006, 0x0010, 0x0020, 0x0040, 0x0100}
+
+
+def _is_biff_worksheet(head: bytes) -> bool:
+    if len(head) < 8:
+        return False
+    kind, length, _, substream = struct.unpack_from("<HHHH", head)
+    return _BIFF_BOF.get(kind, -1) <= length <= 16 and substream in _BIFF_SUBSTREAMS
 
 
 def _sniff_zip(data: bytes, entries: list[ZipEntry] | None, ext: str) -> str | DetectedType:

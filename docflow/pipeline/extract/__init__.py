@@ -25,6 +25,7 @@ from .html import extract_html
 from .image import extract_image as extract_image
 from .legacy_doc import extract_doc as extract_doc
 from .legacy_ppt import extract_ppt as extract_ppt
+from .legacy_xls import without_default_password
 from .msg import extract_msg as extract_msg
 from .odf import extract_odf as extract_odf
 from .office import extract_office as extract_office
@@ -70,6 +71,10 @@ _TRAILING_SPACE = re.compile(r"(?<![ \t])[ \t]+\n")
 def extract(data: bytes, detected: DetectedType, limits: Limits = Limits()) -> ExtractedText:
     """The document's text; raises a DocumentError subclass for anything it cannot read."""
     label = _LABELS.get(detected.format, detected.format.upper())
+    if detected.encrypted and detected.format == "xls":  # Excel's own password opens it
+        plain = without_default_password(data)
+        if plain is not None:
+            data, detected = plain, replace(detected, encrypted=False)
     if detected.encrypted:
         raise EncryptedDocument(
             f"The {label} file is password-protected; remove the password and upload it again."

@@ -5,14 +5,18 @@ table per non-empty sheet; its plain text separates cells with spaces, which los
 so the text is rebuilt from the tables. kreuzberg skips what a sheet holds beside its cells, so
 for XLSX our own reader adds, after each sheet's rows, its cell comments ("Comment (A1, Rita):
 ..."), its text boxes and shapes, and its charts' titles, series names and categories (their
-values are the cells'). ODS is read by the ODF reader.
+values are the cells'). Numbers are shown as Excel's General format shows them (15 significant
+digits, not the 17 of a float's repr). An .xls kreuzberg cannot read (BIFF2-4, some BIFF5) goes to
+xlrd; see `legacy_xls`. ODS is read by the ODF reader.
 """
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
-from ..errors import CorruptDocument
+from ..errors import CorruptDocument, DocumentError
 from ..types import DetectedType, ExtractedText, Limits
 from .drawingml import (
     A_P,
@@ -22,6 +26,7 @@ from .drawingml import (
     diagram_lines,
     paragraph_text,
 )
+from .legacy_xls import general_number, xls_text
 from .office import run_kreuzberg
 from .ooxml import Package
 from .registry import register
@@ -32,8 +37,24 @@ _FORMATS = {
 }
 
 
+# A float's repr with more than Excel's 15 significant digits ("0.2000099999999918")
+_LONG_FLOAT = re.compile(r"-?(\d+)\.(\d+)")
+
+
 @register(*_FORMATS)
 def extract_spreadsheet(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    if detected.format != "xls":
+        return _read(data, detected, limits)
+    try:
+        return _read(data, detected, limits)
+    except CorruptDocument as failed:
+        try:
+            return ExtractedText(text=xls_text(data))
+        except DocumentError:
+            raise failed from None
+
+
+def _read(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     mime_type, label = _FORMATS[detected.format]
     result = run_kreuzberg(data, detected.format, mime_type, label, limits)
     skipped: list[str] = []
@@ -61,10 +82,17 @@ def _rows(cells: list[list[str]]) -> list[str]:
     rows = []
     for row in cells:
         # A cell's own line breaks would split its row; spaces keep the row on one line.
-        line = "\t".join(" ".join(cell.split("\n")) for cell in row).rstrip("\t ")
+        line = "\t".join(" ".join(_shown(cell).split("\n")) for cell in row).rstrip("\t ")
         if line:
             rows.append(line)
     return rows
+
+
+def _shown(cell: str) -> str:
+    match = _LONG_FLOAT.fullmatch(cell)
+    if match and len((match[1] + match[2]).lstrip("0")) > 15:
+        return general_number(float(cell))
+    return cell
 
 
 _S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
