@@ -7,12 +7,29 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 
 from docflow.broker import free_port
+
+
+def wait_for_batch(read: Callable[[], dict], stall: float, output: Callable[[], str]) -> dict:
+    """Poll a batch's status until every document has ended; fail only when no document has
+    ended (and none changed state) for `stall` seconds."""
+    seen, deadline = None, time.monotonic() + stall
+    while True:
+        status = read()
+        if status["completed"] + status["failed"] >= status["total"]:
+            return status
+        now = (status["completed"], status["failed"], status.get("processing"))
+        if now != seen:
+            seen, deadline = now, time.monotonic() + stall
+        assert time.monotonic() < deadline, (
+            f"batch stalled {stall}s: {status}\n{output()}")
+        time.sleep(0.5)
 
 
 class Stack:
@@ -24,6 +41,9 @@ class Stack:
         self.log = (data_dir.parent / "serve.out").open("wb")
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith("DOCFLOW_")}
+        # Embedding every page for semantic search is most of a document's CPU; a test that
+        # searches by meaning turns it on (env={"DOCFLOW_SEMANTIC_SEARCH": "true"}).
+        full_env["DOCFLOW_SEMANTIC_SEARCH"] = "false"
         full_env.update(env or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "docflow", "serve", "--port", str(self.port), "--data-dir",
@@ -44,13 +64,10 @@ class Stack:
         raise AssertionError(f"stack not healthy in {timeout}s:\n{self.output()}")
 
     def wait_batch(self, batch_id: str, timeout: float = 240) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.client.get(f"/api/batch-status/{batch_id}").json()
-            if status["completed"] + status["failed"] >= status["total"]:
-                return status
-            time.sleep(0.5)
-        raise AssertionError(f"batch not done in {timeout}s: {status}\n{self.output()}")
+        """The batch's status once every document has ended. `timeout` bounds the time
+        without progress, not the whole wait: a loaded machine is slow, a stuck stack stalls."""
+        return wait_for_batch(lambda: self.client.get(f"/api/batch-status/{batch_id}").json(),
+                              timeout, self.output)
 
     def descendants(self) -> list[psutil.Process]:
         """Every process the stack started (children run in sessions of their own)."""

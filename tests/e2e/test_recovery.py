@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def test_killing_the_embedded_broker_mid_batch_loses_no_document(tmp_path: Path)
             pages[0] = f"brokertest{i:02d}word " + pages[0]
             files.append(("files", (f"doc{i:02d}.pdf", make_pdf(pages))))
         batch = stack.client.post("/api/batch-upload", files=files).json()
-        time.sleep(1.5)
+        # Kill it once the workers are seen at work, with most of the batch still to do.
+        _wait_until(lambda: _ended_or_running(stack, batch["batch_id"]) > 0)
         pid = int((tmp_path / "data" / "broker" / "valkey.pid").read_text())
         os.kill(pid, signal.SIGKILL)
 
@@ -43,6 +45,18 @@ def test_killing_the_embedded_broker_mid_batch_loses_no_document(tmp_path: Path)
         assert "starting it again" in (tmp_path / "data" / "logs" / "serve.log").read_text()
     finally:
         assert stack.stop() == 0, stack.output()
+
+
+def _ended_or_running(stack: Stack, batch_id: str) -> int:
+    status = stack.client.get(f"/api/batch-status/{batch_id}").json()
+    return int(status["processing"] + status["completed"] + status["failed"])
+
+
+def _wait_until(ready: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, "the workers never started on the batch"
+        time.sleep(0.1)
 
 
 def test_with_a_broker_url_the_stack_uses_it_and_embeds_none(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def _search_ids(stack: Stack, word: str, timeout: float = 15, mode: str = "keywo
 
 def test_a_mixed_batch_with_broken_files_completes_and_is_searchable(tmp_path: Path) -> None:
     files = write_demo_corpus(tmp_path / "corpus", count=55, broken=3, seed=7)
-    stack = Stack(tmp_path / "data", concurrency=2)
+    stack = Stack(tmp_path / "data", concurrency=2, env={"DOCFLOW_SEMANTIC_SEARCH": "true"})
     try:
         stack.wait_healthy()
         workers = stack.client.get("/api/workers").json()

@@ -21,6 +21,7 @@ from sqlalchemy import Row, create_engine, text
 from docflow.broker import free_port
 from docflow.worker.runtime import HOSTNAME
 from tests.conftest import empty_postgres
+from tests.e2e.stack import wait_for_batch
 
 
 class RedisServer:
@@ -144,13 +145,9 @@ class ScaleOut:
         return f"{name}@{HOSTNAME}"
 
     def wait_batch(self, batch_id: str, timeout: float = 300) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.client.get(f"/api/batch-status/{batch_id}").json()
-            if status["completed"] + status["failed"] >= status["total"]:
-                return status
-            assert time.monotonic() < deadline, f"batch not done: {status}\n{self.output()}"
-            time.sleep(0.5)
+        """The batch's status once every document has ended; `timeout` bounds a stall."""
+        return wait_for_batch(lambda: self.client.get(f"/api/batch-status/{batch_id}").json(),
+                              timeout, self.output)
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL a worker's main process and its pool, all at once (its host died)."""
