@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from docflow.auth.oidc import OidcLogin
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import SentenceEncoder
 from docflow.search import SearchIndex, open_index
@@ -21,6 +22,7 @@ class ApiState:
     settings: Settings
     store: Store
     dispatcher: Dispatcher
+    oidc: OidcLogin | None = None  # OpenID Connect login, when configured
     _index: SearchIndex | None = None
     _encoder: SentenceEncoder | None = None
     _vectors: VectorIndex | None = None

@@ -21,7 +21,7 @@ from docflow.auth.errors import AuthError, forbidden, unauthenticated
 from docflow.auth.modes import credentials_required
 from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
-from docflow.auth.users import check_password, end_session, start_session
+from docflow.auth.users import NewSession, check_password, end_session, start_session
 from docflow.store.auth import ApiToken
 from docflow.store.tenants import UnknownTenant
 
@@ -99,16 +99,26 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
         raise unauthenticated("invalid_credentials", "Wrong user name or password.")
     started = start_session(db, user, settings.auth_session_hours)
     set_actor(request.scope["state"], Actor(user.name, "user", None, user.tenant))
-    secure = (settings.auth_cookie_secure if settings.auth_cookie_secure is not None
-              else request.url.scheme == "https")
-    max_age = int(settings.auth_session_hours * 3600)
+    set_login_cookies(request, response, started)
+    principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope))
+    return LoginResponse(**_me(request, principal).model_dump(), csrf_token=started.csrf_token)
+
+
+def cookies_secure(request: Request) -> bool:
+    settings = get_state(request).settings
+    return (settings.auth_cookie_secure if settings.auth_cookie_secure is not None
+            else request.url.scheme == "https")
+
+
+def set_login_cookies(request: Request, response: Response, started: NewSession) -> None:
+    """The web app's login: the session cookie, and the CSRF token its page sends back."""
+    secure = cookies_secure(request)
+    max_age = int(get_state(request).settings.auth_session_hours * 3600)
     response.set_cookie(SESSION_COOKIE, started.session_id, max_age=max_age, httponly=True,
                         samesite="lax", secure=secure, path="/")
     # Readable by the page's script, so a reloaded web app can still send X-CSRF-Token.
     response.set_cookie(CSRF_COOKIE, started.csrf_token, max_age=max_age, httponly=False,
                         samesite="lax", secure=secure, path="/")
-    principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope))
-    return LoginResponse(**_me(request, principal).model_dump(), csrf_token=started.csrf_token)
 
 
 @router.post("/api/auth/logout", status_code=204, summary="End the login session")
