@@ -65,7 +65,7 @@ async def oidc_login(request: Request) -> Response:
         made = await oidc.redirect(redirect_uri)
     except OidcFailure as exc:
         return _failed(request, oidc, exc)
-    request.scope["state"]["audit_target"] = f"oidc {oidc.name}"
+    request.scope.setdefault("state", {})["audit_target"] = f"oidc {oidc.name}"
     response = RedirectResponse(made.url, status_code=302)
     # Lax: the provider's redirect back is a top-level navigation from its site.
     response.set_cookie(STATE_COOKIE, made.state_cookie, max_age=STATE_SECONDS, httponly=True,
@@ -103,14 +103,14 @@ async def oidc_callback(
                               + (f" ({error_description})" if error_description else ""))
         claims = await oidc.claims(request.cookies.get(STATE_COOKIE), state, code)
         name = oidc.user_name(claims)
-        set_actor(request.scope["state"], Actor(name, "user"))
+        set_actor(request.scope.setdefault("state", {}), Actor(name, "user"))
         user = await run_in_threadpool(oidc.user, db, name)
     except OidcFailure as exc:
         return _failed(request, oidc, exc)
     started = await run_in_threadpool(start_session, db, user,
                                       get_state(request).settings.auth_session_hours)
-    set_actor(request.scope["state"], Actor(user.name, "user", None, user.tenant))
-    request.scope["state"]["audit_target"] = f"oidc {oidc.name}"
+    set_actor(request.scope.setdefault("state", {}), Actor(user.name, "user", None, user.tenant))
+    request.scope.setdefault("state", {})["audit_target"] = f"oidc {oidc.name}"
     response = RedirectResponse("/", status_code=302)
     set_login_cookies(request, response, started)
     response.delete_cookie(STATE_COOKIE, path=STATE_PATH)
@@ -125,7 +125,7 @@ def _oidc(request: Request) -> OidcLogin:
 
 def _failed(request: Request, oidc: OidcLogin, exc: OidcFailure) -> Response:
     """The failure, audited with its code; an HTML page for a browser, else JSON."""
-    request.scope["state"]["audit_target"] = f"oidc {oidc.name}: {exc.code}"
+    request.scope.setdefault("state", {})["audit_target"] = f"oidc {oidc.name}: {exc.code}"
     response: Response
     if "text/html" in request.headers.get("accept", ""):
         response = HTMLResponse(status_code=exc.status, content=(

@@ -146,7 +146,8 @@ def audit(request: Request,
           actor: str | None = Query(None, description="Only this token name or user name."),
           action: str | None = Query(None, description="Only this action: upload, download, "
                                      "correct, type_change, type_delete, train, login, "
-                                     "token_create, token_revoke, user_create, ..."),
+                                     "oidc_redirect, token_create, token_revoke, "
+                                     "user_create, ..."),
           tenant: str | None = Query(None, description="Only this tenant."),
           since: datetime | None = Query(None, description="At or after (ISO 8601; UTC "
                                          "without a zone)."),

@@ -17,6 +17,7 @@ from docflow.auth.oidc import STATE_COOKIE, STATE_PATH
 from docflow.auth.scopes import Scope, scope_for
 from docflow.auth.users import create_user, find_user
 from docflow.config import OidcUsers, Settings
+from docflow.serve import credentials_ready
 from docflow.store import Store
 from tests.auth.conftest import ensure_tenant, open_client
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
@@ -216,3 +217,12 @@ def test_without_oidc_settings_its_routes_are_absent(secured: Settings,
         assert api.get("/api/auth/methods").json() == {
             "password": True, "oidc_name": None, "oidc_login_url": None}
         assert "/api/auth/oidc/login" not in api.get("/openapi.json").json()["paths"]
+
+
+def test_a_public_server_may_start_without_users_when_the_provider_makes_them(
+        settings: Settings, store: Store) -> None:
+    settings.listen_host = "0.0.0.0"
+    settings.oidc_issuer, settings.oidc_client_id = "https://sso.example", CLIENT_ID
+    assert not credentials_ready(store.db, settings)  # map mode: nobody could get in
+    settings.oidc_users = OidcUsers.CREATE
+    assert credentials_ready(store.db, settings)
