@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
+from schemathesis.generation import GenerationMode
 
+from docflow.api.app import create_app
 from docflow.auth.audit import query_events
 from docflow.auth.oidc import STATE_COOKIE, STATE_PATH
 from docflow.auth.scopes import Scope, scope_for
@@ -19,6 +23,7 @@ from docflow.auth.users import create_user, find_user
 from docflow.config import OidcUsers, Settings
 from docflow.serve import credentials_ready
 from docflow.store import Store
+from tests.api.test_schemathesis import _run
 from tests.auth.conftest import ensure_tenant, open_client
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 
@@ -226,3 +231,20 @@ def test_a_public_server_may_start_without_users_when_the_provider_makes_them(
     assert not credentials_ready(store.db, settings)  # map mode: nobody could get in
     settings.oidc_users = OidcUsers.CREATE
     assert credentials_ready(store.db, settings)
+
+
+def test_the_oidc_routes_keep_their_documented_contract(with_oidc: Settings, any_store: Store,
+                                                        provider: Provider) -> None:
+    """schemathesis, as tests/api/test_schemathesis.py runs it, on the routes OIDC adds."""
+    app = create_app(with_oidc, configure_logs=False)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    requests: Counter[str] = Counter()
+    failures: dict[str, set[str]] = {}
+    operations = [op for op in (r.ok() for r in schema.get_all_operations())
+                  if op.path.startswith(("/api/auth/oidc/", "/api/auth/methods"))]
+    assert len(operations) == 3
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            _run(operation, mode, requests, failures)
+    assert failures == {}
+    assert sum(requests.values()) > 100
