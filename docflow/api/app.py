@@ -29,12 +29,10 @@ from docflow.api.routers import (
 )
 from docflow.api.state import ApiState
 from docflow.api.web import router as web_router
-from docflow.auth import oidc_routes
 from docflow.auth import routes as auth_routes
 from docflow.auth.audit import AuditMiddleware
 from docflow.auth.dependency import scoped
 from docflow.auth.errors import AUTH_RESPONSES, install_auth_error_handler
-from docflow.auth.oidc import OidcLogin
 from docflow.auth.startup import check_credentials_at_start
 from docflow.config import Settings, get_settings
 from docflow.logs import configure_logging
@@ -91,8 +89,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
-                         dispatcher=Dispatcher(settings),
-                         oidc=OidcLogin(settings) if settings.oidc_enabled else None)
+                         dispatcher=Dispatcher(settings))
+        if settings.oidc_enabled:
+            from docflow.auth.oidc import OidcLogin  # Authlib: imported only when used
+
+            state.oidc = OidcLogin(settings)
         check_credentials_at_start(state.store.db, settings)
         tenants_apart(state.store.db)  # known before a read-only disk could hide it (search)
         trace_database(state.store.db.engine)  # a no-op unless tracing is on
@@ -118,9 +119,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                            responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
     app.include_router(health.router, responses=ERROR_RESPONSES)
     app.include_router(auth_routes.public_router, responses=ERROR_RESPONSES)
-    app.include_router(oidc_routes.methods_router, responses=ERROR_RESPONSES)
-    if settings.oidc_enabled:  # else its routes are absent (404), as the docs say
-        app.include_router(oidc_routes.oidc_router, responses=ERROR_RESPONSES)
+    if settings.oidc_enabled:  # else its routes are absent (404); Authlib is imported now only
+        from docflow.auth import oidc_routes
+
+        app.include_router(oidc_routes.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)  # the web app at /: a page with no data, open to all
     app.add_middleware(AuditMiddleware)
     instrument_app(app, settings)  # OpenTelemetry, only when DOCFLOW_OTEL_ENDPOINT is set

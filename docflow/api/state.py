@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from docflow.auth.oidc import OidcLogin
 from docflow.config import Settings
 from docflow.pipeline.classify.embeddings import SentenceEncoder
 from docflow.search import SearchIndex, open_index
@@ -15,6 +15,9 @@ from docflow.search.vectors import VectorIndex, open_vector_index
 from docflow.store import Store
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.training import embedding_model_dir
+
+if TYPE_CHECKING:
+    from docflow.auth.oidc import OidcLogin
 
 
 @dataclass

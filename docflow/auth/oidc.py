@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.httpx_client._compat import httpx2  # the HTTP client Authlib uses
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -104,7 +104,7 @@ class OidcLogin:
         except (AuthlibBaseError, ValueError) as exc:
             raise OidcFailure(401, "oidc_code_refused", "The provider refused the "
                               f"authorization code (used already, or expired): {exc}") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise _unreachable(exc) from None
         if "id_token" not in token:
             raise OidcFailure(401, "oidc_invalid_token", "The provider sent no id_token.")
@@ -117,7 +117,7 @@ class OidcLogin:
         except JoseError as exc:
             raise OidcFailure(401, "oidc_invalid_token", "The provider's id_token is not valid "
                               f"({exc.error}: {exc.description or ''}).") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise _unreachable(exc) from None
 
     def user_name(self, claims: dict[str, Any]) -> str:
@@ -130,8 +130,9 @@ class OidcLogin:
                 if claim == "email" and claims.get("email_verified") is False:
                     raise OidcFailure(403, "oidc_email_unverified", f"The provider has not "
                                       f"verified the e-mail address {value!r}.")
-                if len(value) > 200:
-                    break
+                if len(value.strip()) > 200:
+                    raise OidcFailure(403, "oidc_no_user_name", f"The {claim} claim is over "
+                                      "200 characters: too long for a docflow user name.")
                 return value.strip()
         raise OidcFailure(403, "oidc_no_user_name", "The id_token names no usable user "
                           f"({self.settings.oidc_username_claim}, preferred_username, sub).")
@@ -163,7 +164,7 @@ class OidcLogin:
         """The discovery document, checked to be the configured issuer's own."""
         try:
             metadata = await self.client.load_server_metadata()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx2.HTTPError, ValueError) as exc:
             raise _unreachable(exc) from None
         if str(metadata.get("issuer", "")).rstrip("/") != self.issuer.rstrip("/"):
             self.client.server_metadata.pop("_loaded_at", None)  # read it again next time

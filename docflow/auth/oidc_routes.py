@@ -1,8 +1,8 @@
-"""/api/auth/methods, and the OpenID Connect login: /api/auth/oidc/login and /callback.
+"""The OpenID Connect login: /api/auth/oidc/login and /api/auth/oidc/callback.
 
-The OIDC routes exist only when DOCFLOW_OIDC_ISSUER and DOCFLOW_OIDC_CLIENT_ID are set (app.py
-includes `oidc_router` then); a browser reaches them by navigation, so failures answer a short
-HTML page to a browser and JSON `{code, message}` to anything else.
+These routes exist only when DOCFLOW_OIDC_ISSUER and DOCFLOW_OIDC_CLIENT_ID are set (app.py
+imports this module, and so Authlib, only then). A browser reaches them by navigation, so
+failures answer a short HTML page to a browser and JSON `{code, message}` to anything else.
 """
 
 from __future__ import annotations
@@ -11,37 +11,16 @@ from html import escape
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from docflow.api.errors import ErrorBody
 from docflow.api.state import get_state
 from docflow.auth.audit import Actor, set_actor
 from docflow.auth.oidc import STATE_COOKIE, STATE_PATH, STATE_SECONDS, OidcFailure, OidcLogin
-from docflow.auth.routes import cookies_secure, set_login_cookies
+from docflow.auth.routes import OIDC_LOGIN_PATH, cookies_secure, set_login_cookies
 from docflow.auth.users import start_session
 
-methods_router = APIRouter(tags=["auth"])
-oidc_router = APIRouter(tags=["auth"])
-
-LOGIN_PATH = "/api/auth/oidc/login"
-
-
-class LoginMethods(BaseModel):
-    password: bool = Field(True, description="POST /api/auth/login with a user's password.")
-    oidc_name: str | None = Field(description="The OpenID provider to log in with (\"Log in "
-                                  "with NAME\"); null when OIDC login is not configured.")
-    oidc_login_url: str | None = Field(description="Send the browser here to log in through "
-                                       "the provider; null when not configured.")
-
-
-@methods_router.get("/api/auth/methods", response_model=LoginMethods,
-                    summary="How the web app's users may log in")
-def methods(request: Request) -> LoginMethods:
-    """Open to all, so the login page can offer "Log in with ..." before anyone has."""
-    oidc = get_state(request).oidc
-    return LoginMethods(oidc_name=oidc.name if oidc else None,
-                        oidc_login_url=LOGIN_PATH if oidc else None)
+router = APIRouter(tags=["auth"])
 
 
 def _failure(what: str) -> dict[str, object]:
@@ -49,12 +28,12 @@ def _failure(what: str) -> dict[str, object]:
             "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-@oidc_router.get(LOGIN_PATH, status_code=302, response_class=RedirectResponse,
-                 summary="Log in through the OpenID provider (redirects there)",
-                 responses={302: {"description": "To the provider's login page"},
-                            502: _failure("The provider cannot be reached or its "
-                                          "discovery document is wrong (oidc_unavailable, "
-                                          "oidc_misconfigured)")})
+@router.get(OIDC_LOGIN_PATH, status_code=302, response_class=RedirectResponse,
+            summary="Log in through the OpenID provider (redirects there)",
+            responses={302: {"description": "To the provider's login page"},
+                       502: _failure("The provider cannot be reached or its "
+                                     "discovery document is wrong (oidc_unavailable, "
+                                     "oidc_misconfigured)")})
 async def oidc_login(request: Request) -> Response:
     """Send the browser to the provider with a fresh state, nonce and PKCE challenge; they
     travel to the callback in an encrypted cookie valid for 10 minutes."""
@@ -73,18 +52,18 @@ async def oidc_login(request: Request) -> Response:
     return response
 
 
-@oidc_router.get("/api/auth/oidc/callback", status_code=302, response_class=RedirectResponse,
-                 summary="Where the OpenID provider sends the browser back",
-                 responses={302: {"description": "Logged in (the session and CSRF cookies are "
-                                  "set, as by POST /api/auth/login); on to the web app"},
-                            400: _failure("No login was started in this browser, it "
-                                          "expired, or its state does not match"),
-                            401: _failure("The provider refused the login or the code, "
-                                          "or its id_token is not valid"),
-                            403: _failure("The user is not a docflow user (unknown_user), "
-                                          "or the token names none"),
-                            502: _failure("The provider cannot be reached"),
-                            503: _failure("DOCFLOW_OIDC_DEFAULT_TENANT names no tenant")})
+@router.get("/api/auth/oidc/callback", status_code=302, response_class=RedirectResponse,
+            summary="Where the OpenID provider sends the browser back",
+            responses={302: {"description": "Logged in (the session and CSRF cookies are "
+                             "set, as by POST /api/auth/login); on to the web app"},
+                       400: _failure("No login was started in this browser, it "
+                                     "expired, or its state does not match"),
+                       401: _failure("The provider refused the login or the code, "
+                                     "or its id_token is not valid"),
+                       403: _failure("The user is not a docflow user (unknown_user), "
+                                     "or the token names none"),
+                       502: _failure("The provider cannot be reached"),
+                       503: _failure("DOCFLOW_OIDC_DEFAULT_TENANT names no tenant")})
 async def oidc_callback(
         request: Request,
         code: str | None = Query(None, max_length=4096, description="The authorization code."),
@@ -119,7 +98,7 @@ async def oidc_callback(
 
 def _oidc(request: Request) -> OidcLogin:
     oidc = get_state(request).oidc
-    assert oidc is not None  # the router is only included when it is configured
+    assert oidc is not None  # this router is only included when it is configured
     return oidc
 
 

@@ -28,6 +28,7 @@ from docflow.store.tenants import UnknownTenant
 # Login is open: it is how credentials are had. The rest declare `authorize` in app.py.
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["auth"])
+OIDC_LOGIN_PATH = "/api/auth/oidc/login"  # docflow.auth.oidc_routes, when OIDC is configured
 
 
 class LoginRequest(BaseModel):
@@ -119,6 +120,23 @@ def set_login_cookies(request: Request, response: Response, started: NewSession)
     # Readable by the page's script, so a reloaded web app can still send X-CSRF-Token.
     response.set_cookie(CSRF_COOKIE, started.csrf_token, max_age=max_age, httponly=False,
                         samesite="lax", secure=secure, path="/")
+
+
+class LoginMethods(BaseModel):
+    password: bool = Field(True, description="POST /api/auth/login with a user's password.")
+    oidc_name: str | None = Field(description="The OpenID provider to log in with (\"Log in "
+                                  "with NAME\"); null when OIDC login is not configured.")
+    oidc_login_url: str | None = Field(description="Send the browser here to log in through "
+                                       "the provider; null when not configured.")
+
+
+@public_router.get("/api/auth/methods", response_model=LoginMethods,
+                    summary="How the web app's users may log in")
+def methods(request: Request) -> LoginMethods:
+    """Open to all, so the login page can offer "Log in with ..." before anyone has."""
+    oidc = get_state(request).oidc
+    return LoginMethods(oidc_name=oidc.name if oidc else None,
+                        oidc_login_url=OIDC_LOGIN_PATH if oidc else None)
 
 
 @router.post("/api/auth/logout", status_code=204, summary="End the login session")

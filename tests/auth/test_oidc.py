@@ -20,6 +20,7 @@ from docflow.auth.audit import query_events
 from docflow.auth.oidc import STATE_COOKIE, STATE_PATH
 from docflow.auth.scopes import Scope, scope_for
 from docflow.auth.users import create_user, find_user
+from docflow.broker import free_port
 from docflow.config import OidcUsers, Settings
 from docflow.serve import credentials_ready
 from docflow.store import Store
@@ -248,3 +249,18 @@ def test_the_oidc_routes_keep_their_documented_contract(with_oidc: Settings, any
             _run(operation, mode, requests, failures)
     assert failures == {}
     assert sum(requests.values()) > 100
+
+
+def test_a_provider_that_cannot_be_reached_or_is_not_the_issuer_is_a_clear_502(
+        with_oidc: Settings, any_store: Store, provider: Provider) -> None:
+    with_oidc.oidc_issuer = f"http://127.0.0.1:{free_port()}/realms/test"  # nothing listens
+    with open_client(with_oidc) as web:
+        down = web.get("/api/auth/oidc/login", follow_redirects=False)
+    assert (down.status_code, down.json()["code"]) == (502, "oidc_unavailable")
+    # A discovery document that names another issuer than the one configured.
+    with_oidc.oidc_issuer = provider.issuer + "/"
+    provider.issuer = "http://127.0.0.1:1/elsewhere"
+    with open_client(with_oidc) as web:
+        other = web.get("/api/auth/oidc/login", follow_redirects=False)
+    assert (other.status_code, other.json()["code"]) == (502, "oidc_misconfigured")
+    assert [s for _, _, s in _audit(any_store, "oidc_redirect")] == [502, 502]
