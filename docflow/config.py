@@ -6,6 +6,7 @@ import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,11 @@ class AuthMode(StrEnum):
     AUTO = "auto"  # open while the API listens on loopback only, else credentials required
     REQUIRED = "required"
     OFF = "off"
+
+
+class OidcUsers(StrEnum):
+    MAP = "map"  # an OIDC login is an existing docflow user of the same name, else refused
+    CREATE = "create"  # an unknown name becomes a new user (oidc_default_scope and _tenant)
 
 
 class Settings(BaseSettings):
@@ -205,6 +211,32 @@ class Settings(BaseSettings):
                                     "address within login_window_seconds before more are "
                                     "refused (429).")
     login_window_seconds: float = Field(900.0, description="The window of login_max_failures.")
+    # OpenID Connect login for the web app (docflow.auth.oidc): off unless issuer and client set.
+    oidc_issuer: str | None = Field(None, description="The OpenID provider's issuer URL, e.g. "
+                                    "https://accounts.google.com or https://keycloak.example/"
+                                    "realms/acme; its /.well-known/openid-configuration is read.")
+    oidc_client_id: str | None = Field(None, description="The client id registered with the "
+                                       "provider.")
+    oidc_client_secret: SecretStr | None = Field(None, description="The client's secret (unset "
+                                                 "for a public client: PKCE only).")
+    oidc_name: str | None = Field(None, description="The provider's name on the login page "
+                                  "(\"Log in with NAME\"); default: the issuer's host.")
+    oidc_scopes: str = Field("openid email profile", description="Scopes asked of the provider.")
+    oidc_username_claim: str = Field("email", description="The id_token claim that is the "
+                                     "docflow user name; when the token lacks it, "
+                                     "preferred_username, then sub.")
+    oidc_users: OidcUsers = Field(OidcUsers.MAP, description="map: only existing docflow users "
+                                  "of that name may log in; create: unknown names become new "
+                                  "users with oidc_default_scope in oidc_default_tenant.")
+    oidc_default_scope: Literal["read", "upload", "admin"] = Field(
+        "read", description="The scope of users that oidc_users=create makes.")
+    oidc_default_tenant: str | None = Field(None, description="The tenant of users that "
+                                            "oidc_users=create makes (it must exist); unset: "
+                                            "the default tenant.")
+    oidc_redirect_uri: str | None = Field(None, description="The callback URL registered with "
+                                          "the provider; default: this server's "
+                                          "/api/auth/oidc/callback as the request saw it (set "
+                                          "it behind a proxy that changes scheme or host).")
 
     # Resource bounds: no single request or document may take the service down (issue 11).
     rules_budget_seconds: float = Field(1.0, description="Seconds all user rules of all types "
@@ -246,7 +278,8 @@ class Settings(BaseSettings):
                                          "hosts, so none committing late is skipped.")
 
     @field_validator("s3_bucket", "s3_endpoint_url", "s3_region", "s3_access_key_id",
-                     "s3_secret_access_key", mode="before")
+                     "s3_secret_access_key", "oidc_issuer", "oidc_client_id",
+                     "oidc_client_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # compose passes `VAR: ${VAR}` as "" when .env leaves it out; boto3 refuses "".
@@ -255,6 +288,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -199,7 +199,7 @@ def credentials_ready(db: Database, settings: Settings) -> bool:
     except TokenError as exc:  # a bootstrap token too short, or the example's placeholder
         log.error("%s", exc)
         return False
-    if not credentials_required(settings) or has_credentials(db):
+    if not credentials_required(settings) or has_credentials(db, settings):
         return True
     log.error("docflow will not start on %s without credentials: anyone who can reach that "
               "address could read and change every document (DOCFLOW_AUTH=%s). %s Or listen "

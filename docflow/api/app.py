@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState(settings=settings, store=open_store(settings, migrate=True),
                          dispatcher=Dispatcher(settings))
+        if settings.oidc_enabled:
+            from docflow.auth.oidc import OidcLogin  # Authlib: imported only when used
+
+            state.oidc = OidcLogin(settings)
         check_credentials_at_start(state.store.db, settings)
         tenants_apart(state.store.db)  # known before a read-only disk could hide it (search)
         trace_database(state.store.db.engine)  # a no-op unless tracing is on
@@ -115,6 +119,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                            responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
     app.include_router(health.router, responses=ERROR_RESPONSES)
     app.include_router(auth_routes.public_router, responses=ERROR_RESPONSES)
+    if settings.oidc_enabled:  # else its routes are absent (404); Authlib is imported now only
+        from docflow.auth import oidc_routes
+
+        app.include_router(oidc_routes.router, responses=ERROR_RESPONSES)
     app.include_router(web_router)  # the web app at /: a page with no data, open to all
     app.add_middleware(AuditMiddleware)
     instrument_app(app, settings)  # OpenTelemetry, only when DOCFLOW_OTEL_ENDPOINT is set

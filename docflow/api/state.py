@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -15,12 +16,16 @@ from docflow.store import Store
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.training import embedding_model_dir
 
+if TYPE_CHECKING:
+    from docflow.auth.oidc import OidcLogin
+
 
 @dataclass
 class ApiState:
     settings: Settings
     store: Store
     dispatcher: Dispatcher
+    oidc: OidcLogin | None = None  # OpenID Connect login, when configured
     _index: SearchIndex | None = None
     _encoder: SentenceEncoder | None = None
     _vectors: VectorIndex | None = None

@@ -25,8 +25,9 @@ from docflow.store.models import utcnow
 log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Reads worth a row: the original itself leaving the server.
-AUDITED_READS = frozenset({("GET", "/api/documents/{document_id}/file")})
+# Reads worth a row: the original itself leaving the server; logins through an OpenID provider.
+AUDITED_READS = frozenset({("GET", "/api/documents/{document_id}/file"),
+                           ("GET", "/api/auth/oidc/login"), ("GET", "/api/auth/oidc/callback")})
 ACTIONS = {
     ("POST", "/api/upload"): "upload",
     ("POST", "/api/batch-upload"): "upload",
@@ -41,6 +42,8 @@ ACTIONS = {
     ("DELETE", "/api/document-types/{name}"): "type_delete",
     ("POST", "/api/classifier/train"): "train",
     ("POST", "/api/auth/login"): "login",
+    ("GET", "/api/auth/oidc/login"): "oidc_redirect",
+    ("GET", "/api/auth/oidc/callback"): "login",  # its target says oidc
     ("POST", "/api/auth/logout"): "logout",
     ("POST", "/api/auth/tokens"): "token_create",
     ("DELETE", "/api/auth/tokens/{token_id}"): "token_revoke",

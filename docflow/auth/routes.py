@@ -21,13 +21,14 @@ from docflow.auth.errors import AuthError, forbidden, unauthenticated
 from docflow.auth.modes import credentials_required
 from docflow.auth.scopes import MAX_EXPIRES_DAYS, Scope
 from docflow.auth.tokens import TokenError, create_token, is_live, list_tokens, revoke_token
-from docflow.auth.users import check_password, end_session, start_session
+from docflow.auth.users import NewSession, check_password, end_session, start_session
 from docflow.store.auth import ApiToken
 from docflow.store.tenants import UnknownTenant
 
 # Login is open: it is how credentials are had. The rest declare `authorize` in app.py.
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["auth"])
+OIDC_LOGIN_PATH = "/api/auth/oidc/login"  # docflow.auth.oidc_routes, when OIDC is configured
 
 
 class LoginRequest(BaseModel):
@@ -99,16 +100,43 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
         raise unauthenticated("invalid_credentials", "Wrong user name or password.")
     started = start_session(db, user, settings.auth_session_hours)
     set_actor(request.scope["state"], Actor(user.name, "user", None, user.tenant))
-    secure = (settings.auth_cookie_secure if settings.auth_cookie_secure is not None
-              else request.url.scheme == "https")
-    max_age = int(settings.auth_session_hours * 3600)
+    set_login_cookies(request, response, started)
+    principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope))
+    return LoginResponse(**_me(request, principal).model_dump(), csrf_token=started.csrf_token)
+
+
+def cookies_secure(request: Request) -> bool:
+    settings = get_state(request).settings
+    return (settings.auth_cookie_secure if settings.auth_cookie_secure is not None
+            else request.url.scheme == "https")
+
+
+def set_login_cookies(request: Request, response: Response, started: NewSession) -> None:
+    """The web app's login: the session cookie, and the CSRF token its page sends back."""
+    secure = cookies_secure(request)
+    max_age = int(get_state(request).settings.auth_session_hours * 3600)
     response.set_cookie(SESSION_COOKIE, started.session_id, max_age=max_age, httponly=True,
                         samesite="lax", secure=secure, path="/")
     # Readable by the page's script, so a reloaded web app can still send X-CSRF-Token.
     response.set_cookie(CSRF_COOKIE, started.csrf_token, max_age=max_age, httponly=False,
                         samesite="lax", secure=secure, path="/")
-    principal = Principal(Actor(user.name, "user", None, user.tenant), Scope(user.scope))
-    return LoginResponse(**_me(request, principal).model_dump(), csrf_token=started.csrf_token)
+
+
+class LoginMethods(BaseModel):
+    password: bool = Field(True, description="POST /api/auth/login with a user's password.")
+    oidc_name: str | None = Field(description="The OpenID provider to log in with (\"Log in "
+                                  "with NAME\"); null when OIDC login is not configured.")
+    oidc_login_url: str | None = Field(description="Send the browser here to log in through "
+                                       "the provider; null when not configured.")
+
+
+@public_router.get("/api/auth/methods", response_model=LoginMethods,
+                    summary="How the web app's users may log in")
+def methods(request: Request) -> LoginMethods:
+    """Open to all, so the login page can offer "Log in with ..." before anyone has."""
+    oidc = get_state(request).oidc
+    return LoginMethods(oidc_name=oidc.name if oidc else None,
+                        oidc_login_url=OIDC_LOGIN_PATH if oidc else None)
 
 
 @router.post("/api/auth/logout", status_code=204, summary="End the login session")
@@ -136,7 +164,8 @@ def audit(request: Request,
           actor: str | None = Query(None, description="Only this token name or user name."),
           action: str | None = Query(None, description="Only this action: upload, download, "
                                      "correct, type_change, type_delete, train, login, "
-                                     "token_create, token_revoke, user_create, ..."),
+                                     "oidc_redirect, token_create, token_revoke, "
+                                     "user_create, ..."),
           tenant: str | None = Query(None, description="Only this tenant."),
           since: datetime | None = Query(None, description="At or after (ISO 8601; UTC "
                                          "without a zone)."),

@@ -20,7 +20,8 @@ _RANK = {Scope.READ: 0, Scope.UPLOAD: 1, Scope.ADMIN: 2}
 # Answered without credentials: liveness, the API's own docs, and the way to get credentials.
 PUBLIC_ROUTES = frozenset({
     ("GET", "/health"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-    ("GET", "/openapi.json"), ("POST", "/api/auth/login"),
+    ("GET", "/openapi.json"), ("POST", "/api/auth/login"), ("GET", "/api/auth/methods"),
+    ("GET", "/api/auth/oidc/login"), ("GET", "/api/auth/oidc/callback"),
     # The web app's page and assets: code, no data; its API calls need credentials.
     ("GET", "/"), ("GET", "/assets/{path:path}"),
 })

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import select
 
 from docflow.auth.tokens import ensure_bootstrap_token, is_live
-from docflow.config import AuthMode, Settings
+from docflow.config import AuthMode, OidcUsers, Settings
 from docflow.store.auth import ApiToken, User
 from docflow.store.db import Database
 
@@ -21,8 +21,11 @@ HOW_TO_CREATE = ("Create an admin token with\n"
                  "`docflow user create NAME --scope admin`.")
 
 
-def has_credentials(db: Database) -> bool:
-    """Whether any live token or any user exists: someone can get in."""
+def has_credentials(db: Database, settings: Settings) -> bool:
+    """Whether any live token or any user exists, or the OpenID provider makes users: someone
+    can get in."""
+    if settings.oidc_enabled and settings.oidc_users == OidcUsers.CREATE:
+        return True
     with db.read() as session:
         if session.scalar(select(User.id).limit(1)) is not None:
             return True
@@ -39,7 +42,7 @@ def check_credentials_at_start(db: Database, settings: Settings) -> None:
                     "change and delete every document", settings.listen_host)
     if settings.bootstrap_token is not None:
         ensure_bootstrap_token(db, settings.bootstrap_token.get_secret_value())
-    if credentials_required(settings) and not has_credentials(db):
+    if credentials_required(settings) and not has_credentials(db, settings):
         log.error("credentials are required (DOCFLOW_AUTH=%s, listening on %s) but no token or "
                   "user exists, so every request will be refused. %s", settings.auth.value,
                   settings.listen_host, HOW_TO_CREATE)

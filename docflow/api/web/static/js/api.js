@@ -53,6 +53,7 @@ async function request(method, path, { query, json, headers, raw } = {}) {
 
 export const api = {
   me: () => request("GET", "/api/auth/me"),
+  loginMethods: () => request("GET", "/api/auth/methods"),
   login: (username, password) => request("POST", "/api/auth/login",
     { json: { username, password } }),
   logout: () => request("POST", "/api/auth/logout"),

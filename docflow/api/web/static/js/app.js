@@ -75,8 +75,16 @@ function showLogin() {
     } catch (err) { message.textContent = err.message; }
   } }, h("label", {}, "User name", user), h("label", {}, "Password", pass),
   h("button", { type: "submit" }, "Log in"), message);
-  mount(h("section", { class: "login card" }, h("h1", {}, "Log in to docflow"), form));
+  const section = mount(h("section", { class: "login card" }, h("h1", {}, "Log in to docflow"),
+    form)).firstChild;
   user.focus();
+  // A plain link: the provider's login page is a navigation, not a call.
+  api.loginMethods().then((m) => {
+    if (m.oidc_login_url && loginShown) {
+      section.append(h("p", { class: "or" }, "or"), h("a", { class: "button sso",
+        href: m.oidc_login_url }, `Log in with ${m.oidc_name}`));
+    }
+  }).catch(() => {});
 }
 
 async function showWho() {
