@@ -35,6 +35,8 @@ _ELAPSED = re.compile(r"(h+|m+|s+)", re.IGNORECASE)
 def general_number(value: float) -> str:
     """A number as Excel's General format shows it: an integer without ".0", anything else
     to 15 significant digits (what Excel keeps), so 0.1 + 0.2 shows as 0.3."""
+    if not math.isfinite(value):  # no cell holds one; Excel's nearest word for it
+        return "#NUM!"
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.15g}"
@@ -49,7 +51,7 @@ def shown(value: float | str | bool, number_format: str, *, date1904: bool = Fal
     if isinstance(value, str):
         return layout.text.render_text(value) if layout.text else value
     if layout.general or not math.isfinite(value):
-        return general_number(value) if not math.isnan(value) else "#NUM!"
+        return general_number(value)
     chosen = layout.section_for(value)
     if chosen is None:
         return general_number(value)
