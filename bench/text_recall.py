@@ -8,10 +8,10 @@ Every file of ../shared/datasets/mixed_formats, and the PDFs/Office files/e-mail
 sets' documents/ folders (--limit-per-format N of each format per set), plus one ZIP and one
 TAR.GZ made here from a few of those files, and every file under each `--extra DIR` (say, the
 legacy Office files bench/gather_legacy.py fetches; each folder is reported apart, and
-`--readers` scores each of docflow's .doc and .ppt readers alone), goes through docflow's front
-door the way a worker runs it: `process_document` with the worker's Limits (from Settings),
-then every child (attachment, archive member) the same way, recursively. Its text is the
-host's text plus all of its descendants' text.
+`--readers` scores each of docflow's .doc, .ppt and .xls readers alone), goes through docflow's
+front door the way a worker runs it: `process_document` with the worker's Limits (from
+Settings), then every child (attachment, archive member) the same way, recursively. Its text
+is the host's text plus all of its descendants' text.
 
 The reference shares no code with docflow's readers:
   PDF                       poppler's `pdftotext -enc UTF-8`
@@ -511,7 +511,7 @@ def main() -> int:
     parser.add_argument("--only-extra", action="store_true",
                         help="just the --extra folders: no shared data set, no generated archive")
     parser.add_argument("--readers", action="store_true",
-                        help="also score each of docflow's .doc and .ppt readers alone")
+                        help="also score each of docflow's .doc, .ppt and .xls readers alone")
     parser.add_argument("--show-files", action="store_true", help="one line per scored file")
     parser.add_argument("--json", type=Path, help="write one row per file here")
     args = parser.parse_args()
@@ -658,23 +658,35 @@ def summary(name: str, rows: list[FileRow]) -> list[str]:
 
 
 # Where docflow chains two readers: the first, then the second where the first fails or is empty.
-READERS = {"doc": ("piece table", "kreuzberg"), "ppt": ("kreuzberg", "records")}
-READER_OF = {"doc": "doc", "dot": "doc", "ppt": "ppt", "pps": "ppt", "pot": "ppt"}
+READERS = {"doc": ("piece table", "kreuzberg"), "ppt": ("kreuzberg", "records"),
+           "xls": ("xlrd", "kreuzberg")}
+READER_OF = {"doc": "doc", "dot": "doc", "ppt": "ppt", "pps": "ppt", "pot": "ppt",
+             "xls": "xls", "xlt": "xls"}
 
 
 def each_reader(family: str, data: bytes, limits: object) -> dict[str, tuple[str, str]]:
     """reader -> (outcome, text) for each of docflow's readers of the family, alone."""
     from docflow.pipeline import DocumentError
-    from docflow.pipeline.extract import legacy_doc, legacy_ppt
+    from docflow.pipeline.extract import legacy_doc, legacy_ppt, legacy_xls, spreadsheet
     from docflow.pipeline.extract.office import run_kreuzberg
+    from docflow.pipeline.types import DetectedType
 
-    module = legacy_doc if family == "doc" else legacy_ppt
-    own = legacy_doc.doc_text if family == "doc" else legacy_ppt.ppt_text
-    readers = {
-        "piece table" if family == "doc" else "records": lambda: own(data),
-        "kreuzberg": lambda: run_kreuzberg(data, family, module._MIME, module._LABEL,
-                                           limits).content,  # type: ignore[arg-type]
-    }
+    if family == "xls":
+        data = legacy_xls.without_default_password(data) or data
+        detected = DetectedType("xls", "application/vnd.ms-excel")
+        readers = {
+            "xlrd": lambda: legacy_xls.xls_text(data),
+            "kreuzberg": lambda: spreadsheet.kreuzberg_text(
+                data, detected, limits).text,  # type: ignore[arg-type]
+        }
+    else:
+        module = legacy_doc if family == "doc" else legacy_ppt
+        own = legacy_doc.doc_text if family == "doc" else legacy_ppt.ppt_text
+        readers = {
+            "piece table" if family == "doc" else "records": lambda: own(data),
+            "kreuzberg": lambda: run_kreuzberg(data, family, module._MIME, module._LABEL,
+                                               limits).content,  # type: ignore[arg-type]
+        }
     results = {}
     for name, read in readers.items():
         try:
@@ -690,7 +702,7 @@ def each_reader(family: str, data: bytes, limits: object) -> dict[str, tuple[str
 
 def compare_readers(files: list[tuple[str, Path]], references: list[Reference],
                     rows: list[FileRow], limits: object) -> None:
-    """Which of docflow's two .doc (and .ppt) readers reads each file best; files under
+    """Which of docflow's two .doc (.ppt, .xls) readers reads each file best; files under
     MIN_WORDS reference words are listed too (legacy slides hold few words)."""
     table = Table(title="which reader wins: recall of each of docflow's readers alone "
                         "(first one listed runs first; the other where it fails or is empty)")

@@ -1,5 +1,6 @@
-"""Word 97-2003, Word 6/95 and PowerPoint 97-2003 files made at test time, laid out as the
-formats specify (FIB, CLX piece table, PlcfHdd; PowerPoint records) inside an OLE2 file."""
+"""Word 97-2003, Word 6/95, PowerPoint 97-2003 and Excel 97-2003 files made at test time, laid
+out as the formats specify (FIB, CLX piece table, PlcfHdd; PowerPoint records; BIFF8 records)
+inside an OLE2 file."""
 
 from __future__ import annotations
 
@@ -115,3 +116,61 @@ def text_bytes(text: str) -> bytes:
 def make_ppt(stream: bytes) -> bytes:
     """A PowerPoint 97-2003 file whose `PowerPoint Document` stream is `stream`."""
     return make_compound_file({"PowerPoint Document": stream, "Current User": b"\x00" * 20})
+
+
+# --- Excel 97-2003 (BIFF8) ------------------------------------------------------------------
+
+_XF_STYLES = 15  # Excel's workbooks open with 15 style XFs; cell XFs follow
+
+
+def _biff(kind: int, body: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+def _biff_string(text: str, length_bytes: str = "H") -> bytes:
+    return struct.pack(f"<{length_bytes}B", len(text), 1) + text.encode("utf-16-le")
+
+
+def _biff_bof(kind: int) -> bytes:  # 0x0005 workbook globals, 0x0010 worksheet
+    return _biff(0x0809, struct.pack("<HHHHII", 0x0600, kind, 0x0DBB, 0x07CC, 0, 6))
+
+
+def _biff_xf(format_index: int, style: bool = False) -> bytes:
+    kind = 0xFFF5 if style else 0x0001
+    return _biff(0x00E0, struct.pack("<HHHBBBBIIH", 0, format_index, kind, 0x20, 0, 0, 0, 0,
+                                     0, 0x20C0))
+
+
+def make_xls(rows: Sequence[Sequence[tuple[float, str]]], sheet: str = "Sheet1") -> bytes:
+    """An Excel 97-2003 workbook whose one sheet holds `rows` of (number, number format)
+    cells from A1 on, each cell with an XF of its own pointing at its format."""
+    codes: dict[str, int] = {}
+    for row in rows:
+        for _, code in row:
+            codes.setdefault(code, 164 + len(codes))  # 164 on: custom formats
+    font = _biff(0x0031, struct.pack("<HHHHHBBBB", 200, 0, 0x7FFF, 400, 0, 0, 0, 0, 0)
+                 + _biff_string("Arial", "B"))
+    cells = [code for row in rows for _, code in row]
+    head = b"".join([
+        _biff_bof(0x0005), _biff(0x0042, struct.pack("<H", 1200)),  # CODEPAGE: UTF-16
+        font * 5,  # Excel writes five fonts at least (index 4 is never used)
+        *(_biff(0x041E, struct.pack("<H", index) + _biff_string(code))
+          for code, index in codes.items()),
+        _biff_xf(0, style=True) * _XF_STYLES,
+        *(_biff_xf(codes[code]) for code in cells),
+    ])
+    boundsheet_size = 4 + 8 + 2 * len(sheet)
+    boundsheet = _biff(0x0085, struct.pack("<IBB", len(head) + boundsheet_size + 4, 0, 0)
+                       + _biff_string(sheet, "B"))
+    records, xf = [], _XF_STYLES
+    for number, row in enumerate(rows):
+        for column, (value, _) in enumerate(row):
+            records.append(_biff(0x0203, struct.pack("<HHHd", number, column, xf, value)))
+            xf += 1
+    width = max((len(row) for row in rows), default=0)
+    worksheet = b"".join([
+        _biff_bof(0x0010), _biff(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0)),
+        *records, _biff(0x000A, b""),
+    ])
+    workbook = head + boundsheet + _biff(0x000A, b"") + worksheet
+    return make_compound_file({"Workbook": workbook})

@@ -1,4 +1,4 @@
-"""Old Excel files LibreOffice reads must not fail: the default password, BIFF2-4, xlrd second."""
+"""Old Excel files read as Excel shows them: the default password, BIFF2-4, number formats."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from docflow.pipeline import EncryptedDocument, Limits, detect, extract, process_document
+from tests.fixtures_legacy import make_xls
 from tests.fixtures_office import make_xlsx
 from tests.fixtures_ole2 import excel_stream, make_compound_file
 
@@ -70,3 +71,20 @@ def test_numbers_show_as_excel_shows_them_not_as_a_floats_repr() -> None:
     data = make_xlsx({"Levels": [["Chainage", "Level"], [0.2000099999999918, 265.5]]})
     text = extract(data, detect(data, "levels.xlsx", LIMITS), LIMITS).text
     assert "0.200009999999992\t265.5" in text
+
+
+def test_an_xls_shows_each_cell_through_its_number_format() -> None:
+    # A clerk's sheet: what Excel shows is what someone searches for, not the stored value
+    data = make_xls([
+        [(38218, "d-mmm-yy"), (270.65, "0.000"), (0.125, "0.00%")],
+        [(-1234.5, '"$"#,##0.00_);[Red]\\("$"#,##0.00\\)'), (1234567, "#,##0"),
+         (38218.75, "h:mm AM/PM")],
+        [(3.5, "General"), (0.1 + 0.2, "General"), (0, '0;-0;"nil"')],
+    ], sheet="Levels")
+    text = extract(data, detect(data, "levels.xls", LIMITS), LIMITS).text
+    assert text.split("\n") == [
+        "Levels",
+        "19-Aug-04\t270.650\t12.50%",
+        "($1,234.50)\t1,234,567\t6:00 PM",
+        "3.5\t0.3\tnil",
+    ]

@@ -6,19 +6,20 @@ Excel encrypts a workbook whose sheets are only write-protected with the passwor
 kreuzberg (calamine) reads BIFF8 and most BIFF5 workbooks but no BIFF2-4 worksheet and some
 BIFF5 files (Excel 4 macro sheets); xlrd reads every BIFF version from 2 to 8, so it reads what
 kreuzberg fails on. Its text has the shape of the first reader's: each sheet's name, then its
-rows with cells tab-separated, numbers as Excel's General format shows them (15 significant
-digits), dates as ISO dates.
+rows with cells tab-separated; each cell shows as Excel shows it, drawn through its number
+format ("19-Aug-04", "270.650", "12.50%"; see `number_format`).
 """
 
 from __future__ import annotations
 
-import datetime
 import io
 
 from ..errors import CorruptDocument, EncryptedDocument
+from .number_format import shown
 
 _DEFAULT_PASSWORD = "VelvetSweatshop"  # Excel's own, for workbooks protected against writing
 _LABEL = "Excel 97-2003 (.xls)"
+_LOCALE_DATES = {14: "m/d/yyyy", 22: "m/d/yyyy h:mm"}  # xlrd's table has two-digit years
 
 
 def without_default_password(data: bytes) -> bytes | None:
@@ -43,7 +44,8 @@ def xls_text(data: bytes) -> str:
     import xlrd  # noqa: PLC0415 - the second reader, for the few files kreuzberg fails on
 
     try:
-        book = xlrd.open_workbook(file_contents=data, logfile=io.StringIO(), on_demand=False)
+        book = xlrd.open_workbook(file_contents=data, logfile=io.StringIO(), on_demand=False,
+                                  formatting_info=True)
     except xlrd.XLRDError as exc:
         if "encrypted" in str(exc).lower():
             raise EncryptedDocument(
@@ -53,11 +55,12 @@ def xls_text(data: bytes) -> str:
         raise CorruptDocument(_damaged()) from exc
     except Exception as exc:  # xlrd trips over damaged records in many ways (IndexError, ...)
         raise CorruptDocument(_damaged()) from exc
+    formats = _cell_formats(book)
     sheets = []
     for sheet in book.sheets():
         rows = []
         for number in range(sheet.nrows):
-            cells = [_shown(cell, book.datemode) for cell in sheet.row(number)]
+            cells = [_shown(cell, formats, book.datemode) for cell in sheet.row(number)]
             line = "\t".join(" ".join(cell.split()) for cell in cells).rstrip("\t ")
             if line:
                 rows.append(line)
@@ -66,35 +69,33 @@ def xls_text(data: bytes) -> str:
     return "\n\n".join(sheets)
 
 
-def general_number(value: float) -> str:
-    """A number as Excel's General format shows it: an integer without ".0", anything else
-    to 15 significant digits (what Excel keeps), so 0.1 + 0.2 shows as 0.3."""
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.15g}"
+def _cell_formats(book: object) -> list[str]:
+    """Each XF record's number format, by XF index ("General" where a link is broken)."""
+    import xlrd  # noqa: PLC0415
+
+    names = {}
+    for key, fmt in book.format_map.items():  # type: ignore[attr-defined]
+        if key in _LOCALE_DATES or (not fmt.format_str and fmt.type == xlrd.formatting.FDT):
+            # Built-in dates follow the reader's locale; US English has four-digit years
+            names[key] = _LOCALE_DATES.get(key, "m/d/yyyy")
+        else:
+            names[key] = fmt.format_str or "General"
+    return [names.get(xf.format_key, "General") for xf in book.xf_list]  # type: ignore[attr-defined]
 
 
-def _shown(cell: object, datemode: int) -> str:
+def _shown(cell: object, formats: list[str], datemode: int) -> str:
     import xlrd  # noqa: PLC0415
 
     kind, value = cell.ctype, cell.value  # type: ignore[attr-defined]
     if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
         return ""
-    if kind == xlrd.XL_CELL_NUMBER:
-        return general_number(value)
-    if kind == xlrd.XL_CELL_DATE:
-        try:
-            moment = xlrd.xldate_as_datetime(value, datemode)
-        except (xlrd.xldate.XLDateError, OverflowError, ValueError):
-            return general_number(value)
-        if moment.time() == datetime.time(0):
-            return moment.date().isoformat()
-        return moment.isoformat(sep=" ")
     if kind == xlrd.XL_CELL_BOOLEAN:
         return "TRUE" if value else "FALSE"
     if kind == xlrd.XL_CELL_ERROR:
         return xlrd.error_text_from_code.get(value, "#ERR")
-    return str(value)
+    index = cell.xf_index  # type: ignore[attr-defined]
+    number_format = formats[index] if index is not None and index < len(formats) else "General"
+    return shown(value, number_format, date1904=datemode == 1)
 
 
 def _damaged() -> str:

@@ -6,8 +6,9 @@ so the text is rebuilt from the tables. kreuzberg skips what a sheet holds besid
 for XLSX our own reader adds, after each sheet's rows, its cell comments ("Comment (A1, Rita):
 ..."), its text boxes and shapes, and its charts' titles, series names and categories (their
 values are the cells'). Numbers are shown as Excel's General format shows them (15 significant
-digits, not the 17 of a float's repr). An .xls kreuzberg cannot read (BIFF2-4, some BIFF5) goes to
-xlrd; see `legacy_xls`. ODS is read by the ODF reader.
+digits, not the 17 of a float's repr). An .xls is read by xlrd first, which draws each cell
+through its number format as Excel does ("19-Aug-04", not "2004-08-19 00:00:00"; see
+`legacy_xls`), and by kreuzberg where xlrd fails. ODS is read by the ODF reader.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .drawingml import (
     diagram_lines,
     paragraph_text,
 )
-from .legacy_xls import general_number, xls_text
+from .legacy_xls import xls_text
+from .number_format import general_number
 from .office import run_kreuzberg
 from .ooxml import Package
 from .registry import register
@@ -44,17 +46,18 @@ _LONG_FLOAT = re.compile(r"-?(\d+)\.(\d+)")
 @register(*_FORMATS)
 def extract_spreadsheet(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
     if detected.format != "xls":
-        return _read(data, detected, limits)
+        return kreuzberg_text(data, detected, limits)
     try:
-        return _read(data, detected, limits)
+        return ExtractedText(text=xls_text(data))
     except CorruptDocument as failed:
         try:
-            return ExtractedText(text=xls_text(data))
+            return kreuzberg_text(data, detected, limits)
         except DocumentError:
             raise failed from None
 
 
-def _read(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+def kreuzberg_text(data: bytes, detected: DetectedType, limits: Limits) -> ExtractedText:
+    """The workbook as kreuzberg reads it, sheet by sheet, with what it leaves out of XLSX."""
     mime_type, label = _FORMATS[detected.format]
     result = run_kreuzberg(data, detected.format, mime_type, label, limits)
     skipped: list[str] = []
