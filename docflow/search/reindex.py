@@ -19,7 +19,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +187,32 @@ def backfill_new_vector_index(store: Store, vectors: VectorIndex | None) -> int:
     if count:
         log.info("new vector index: %d documents embedded before are indexed again", count)
     return count
+
+
+def upgrade_vector_tenants(store: Store, vectors: VectorIndex | None) -> int:
+    """A vector index written before tenants (the usearch catalog) gets each passage's tenant
+    from the store and its graphs rebuilt per tenant; its readers decline every search until
+    then (pgvector's table upgrades itself in the database, as its writer opens). Returns the
+    passages kept (0: nothing to upgrade)."""
+    if vectors is None or not getattr(vectors, "lacks_tenants", False):
+        return 0
+    log.warning("the vector index was written before tenants: upgrading it")
+    return vectors.upgrade_tenants(_tenants_of_embedded(store))  # type: ignore[attr-defined]
+
+
+def _tenants_of_embedded(store: Store, chunk: int = 5000) -> Iterator[tuple[str, str]]:
+    """(document id, tenant) of every document with an embedding, in id order, by chunks."""
+    after = ""
+    while True:
+        with store.db.read() as session:
+            rows = session.execute(
+                select(Document.id, Document.tenant_id)
+                .where(Document.id > after, Document.embedding_model.is_not(None))
+                .order_by(Document.id).limit(chunk)).all()
+        if not rows:
+            return
+        yield from ((row[0], row[1]) for row in rows)
+        after = rows[-1][0]
 
 
 def rebuilt_waiting(settings: Settings) -> bool:

@@ -22,13 +22,14 @@ import numpy as np
 
 from docflow.store.embeddings import Nearest, Neighbour, searchable_vectors
 from docflow.store.models import Document
+from docflow.store.scope import DEFAULT_TENANT, current_scope
 
 if TYPE_CHECKING:
     from docflow.config import Settings
 
 __all__ = ["Nearest", "Neighbour", "VectorDocument", "VectorIndex", "VectorIndexError",
-           "best_per_document", "open_vector_index", "open_vectors", "vector_columns",
-           "vector_documents"]
+           "best_per_document", "open_vector_index", "open_vectors", "scope_tenant",
+           "vector_columns", "vector_documents"]
 
 # A filtered search whose filters leave fewer passages than this compares the query with each
 # of them instead of searching the graph and throwing most of its answers away (measured: 2,800
@@ -55,6 +56,7 @@ class VectorDocument:
     doc_type: str | None
     batch_id: str | None
     vectors: np.ndarray  # float32 [passages, dim], unit length; no rows: nothing to find
+    tenant: str = DEFAULT_TENANT  # whose it is: only a search in that tenant's scope finds it
 
 
 @runtime_checkable
@@ -72,11 +74,12 @@ class VectorIndex(Protocol):
     def search(self, query: np.ndarray, *, doc_type: str | None = None,
                batch_id: str | None = None, limit: int = 20,
                min_similarity: float = 0.0) -> Nearest:
-        """The documents whose best passage is closest to `query`, best first."""
+        """The documents whose best passage is closest to `query`, best first: of the tenant
+        in scope (docflow.store.scope) only, every tenant's outside a scope."""
         ...
 
     def count(self) -> int:
-        """How many documents the index holds."""
+        """How many documents the index holds (the tenant's, within a scope)."""
         ...
 
     def close(self) -> None:
@@ -94,6 +97,13 @@ def best_per_document(document_ids: Sequence[str], scores: np.ndarray, limit: in
     return Nearest(len(best), [Neighbour(i, s) for i, s in ranked[:limit]])
 
 
+def scope_tenant() -> str | None:
+    """The tenant whose vectors a search may find: the request's, None outside a scope (the
+    system: every tenant's)."""
+    scope = current_scope()
+    return scope.tenant if scope is not None else None
+
+
 def vector_columns() -> tuple:
     """The columns `vector_documents` reads, to add to the indexer's select."""
     return (Document.embedding.label("embedding"), Document.passages.label("passages"),
@@ -101,11 +111,12 @@ def vector_columns() -> tuple:
 
 
 def vector_documents(rows: Sequence, model: str) -> list[VectorDocument]:
-    """Rows with id, doc_type, batch_id and `vector_columns()` as documents for the index; a
-    document without vectors of `model` has none (so a stale entry of it is dropped)."""
+    """Rows with id, doc_type, batch_id, tenant_id and `vector_columns()` as documents for the
+    index; a document without vectors of `model` has none (so a stale entry of it is dropped)."""
     return [VectorDocument(r.id, r.doc_type, r.batch_id,
                            searchable_vectors(r.embedding, r.passages)
-                           if r.embedding_model == model else np.zeros((0, 0), np.float32))
+                           if r.embedding_model == model else np.zeros((0, 0), np.float32),
+                           tenant=r.tenant_id)
             for r in rows]
 
 

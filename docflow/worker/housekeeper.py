@@ -16,7 +16,12 @@ from typing import Any
 from docflow.config import Settings
 from docflow.observability.documents import batch_indexed
 from docflow.search import open_index
-from docflow.search.reindex import adopt_rebuilt, backfill_new_vector_index, rebuild_outdated
+from docflow.search.reindex import (
+    adopt_rebuilt,
+    backfill_new_vector_index,
+    rebuild_outdated,
+    upgrade_vector_tenants,
+)
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
@@ -44,6 +49,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     index = open_index(settings.search, settings.index_dir, writer=True,
                        database_url=settings.sqlalchemy_url, pool=settings.search_pool)
     vectors = open_vector_index(settings, writer=True)
+    upgrade_vector_tenants(store, vectors)  # before the indexer adds a passage to it
     backfill_new_vector_index(store, vectors)
     rebuild_outdated(settings, store, index, stop.is_set)
     dispatcher = Dispatcher(settings)

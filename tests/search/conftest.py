@@ -37,3 +37,4 @@ def open_search_index(request: pytest.FixtureRequest, tmp_path) -> Iterator[Open
     # Readers first: the writer is the one that holds the lock.
     for handle in reversed(handles):
         handle.close()
+

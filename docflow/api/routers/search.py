@@ -113,13 +113,11 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
         index = state.search_index()
         if mode is not SearchMode.SEMANTIC and apart and not index.keeps_tenants:
             raise IndexOutdated(NOT_TENANT_AWARE)
-        # The vector indexes hold no tenant yet: with tenants, the stored vectors are compared
-        # one by one, through the store's tenant filter.
         found = modes.search(index, state.store.db, q, mode, filters=filters, sort=sort,
                              facets=facets, limit=limit, offset=offset,
                              zero_shot=state.settings.makes_embeddings,
                              encoder=state.query_encoder,
-                             vectors=None if apart else state.vector_index())
+                             vectors=state.vector_index())
     except (SearchDepthExceeded, modes.SortNeedsKeyword) as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     except modes.SemanticSearchOff as exc:
