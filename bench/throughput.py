@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/throughput.py [--count N] [--concurrency C]
                                          [--source auto|shared|generated|small-text]
-                                         [--documents-per-task 1,16 [--rounds R]]
+                                         [--documents-per-task 1,16 [--rounds R]
+                                          [--baseline-code DIR]]
 
 1. Full stack: `python -m docflow serve` (API, embedded Valkey, Celery prefork workers with
    --concurrency C, housekeeper/indexer) in a temporary data dir on a free port. The files go to
@@ -752,12 +753,19 @@ def compare_per_task(args: argparse.Namespace, corpus: Corpus, values: list[str]
     """The stack once per documents-per-task value, interleaved over rounds (a loaded machine
     drifts: each value sees the same drift), and CPU-ms per document by process role."""
     runs: dict[str, list[StackResult]] = defaultdict(list)
+    # With --baseline-code, each value runs on that checkout too, in the same rounds.
+    codes = [("", str(REPO))]
+    if args.baseline_code:
+        codes.insert(0, (" baseline", str(Path(args.baseline_code).resolve())))
     for round_no in range(args.rounds):
         for value in values:
-            err.print(f"round {round_no + 1}/{args.rounds}: documents per task {value}")
-            runs[value].append(run_stack(corpus, args.concurrency, args.chunk,
-                                         workdir / f"r{round_no}-{value}", args.timeout,
-                                         dict(args.env, DOCFLOW_DOCUMENTS_PER_TASK=value)))
+            for suffix, code in codes:
+                label = value + suffix
+                err.print(f"round {round_no + 1}/{args.rounds}: documents per task {label}")
+                runs[label].append(run_stack(
+                    corpus, args.concurrency, args.chunk,
+                    workdir / f"r{round_no}-{value}{suffix.replace(' ', '-')}", args.timeout,
+                    dict(args.env, DOCFLOW_DOCUMENTS_PER_TASK=value, PYTHONPATH=code)))
     console.print(f"[bold]Source[/]: {corpus.description}; concurrency {args.concurrency}; "
                   f"{args.rounds} rounds, interleaved; load average 1 min "
                   f"{args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
@@ -819,6 +827,10 @@ def main(argv: list[str] | None = None) -> int:
                         "own cost without the embedding model's")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with several --documents-per-task: rounds of all values")
+    parser.add_argument("--baseline-code", default=None, metavar="DIR",
+                        help="with --documents-per-task: also run each value on the docflow "
+                        "checkout in DIR (e.g. `git archive` of the base commit), interleaved "
+                        "in the same rounds, as the baseline")
     args = parser.parse_args(argv)
     if args.count < 1 or args.concurrency < 1 or args.chunk < 1:
         parser.error("--count, --concurrency and --chunk must be at least 1")
@@ -842,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
             corpus = generated_corpus(args.count, args.seed, workdir / "corpus")
         per_task = [v.strip() for v in (args.documents_per_task or "").split(",") if v.strip()]
         args.env = {"DOCFLOW_SEMANTIC_SEARCH": "false"} if args.no_semantic_search else {}
-        if len(per_task) > 1:
+        if len(per_task) > 1 or (per_task and args.baseline_code):
             return compare_per_task(args, corpus, per_task, workdir)
         env = dict(args.env, **({"DOCFLOW_DOCUMENTS_PER_TASK": per_task[0]} if per_task else {}))
         stack = run_stack(corpus, args.concurrency, args.chunk, workdir, args.timeout, env)

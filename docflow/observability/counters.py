@@ -18,6 +18,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -33,6 +34,11 @@ HISTOGRAM_BUCKETS = {"celery_task_runtime": TASK_RUNTIME_BUCKETS,
                      "docflow_stage_seconds": STAGE_BUCKETS}
 
 Labels = tuple[tuple[str, str], ...]
+# HINCRBYFLOAT KEYS[1] for each (field, increment) pair of ARGV, in one round trip and command.
+_ADD_ALL = """
+for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2
+"""
 
 
 def _labels(labels: Mapping[str, str]) -> Labels:
@@ -79,6 +85,8 @@ class Counters:
         self._pending = Increments()
         self._pending_pid = os.getpid()
         self._timer: threading.Timer | None = None
+        self._script: tuple[redis.Redis, Any] | None = None
+        self._script_failed = False
         atexit.register(self.flush)  # what waits for the timer is not lost when the API stops
 
     def client(self) -> redis.Redis | None:
@@ -101,14 +109,32 @@ class Counters:
             return False
         try:
             with suppress_instrumentation():  # metrics' own writes are not worth a span
-                pipe = client.pipeline(transaction=False)
-                for name, by in increments.values.items():
-                    pipe.hincrbyfloat(KEY, name, by)
-                pipe.execute()
+                if self._script_failed:
+                    pipe = client.pipeline(transaction=False)
+                    for name, by in increments.values.items():
+                        pipe.hincrbyfloat(KEY, name, by)
+                    pipe.execute()
+                else:
+                    self._add_by_script(client, increments)
             return True
         except redis.RedisError as exc:
             log.debug("metrics not recorded: %s", exc)
             return False
+
+    def _add_by_script(self, client: redis.Redis, increments: Increments) -> None:
+        """All of an event's numbers in one command: a document adds about 18, and a
+        pipeline of 18 HINCRBYFLOAT cost its worker more CPU than its reading."""
+        args: list[str | float] = []
+        for name, by in increments.values.items():
+            args += (name, by)
+        if self._script is None or self._script[0] is not client:
+            self._script = (client, client.register_script(_ADD_ALL))
+        try:
+            self._script[1](keys=[KEY], args=args)
+        except redis.exceptions.ResponseError:  # a server that runs no scripts
+            log.info("the broker runs no scripts: metrics are added a command each")
+            self._script_failed = True
+            raise
 
     def add_soon(self, increments: Increments) -> None:
         """Add within a second, merged with others: a batch upload sends 10,000 tasks in one

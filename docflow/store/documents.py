@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -185,22 +185,41 @@ def find_by_idempotency_keys(session: Session, keys: Sequence[str]) -> dict[str,
     return found
 
 
+# The claim's statements, built once: building a statement and its cache key cost a small
+# document's claim three times what SQLite took to run it (bench/group_task.py).
+_PROCESSING_TWIN = select(Document).where(
+    Document.sha256 == bindparam("sha256"), Document.id != bindparam("doc_id"),
+    Document.tenant_id == bindparam("tenant_id"), Document.status == DocumentStatus.PROCESSING,
+    (Document.lease_until > bindparam("now")) | Document.ocr_parts.is_not(None)).limit(1)
+_COMPLETED_TWIN = select(Document).where(
+    Document.sha256 == bindparam("sha256"), Document.status == DocumentStatus.COMPLETED,
+    Document.id != bindparam("doc_id"),
+    Document.tenant_id == select(Document.tenant_id).where(
+        Document.id == bindparam("doc_id")).scalar_subquery()).limit(1)
+# session.get(Document, id, with_for_update=True), as one statement built once.
+_LOCKED = (select(Document).where(Document.id == bindparam("doc_id")).with_for_update()
+           .execution_options(populate_existing=True))
+
+
 def _processing_twin(session: Session, doc: Document, now: datetime) -> Document | None:
     """Another document with the same bytes that is being processed now: held under a running
     lease, or split into OCR parts."""
-    return session.scalars(select(Document).where(
-        Document.sha256 == doc.sha256, Document.id != doc.id, Document.tenant_id == doc.tenant_id,
-        Document.status == DocumentStatus.PROCESSING,
-        (Document.lease_until > now) | Document.ocr_parts.is_not(None)).limit(1)).first()
+    # A row not yet flushed has no tenant yet: the one it will be given.
+    tenant = doc.tenant_id or current_tenant()
+    return session.scalars(_PROCESSING_TWIN, {"sha256": doc.sha256, "doc_id": doc.id,
+                                              "tenant_id": tenant, "now": now}).first()
 
 
 def find_completed_twin(session: Session, sha256: str, exclude_id: str) -> Document | None:
     """A completed document of the same tenant as `exclude_id` with these bytes."""
     # Uses ix_documents_sha256_status (tests/store/test_query_plans.py).
-    tenant = select(Document.tenant_id).where(Document.id == exclude_id).scalar_subquery()
-    return session.scalars(select(Document).where(
-        Document.sha256 == sha256, Document.status == DocumentStatus.COMPLETED,
-        Document.id != exclude_id, Document.tenant_id == tenant).limit(1)).first()
+    return session.scalars(_COMPLETED_TWIN, {"sha256": sha256, "doc_id": exclude_id}).first()
+
+
+def _locked(session: Session, doc_id: str) -> Document | None:
+    """The document, its row locked for this transaction (PostgreSQL; SQLite's write
+    transactions lock the whole database)."""
+    return session.scalars(_LOCKED, {"doc_id": doc_id}).first()
 
 
 def copy_result(donor: Document, doc: Document, now: datetime) -> None:
@@ -254,7 +273,7 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
           holder_gone: Callable[[Document], bool]) -> Claim:
     """Take a document for processing, unless it is finished or a live worker holds it."""
     now = utcnow()
-    doc = session.get(Document, doc_id, with_for_update=True)
+    doc = _locked(session, doc_id)
     if doc is None:
         return Claim(ClaimOutcome.MISSING)
     if doc.status in DocumentStatus.TERMINAL:
@@ -290,7 +309,7 @@ def claim(session: Session, doc_id: str, *, worker: str, host: str, pid: int,
 
 def held(session: Session, doc_id: str, attempt: int) -> Document | None:
     """The document, locked, if this attempt still holds it; None when the claim was lost."""
-    doc = session.get(Document, doc_id, with_for_update=True)
+    doc = _locked(session, doc_id)
     if doc is None or doc.status != DocumentStatus.PROCESSING or doc.attempts != attempt:
         return None
     return doc

@@ -19,19 +19,23 @@ one in flight under the dead worker is claimed again. A task that has run for
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Retry
+from sqlalchemy.orm import Session
 
+from docflow.store import documents as docs
 from docflow.worker.celery_app import DEFAULT_QUEUE, TASK_PROCESS_DOCUMENTS, app
 from docflow.worker.dispatch import TaskRef, group_budget_seconds
 from docflow.worker.results import dispatcher
 from docflow.worker.runtime import Runtime, runtime
-from docflow.worker.tasks import process_one
+from docflow.worker.tasks import process_one, take_claim
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +59,64 @@ class DocumentOfGroup:
         dispatcher(self._rt).send_later(args[0], countdown)
 
 
+class NextClaim:
+    """The claim of a group's next document, taken in the transaction that ends the one before
+    it (its result or its failure): a document of a group costs one commit, not two.
+
+    It is taken only where its turn has come anyway: by the task's own thread (never by a
+    watchdog that fails a document and then ends the process, which would use up the next
+    one's attempt without reading it), and while the group is within its budget.
+    """
+
+    def __init__(self, group: Task, rt: Runtime, within_budget: Callable[[], bool]) -> None:
+        self._group, self._rt, self._within_budget = group, rt, within_budget
+        self._thread = threading.get_ident()
+        self._next: str | None = None
+        self._pending: tuple[str, docs.Claim] | None = None
+        self._taken: dict[str, docs.Claim] = {}
+
+    def for_next(self, document_id: str | None) -> NextClaim:
+        """The document the next ending transaction claims (None: the last was started)."""
+        self._next = document_id
+        return self
+
+    def taken(self, document_id: str) -> docs.Claim | None:
+        """The claim of `document_id` taken and committed by the document before it."""
+        return self._taken.pop(document_id, None)
+
+    def write(self, session: Session) -> None:
+        self._pending = None
+        doc_id = self._next
+        if (doc_id is None or doc_id in self._taken or threading.get_ident() != self._thread
+                or not self._within_budget()):
+            return
+        self._pending = doc_id, take_claim(DocumentOfGroup(self._group, self._rt, doc_id),
+                                           self._rt, session, doc_id)
+
+    def committed(self) -> None:
+        if self._pending is not None:
+            doc_id, claim = self._pending
+            self._taken[doc_id] = claim
+            self._pending = None
+
+
 @app.task(bind=True, name=TASK_PROCESS_DOCUMENTS, acks_late=True, reject_on_worker_lost=True)
 def process_documents(self: Task, document_ids: list[str]) -> str:
     rt = runtime()
     queue = (self.request.delivery_info or {}).get("routing_key") or DEFAULT_QUEUE
     started = time.monotonic()
     budget = group_budget_seconds(rt.settings)
+    next_claim = NextClaim(self, rt, lambda: time.monotonic() - started <= budget)
     outcomes: Counter[str] = Counter()
     try:
         for n, doc_id in enumerate(document_ids):
-            if n and time.monotonic() - started > budget:
+            claimed = next_claim.taken(doc_id)
+            if n and claimed is None and time.monotonic() - started > budget:
                 _send_on(rt, document_ids[n:])
                 outcomes["sent on"] += len(document_ids) - n
                 break
-            outcome = _one(self, rt, doc_id, queue)
+            following = document_ids[n + 1] if n + 1 < len(document_ids) else None
+            outcome = _one(self, rt, doc_id, queue, claimed, next_claim.for_next(following))
             outcomes[outcome] += 1
             if outcome == "terminated":  # the pool is stopping this task: the rest go on
                 _send_on(rt, document_ids[n + 1:])
@@ -79,10 +127,11 @@ def process_documents(self: Task, document_ids: list[str]) -> str:
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
 
 
-def _one(group: Task, rt: Runtime, doc_id: str, queue: str) -> str:
+def _one(group: Task, rt: Runtime, doc_id: str, queue: str, claimed: docs.Claim | None,
+         next_claim: NextClaim) -> str:
     try:
         return process_one(DocumentOfGroup(group, rt, doc_id), rt, doc_id, queue,
-                           own_time_limits=True)
+                           own_time_limits=True, claimed=claimed, also=next_claim)
     except Retry:
         return "retrying alone"
     except Exception:  # its message would end here, but the others' must not

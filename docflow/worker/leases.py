@@ -56,6 +56,7 @@ class _ProcessLeases:
         self._leases: list[_Lease] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # time.monotonic() the thread looks again by itself
 
     @property
     def held(self) -> int:
@@ -69,7 +70,10 @@ class _ProcessLeases:
                 self._thread = threading.Thread(target=self._run, name="lease-keeper",
                                                 daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            if lease.due < self._wakes_at:
+                # Woken only when it would look too late: a wake-up per document (a group's
+                # documents hold a lease each, one after the other) costs a thread switch.
+                self._changed.notify()
 
     def drop(self, lease: _Lease) -> None:
         with self._changed:
@@ -85,7 +89,9 @@ class _ProcessLeases:
                 due = [lease for lease in self._leases if lease.due <= now]
                 if not due:
                     wait = min((lease.due for lease in self._leases), default=now + seconds)
+                    self._wakes_at = wait
                     self._changed.wait(max(0.01, wait - now))
+                    self._wakes_at = 0.0  # awake: it looks at every lease before waiting
                     continue
             self._renew(due, seconds)
 

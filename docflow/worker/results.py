@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import NoReturn, Protocol, TypeVar
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -66,13 +67,35 @@ def dispatcher(rt: Runtime) -> Dispatcher:
     return _dispatchers.setdefault(rt.pid, Dispatcher(rt.settings))
 
 
+class SameTransaction(Protocol):
+    """More work for the transaction that ends a document: the claim of the next document of
+    its task (worker/groups.py), so that a document costs one commit, not two."""
+
+    def write(self, session: Session) -> None:
+        """Last in the ending's transaction; an error here rolls the ending back too."""
+
+    def committed(self) -> None:
+        """The transaction that `write` joined has committed."""
+
+
+@contextmanager
+def ending_transaction(rt: Runtime, also: SameTransaction | None) -> Iterator[Session]:
+    """A write transaction that ends a document, and with `also` does that work too."""
+    with rt.store.db.write() as session:
+        yield session
+        if also is not None:
+            also.write(session)
+    if also is not None:
+        also.committed()
+
+
 def save_result(rt: Runtime, doc_id: str, attempt: int, sha256: str,
-                result: ProcessedDocument) -> str:
+                result: ProcessedDocument, also: SameTransaction | None = None) -> str:
     """Write the document's results and mark it completed, if this attempt still holds it."""
     extracted = result.extracted
     children = store_children(rt.store.blobs, doc_id, result.children,
                               rt.settings.max_file_bytes)
-    with rt.store.db.write() as session:
+    with ending_transaction(rt, also) as session:
         held = docs.held(session, doc_id, attempt)
         if held is None:
             log.warning("document %s: claim %d was taken over; result dropped", doc_id, attempt)
@@ -112,9 +135,10 @@ def send_children(rt: Runtime, doc_id: str, child_tasks: list[TaskRef]) -> None:
                     len(child_tasks))
 
 
-def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str) -> None:
+def fail(rt: Runtime, doc_id: str, attempt: int, code: str, message: str,
+         also: SameTransaction | None = None) -> None:
     """Fail the document with its reason, once: a later attempt or a second failure is a no-op."""
-    with rt.store.db.write() as session:
+    with ending_transaction(rt, also) as session:
         held = docs.held(session, doc_id, attempt)
         if held is not None:
             parts.fail_document(session, held, code, message)

@@ -11,6 +11,7 @@ import os
 from dataclasses import replace
 
 from celery import Task, signals
+from sqlalchemy.orm import Session
 
 from docflow import pipeline
 from docflow.pipeline.classify.trained import NotEnoughLabels
@@ -33,6 +34,7 @@ from docflow.worker.dispatch import TaskRef
 from docflow.worker.leases import LeaseKeeper, holder_gone, look_again_later
 from docflow.worker.results import (
     Ending,
+    SameTransaction,
     ask_fields_of,
     claim_or_retry,
     classifiers,
@@ -59,15 +61,16 @@ def process_document(self: Task, document_id: str) -> str:
 
 
 def process_one(task: Task, rt: Runtime, document_id: str, queue: str, *,
-                own_time_limits: bool = False) -> str:
+                own_time_limits: bool = False, claimed: docs.Claim | None = None,
+                also: SameTransaction | None = None) -> str:
     """Claim one document, read it and end it. `task` is its task, or the stand-in for one
     document of a task that carries several (worker/groups.py: retries and messages of its
-    own; with `own_time_limits`, time limits of its own too)."""
+    own; with `own_time_limits`, time limits of its own too; `claimed`: its claim, already
+    taken in the transaction that ended the document before it; `also`: more work for the
+    transaction that ends this one, the claim of the next)."""
     settings = rt.settings
-    claim = claim_or_retry(task, rt, f"document {document_id}", lambda session: docs.claim(
-        session, document_id, worker=task.request.hostname or HOSTNAME, host=HOSTNAME,
-        pid=os.getpid(), lease_seconds=settings.lease_seconds,
-        max_attempts=max_claims(task, settings), holder_gone=holder_gone(rt, session)))
+    claim = claimed or claim_or_retry(task, rt, f"document {document_id}",
+                                      lambda session: take_claim(task, rt, session, document_id))
     if claim.outcome is docs.ClaimOutcome.BUSY:
         look_again_later(task, document_id, claim.lease_until)
         return claim.outcome.value
@@ -82,7 +85,7 @@ def process_one(task: Task, rt: Runtime, document_id: str, queue: str, *,
     attempt = claim.attempt
     ending = Ending(
         what=f"document {document_id}",
-        fail=lambda code, message: fail(rt, document_id, attempt, code, message),
+        fail=lambda code, message: fail(rt, document_id, attempt, code, message, also),
         release=lambda: _release(rt, document_id, attempt),
         timeout_message=f"Processing took longer than the limit of "
         f"{settings.task_soft_time_limit} seconds; the document may be too long or malformed.")
@@ -92,8 +95,17 @@ def process_one(task: Task, rt: Runtime, document_id: str, queue: str, *,
             session, document_id, attempt, seconds), f"document {document_id}",
             on_lost=reading.fire):
         outcome = guarded(task, rt, ending, lambda: _process(rt, document_id, claim, queue,
-                                                             reading), limits)
+                                                             reading, also), limits)
     return _OUTCOMES.get(outcome or "", "processed")
+
+
+def take_claim(task: Task, rt: Runtime, session: Session, document_id: str) -> docs.Claim:
+    """Claim the document in `session` for this process, as `task`'s work."""
+    settings = rt.settings
+    return docs.claim(session, document_id, worker=task.request.hostname or HOSTNAME,
+                      host=HOSTNAME, pid=os.getpid(), lease_seconds=settings.lease_seconds,
+                      max_attempts=max_claims(task, settings),
+                      holder_gone=holder_gone(rt, session))
 
 
 # What the task answers (seen in Celery's logs) for the outcomes that are not "processed".
@@ -102,25 +114,32 @@ _OUTCOMES = {"moved": "moved to the ocr queue", "split": "split into OCR parts",
 
 
 def _process(rt: Runtime, doc_id: str, claim: docs.Claim | int, queue: str,
-             reading: Interruption | None = None) -> str:
+             reading: Interruption | None = None, also: SameTransaction | None = None) -> str:
     """Read the claimed document and end it. `claim` is what the claim read, or only its
     attempt number (then the rest is read here)."""
     if isinstance(claim, int):
         claim = _claimed(rt, doc_id, claim)
     # The claim's transaction read what this needs: a document costs two transactions, the
-    # claim and its result (tests/worker/test_transactions.py).
+    # claim and its result, and one in a task of several, whose result's transaction claims
+    # the next (tests/worker/test_transactions.py).
     attempt, sha, filename = claim.attempt, claim.sha256, claim.filename
     if claim.twin_id is not None:
         child_tasks: list[TaskRef] = []
+        joined = False
         with rt.store.db.write() as session:
             held = docs.held(session, doc_id, attempt)
             twin = session.get(Document, claim.twin_id)
             if held is not None and twin is not None:
                 docs.copy_result(twin, held, utcnow())
                 child_tasks = copy_children(session, twin, held, rt.settings.max_file_bytes)
+                if also is not None:
+                    also.write(session)
+                    joined = True
             elif held is not None:  # the twin went away since the claim: read it after all
                 claim = replace(claim, twin_id=None)
         if claim.twin_id is not None:
+            if also is not None and joined:
+                also.committed()
             send_children(rt, doc_id, child_tasks)
             return "reused"
 
@@ -141,7 +160,7 @@ def _process(rt: Runtime, doc_id: str, claim: docs.Claim | int, queue: str,
     except OcrDeferred:
         _move_to_ocr_queue(rt, doc_id, attempt)
         return "moved"
-    return save_result(rt, doc_id, attempt, sha, result)
+    return save_result(rt, doc_id, attempt, sha, result, also)
 
 
 def _claimed(rt: Runtime, doc_id: str, attempt: int) -> docs.Claim:
