@@ -119,7 +119,11 @@ class _Watchdog:
                     self._changed.wait(None if wait == float("inf") else max(0.001, wait - now))
                     continue
             for watch in due:
-                self._check(watch, now)
+                try:
+                    self._check(watch, now)
+                except Exception:  # this thread must outlive any one document's watch
+                    log.exception("the document watchdog could not check a document")
+                    self.drop(watch)
 
     def _check(self, watch: _Watch, now: float) -> None:
         with self._changed:

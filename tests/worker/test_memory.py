@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import resource
 import threading
+import time
 
 import pytest
 
 from docflow import pipeline
 from docflow.pipeline.errors import DecompressionBomb
 from docflow.pipeline.types import Limits
-from docflow.worker.memory import EXIT_CODE, MemoryGuard
+from docflow.worker.memory import EXIT_CODE, MemoryGuard, watchdog
 from tests.pdf_bombs import pdf_with_content
 
 MB = 1024 * 1024
@@ -105,3 +106,25 @@ def test_a_document_past_its_own_time_limits_is_interrupted_then_failed_and_the_
         assert interrupted.wait(30)  # the soft limit asks the reading to stop
         assert guard.acted.wait(30)  # still going at the hard limit: recorded, then the end
     assert recorded.is_set() and exits == [EXIT_CODE]
+
+
+def test_a_watch_that_raises_does_not_stop_the_watchdog_for_the_next_documents() -> None:
+    calls: list[int] = []
+
+    def broken() -> float:  # the baseline is read; the first sample raises
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("no /proc here")
+        return 100.0
+
+    first = MemoryGuard(2048, lambda _: None, sample_seconds=0.001, resident_mb=broken)
+    with first:
+        dog = watchdog()
+        while first._watch in dog._watches and dog.thread is not None and dog.thread.is_alive():
+            time.sleep(0.001)  # until the watchdog has met the error
+    exits: list[int] = []
+    readings = iter([100.0, 3000.0])
+    with MemoryGuard(2048, lambda _: None, sample_seconds=0.001,
+                     resident_mb=lambda: next(readings, 3000.0), exit=exits.append) as guard:
+        assert guard.acted.wait(30)
+    assert exits == [EXIT_CODE]
