@@ -3,12 +3,12 @@
     .venv/bin/python bench/fuzz.py [--seconds-per-reader 60] [--readers pdf,html,...]
                                    [--findings DIR] [--datasets PATH]
 
-Each reader (pdf, docx, xlsx, pptx, rtf, html, eml, msg, zip, tar, png, jpeg, tiff) is fuzzed in
-a subprocess of its own (atheris sets up once per process): `detect` + `extract` with the
-worker's Limits and OCR off, starting from seed files (small real ones from ../shared/datasets
-where present, plus a few made here with the test suite's fixture builders). docflow's pipeline
-modules are instrumented (`atheris.instrument_imports`); native libraries (pdfium, kreuzberg,
-Pillow's codecs) are not, so coverage counts Python branches only.
+Each reader (pdf, docx, xlsx, pptx, rtf, doc, ppt, xls, html, eml, msg, zip, tar, png, jpeg,
+tiff) is fuzzed in a subprocess of its own (atheris sets up once per process): `detect` +
+`extract` with the worker's Limits and OCR off, starting from seed files (small real ones from
+../shared/datasets where present, plus a few made here with the test suite's fixture builders).
+docflow's pipeline modules are instrumented (`atheris.instrument_imports`); native libraries
+(pdfium, kreuzberg, Pillow's codecs) are not, so coverage counts Python branches only.
 
 A finding is any exception other than docflow's own DocumentError subclasses and OcrDeferred.
 The harness catches it, saves the input and its traceback under --findings/<reader>/ (once per
@@ -53,6 +53,7 @@ READERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rtf": ("fuzz.rtf", (".rtf",)),
     "doc": ("fuzz.doc", (".doc",)),
     "ppt": ("fuzz.ppt", (".ppt",)),
+    "xls": ("fuzz.xls", (".xls",)),
     "html": ("fuzz.html", (".html", ".htm")),
     "eml": ("fuzz.eml", (".eml",)),
     "msg": ("fuzz.msg", (".msg",)),
@@ -186,6 +187,10 @@ def _make(reader: str) -> list[bytes]:
         return [make_doc97([f"{text}\r", "\x02 A footnote\r", "A comment\r"],
                            headers=["\x03\r", "Letterhead\r"]),
                 make_doc6(text, fast_saved=True)]
+    if reader == "xls":
+        from tests.fixtures_legacy import make_xls
+        return [make_xls([[(38218.0, "d-mmm-yy"), (270.65, "0.000"), (0.125, "0.00%")],
+                          [(1234.5, '#,##0.00 "EUR"'), (-3.5, "0.0;[Red](0.0)"), (1, "@")]])]
     if reader == "ppt":
         from tests.fixtures_legacy import (
             DOCUMENT,
