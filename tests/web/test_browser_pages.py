@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from docflow.config import Settings
 from docflow.store import Batch, Document, Store, open_store
@@ -80,4 +80,31 @@ def test_the_documents_list_pages_by_cursor_and_the_batch_lists_its_failures(
     expect(failed).to_have_count(FAILED)
     expect(page.locator("#more-failed")).to_have_count(0)
     expect(failed.first).to_contain_text("corrupt: broken on purpose")
+    assert errors == []
+
+
+def test_the_overview_counts_follow_the_event_stream_without_reading_the_overview_again(
+        served: tuple[Server, Store], browser: object) -> None:
+    expect = playwright.expect
+    server, store = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    first: list[str] = []
+
+    def frozen(route: object) -> None:
+        # The first answer stands for every later one: only the stream can move the cards.
+        if not first:
+            first.append(route.fetch().text())  # type: ignore[attr-defined]
+        route.fulfill(status=200, content_type="application/json", body=first[0])  # type: ignore[attr-defined]
+
+    page.route("**/api/overview", frozen)
+    page.goto(f"{server.url}/#/")
+    expect(page.locator("[data-k=completed]")).to_have_text(str(DOCUMENTS - FAILED))
+    with store.db.write() as session:  # one failed document retried and completed
+        session.execute(update(Document).where(Document.id == f"{0:032x}").values(
+            status="completed", error_code=None, error_message=None, finished_at=utcnow()))
+    expect(page.locator("[data-k=completed]")).to_have_text(str(DOCUMENTS - FAILED + 1))
+    expect(page.locator("[data-k=failed]")).to_have_text(str(FAILED - 1))
+    expect(page.locator("[data-k=total]")).to_have_text(str(DOCUMENTS))
     assert errors == []
