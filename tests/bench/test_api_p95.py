@@ -45,8 +45,9 @@ def test_the_generated_mix_has_what_each_filter_needs() -> None:
     assert docs[7]["source_path"] == source_path(7) == "2022/q4/dept0/f7.pdf"
 
 
-def test_the_bench_times_every_call_on_sqlite(tmp_path: Path) -> None:
-    out = _bench(tmp_path, "--no-postgres")
+def test_the_bench_times_every_call_on_sqlite_against_a_smaller_baseline(
+        tmp_path: Path) -> None:
+    out = _bench(tmp_path, "--no-postgres", "--baseline-count", "2000", "--count", "3000")
     for call in ("overview", "overview: events snapshot", "a batch: failures by code",
                  "documents warning=no_text, first page", "review queue (page + count)",
                  "search: a rare word", "a document's original", "metrics"):
