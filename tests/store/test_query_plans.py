@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from docflow.store import Document, Store, listing
 from docflow.store import documents as docs
-from docflow.store.activity import completed_since, failures_since
+from docflow.store.activity import completed_since, failures_of_batch, failures_since
 from docflow.store.batches import BATCH_ORDER, counted_batch_progress, list_batches
 from docflow.store.events import Cursor, finished_between
 from docflow.store.models import Batch, DocumentStatus, Extraction, utcnow
@@ -284,3 +284,21 @@ def test_what_finished_lately_is_read_from_its_window_not_from_every_completed_d
         assert "SCAN documents" not in plan, plan
     else:
         assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("lookup, marker, index", [
+    (lambda s, r: failures_of_batch(s, r[1]["batch_id"]), "GROUP BY",
+     "ix_documents_batch_status_created"),
+    (lambda s, r: listing.count_documents(s, F(needs_review=True, status="completed")),
+     "count(*)", "ix_documents_tenant_review_created"),
+], ids=["batch-failures", "review-count"])
+def test_what_does_not_bound_finished_at_keeps_its_own_index_without_statistics(
+        store: Store, lookup: Callable[[Session, list[dict[str, Any]]], Any], marker: str,
+        index: str) -> None:
+    """SQLite without statistics breaks a tie between two-column equalities by index order:
+    the (tenant, status, finished_at) index, partial, is not even a candidate here."""
+    if not store.db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum gathers statistics by itself; SQLite never does")
+    rows = _fill(store, analyze=False)
+    plan = _plan_of(store, lambda s: _as("acme", lambda: lookup(s, rows)), marker)
+    assert index in plan, plan
