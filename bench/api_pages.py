@@ -5,8 +5,9 @@ old way, the baseline) and the same page by cursor, through the real ASGI app.
     .venv/bin/python bench/api_pages.py --documents 500000 --depth 450000
     .venv/bin/python bench/api_pages.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-The rows are written straight into the database in bulk (1,000 a batch, sharing a created_at as
-a batch upload's do; 95% completed), not processed: the listing reads only the documents table.
+The rows are written straight into the database in bulk by bench/generate.py (1,000 a batch,
+sharing a created_at as a batch upload's do), not processed: the listing reads only the
+documents table.
 The cursor for the deep page is the one a client holds after walking there (the key of the
 document just before it). Latencies are wall-clock per request, p50 and p95 over --calls, the cases
 taken in turn so that other work on the machine weighs on all alike.
@@ -20,48 +21,22 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
+from generate import fill  # noqa: E402
+from scaleout import _drop_database, _fresh_database  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from docflow.api.app import create_app  # noqa: E402
 from docflow.api.cursors import encode_cursor  # noqa: E402
 from docflow.config import Settings  # noqa: E402
-from docflow.store import Batch, Document, DocumentStatus, Store, open_store  # noqa: E402
+from docflow.store import Document, Store, open_store  # noqa: E402
 from docflow.store.listing import DocumentFilter, DocumentOrder, document_key  # noqa: E402
-from docflow.store.models import utcnow  # noqa: E402
-
-BATCH = 1000
-CHUNK = 10_000
-
-
-def fill(store: Store, count: int) -> None:
-    """`count` documents in batches of 1,000, written in bulk."""
-    start = utcnow() - timedelta(days=1)
-    for first in range(0, count, CHUNK):
-        batches, rows = [], []
-        for n in range(first, min(count, first + CHUNK)):
-            if n % BATCH == 0:
-                batch_id = uuid.uuid4().hex
-                created = start + timedelta(seconds=n // BATCH)
-                batches.append({"id": batch_id, "source": "batch-api", "document_count": BATCH,
-                                "created_at": created})
-            rows.append({"id": uuid.uuid4().hex, "task_id": str(uuid.uuid4()),
-                         "batch_id": batch_id, "filename": f"f{n}.txt",
-                         "source_path": f"folder{n % 100}/f{n}.txt", "sha256": f"{n:064x}",
-                         "size": 100, "status": DocumentStatus.COMPLETED if n % 20
-                         else DocumentStatus.FAILED, "attempts": 1, "indexed": True,
-                         "doc_type": ("invoice", "letter", "receipt")[n % 3],
-                         "needs_review": n % 10 == 0, "created_at": created})
-        with store.db.write() as session:
-            session.execute(insert(Batch), batches)
-            session.execute(insert(Document), rows)
 
 
 def timed(calls: int, cases: list[tuple[str, Callable[[], object]]]) -> dict[str, list[float]]:
@@ -93,10 +68,6 @@ def run(settings: Settings, count: int, depth: int, calls: int, label: str) -> l
     t0 = time.perf_counter()
     fill(store, count)
     fill_s = time.perf_counter() - t0
-    if not store.db.is_sqlite:  # what autovacuum does on a live server
-        with store.db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
     print(f"{label}: {count:,} documents written in {fill_s:.1f} s", flush=True)
     rows = []
     with TestClient(create_app(settings, configure_logs=False)) as client:
@@ -156,22 +127,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_postgres(args: argparse.Namespace, data_dir: Path) -> list[tuple]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(args.postgres)
     name = f"docflow_bench_pages_{os.getpid()}"
-    admin_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
+    settings = Settings(data_dir=data_dir)
+    settings.database_url = _fresh_database(args.postgres, name)
     try:
-        settings = Settings(data_dir=data_dir)
-        settings.database_url = url.set(database=name).render_as_string(hide_password=False)
         return run(settings, args.documents, args.depth, args.calls, "PostgreSQL")
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(args.postgres, name)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ def finished_between(session: Session, after: Cursor, until: datetime,
     query = (select(Document.id, Document.batch_id, Document.filename, Document.source_path,
                     Document.status, Document.error_code, Document.error_message,
                     Document.doc_type, Document.finished_at)
-             .where(or_(Document.finished_at > after.finished_at,
+             # The first bound repeats the second's: a range an index can seek to.
+             .where(Document.finished_at >= after.finished_at,
+                    or_(Document.finished_at > after.finished_at,
                         and_(Document.finished_at == after.finished_at,
                              Document.id > after.id)),
                     Document.finished_at <= until,

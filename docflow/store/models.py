@@ -126,6 +126,13 @@ class Document(Base):
         # Live events and throughput read documents in the order they finished (0015).
         Index("ix_documents_finished", "finished_at", "id"),
         Index("ix_documents_batch_finished", "batch_id", "finished_at", "id"),
+        # What finished lately, by status (the overview's throughput and failures, the live
+        # events): a range of the window, not every completed document (migration 0019).
+        # Partial: only a query that bounds finished_at may read it, so it never wins SQLite's
+        # tie (no statistics) against a batch's or the review queue's own index.
+        Index("ix_documents_tenant_status_finished", "tenant_id", "status", "finished_at", "id",
+              sqlite_where=text("finished_at IS NOT NULL"),
+              postgresql_where=text("finished_at IS NOT NULL")),
         # A tenant's labels since its model was trained: what retraining waits for (0016).
         # Labelled documents only: on all of them, SQLite's statistics rate it a full scan.
         Index("ix_documents_tenant_labeled", "tenant_id", "labeled_at",

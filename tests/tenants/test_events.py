@@ -59,3 +59,31 @@ def test_each_tenants_stream_carries_only_its_own_documents(
     finally:
         for reader in readers.values():
             reader.close()
+
+
+def test_each_tenants_stream_counts_only_its_own_documents(
+        server: tuple[Server, Store, dict[str, str]]) -> None:
+    live, store, tokens = server
+    auth = {t: {"Authorization": f"Bearer {token}"} for t, token in tokens.items()}
+    ids = {}
+    for tenant, files in (("acme", 3), ("globex", 1)):
+        for n in range(files):
+            r = httpx.post(f"{live.url}/api/upload", headers=auth[tenant], timeout=30,
+                           files={"file": (f"{tenant}{n}.txt", f"{tenant} letter {n}".encode())})
+            assert r.status_code == 202, r.text
+            ids.setdefault(tenant, []).append(r.json()["document_id"])
+    readers = {t: EventReader(f"{live.url}/api/events", auth[t]) for t in ("acme", "globex")}
+    try:
+        assert json.loads(readers["acme"].next("progress")["data"])["total"] == 3
+        assert json.loads(readers["globex"].next("progress")["data"])["total"] == 1
+        with store.db.write() as session:
+            session.execute(update(Document).where(Document.id == ids["globex"][0]).values(
+                status=DocumentStatus.COMPLETED, finished_at=utcnow()))
+        globex = json.loads(readers["globex"].next("progress")["data"])
+        assert (globex["total"], globex["completed"], globex["done"]) == (1, 1, True)
+        assert json.loads(readers["globex"].next("document")["data"])["id"] == ids["globex"][0]
+        # acme's counters did not move: its stream sent nothing more.
+        assert not [e for e in readers["acme"].pending() if e.get("event") == "progress"]
+    finally:
+        for reader in readers.values():
+            reader.close()

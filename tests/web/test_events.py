@@ -89,6 +89,35 @@ def test_a_batch_page_sees_counters_and_each_document_end_without_polling(
         reader.close()
 
 
+def test_the_overall_stream_sends_every_documents_counters_when_they_change(
+        server: Server, db: Store) -> None:
+    _upload(server, "a.txt", "b.txt")
+    _, (c, d) = _upload(server, "c.txt", "d.txt")
+    reader = EventReader(f"{server.url}/api/events")
+    try:
+        first = json.loads(reader.next("progress")["data"])
+        assert first == {"total": 4, "queued": 4, "processing": 0, "completed": 0, "failed": 0,
+                         "cancelled": 0, "progress_percent": 0.0, "done": False}
+        _finish(db, c)
+        _finish(db, d, DocumentStatus.FAILED, "corrupt")
+        while True:  # at most one event per poll: the two changes may come in one or two
+            progress = json.loads(reader.next("progress")["data"])
+            if progress["completed"] + progress["failed"] == 2:
+                break
+        assert (progress["queued"], progress["completed"], progress["failed"]) == (2, 1, 1)
+        assert (progress["progress_percent"], progress["done"]) == (50.0, False)
+        assert not [e for e in reader.pending() if e.get("event") == "progress"]  # no repeats
+    finally:
+        reader.close()
+    # A client without a stream gets the counters too.
+    import httpx
+
+    r = httpx.get(f"{server.url}/api/events", timeout=10)
+    frames = [line for line in r.text.splitlines() if line.startswith("event: ")]
+    assert frames == ["event: progress"]
+    assert '"total":4' in r.text
+
+
 def test_a_reconnection_with_last_event_id_resumes_without_loss_or_repeats(
         server: Server, db: Store) -> None:
     _, ids = _upload(server, *(f"{n}.txt" for n in range(7)))

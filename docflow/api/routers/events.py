@@ -3,11 +3,11 @@
 Events come from the database, never from one process's memory, so any API process on any
 host serves them: each process runs one poller per watched batch (and one for all documents),
 shared by every browser connected to it. A poll reads the documents that finished since its
-cursor from the (batch_id, finished_at, id) index, and the batch's counters, which the
-database keeps as documents change (store/counts.py): a few rows, at 500 or 500,000
-documents. The cost per second is one poller's, however many dashboards are open. Each
-document event's id is its cursor, so a reconnecting EventSource (Last-Event-ID) resumes with
-nothing lost or repeated.
+cursor from the (batch_id, finished_at, id) index, and the batch's counters (or the tenant's,
+for all documents), which the database keeps as documents change (store/counts.py): a few
+rows, at 500 or 500,000 documents. The cost per second is one poller's, however many
+dashboards are open. Each document event's id is its cursor, so a reconnecting EventSource
+(Last-Event-ID) resumes with nothing lost or repeated.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from docflow.api.errors import ERROR_RESPONSES, ApiError, not_found
 from docflow.api.state import ApiState, get_state
-from docflow.store import Batch
+from docflow.store import Batch, DocumentStatus
 from docflow.store.batches import batch_progress
+from docflow.store.counts import status_totals
 from docflow.store.events import (
     AFTER_EVERY_ID,
     Cursor,
@@ -50,8 +52,20 @@ RECONNECT_MS = 2000
 _SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     200: {"description": "A text/event-stream: `document` events (id = cursor), `progress` "
-                         "events (batch counters)", "content": {"text/event-stream": {}}},
+                         "events (counters)", "content": {"text/event-stream": {}}},
 }
+
+
+def _overall_progress(session: Session) -> dict[str, Any]:
+    """The tenant's documents by status, from its counter rows (as /api/overview reads them),
+    in the shape of a batch's progress."""
+    counts = dict.fromkeys(DocumentStatus.ALL, 0)
+    counts.update(status_totals(session))
+    total = sum(counts.values())
+    finished = sum(counts[s] for s in DocumentStatus.TERMINAL)
+    return {"total": total, **counts,
+            "progress_percent": round(100.0 * finished / total, 2) if total else 100.0,
+            "done": finished >= total}
 
 
 def _document_event(doc: FinishedDocument) -> dict[str, Any]:
@@ -87,7 +101,9 @@ class Poller:
         with tenant_scope(self.tenant), self.state.store.db.read() as session:
             docs = finished_between(session, after, until, self.batch_id, PAGE)
             progress = None
-            if self.batch_id is not None:
+            if self.batch_id is None:
+                progress = _overall_progress(session)
+            else:
                 found = batch_progress(session, self.batch_id)
                 if found is not None:
                     progress = {**asdict(found), "progress_percent": found.progress_percent,
@@ -252,13 +268,16 @@ LAST_EVENT_ID = Header(None, alias="Last-Event-ID", description="The id of the l
 
 
 @router.get("/api/events", response_class=StreamingResponse, responses=_SSE_RESPONSES,
-            summary="Live events of all documents")
+            summary="Live progress and events of all documents")
 async def all_events(request: Request, last_event_id: str | None = LAST_EVENT_ID,
                      state: ApiState = Depends(get_state)) -> StreamingResponse:
-    """Server-Sent Events: a `document` event for each document that ends (completed, failed
-    or cancelled: id, batch, name, status, error, type), a second or two after it does.
-    The stream stays open for clients that send `Accept: text/event-stream` (EventSource
-    does); others get the events there are now (after Last-Event-ID) and the end."""
+    """Server-Sent Events: `progress` (all of the tenant's documents by status: total, queued,
+    processing, completed, failed, cancelled, progress_percent and done, as /api/overview
+    counts them; on connecting and whenever they change, at most once per poll) and a
+    `document` event for each document that ends (completed, failed or cancelled: id, batch,
+    name, status, error, type), a second or two after it does. The stream stays open for
+    clients that send `Accept: text/event-stream` (EventSource does); others get the events
+    there are now (after Last-Event-ID), the counters, and the end."""
     return _open(request, state, None, last_event_id)
 
 

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from docflow.api.errors import ERROR_RESPONSES, not_found
 from docflow.api.state import ApiState, get_state
 from docflow.store import Batch, Document, DocumentStatus
+from docflow.store.activity import failures_of_batch
 from docflow.store.listing import DocumentFilter, walk_documents
 from docflow.store.models import utcnow
 from docflow.worker.dispatch import TaskRef
@@ -59,10 +60,7 @@ def failures(batch_id: str = Path(description="The batch's id."),
     and whether a retry may help."""
     _require_batch(state, batch_id)
     with state.store.db.read() as session:
-        rows = session.execute(
-            select(Document.error_code, func.count(), func.min(Document.error_message))
-            .where(Document.batch_id == batch_id, Document.status == DocumentStatus.FAILED)
-            .group_by(Document.error_code).order_by(func.count().desc())).all()
+        rows = failures_of_batch(session, batch_id)
     groups = [FailureGroup(code=code or "unknown", count=count, message=message or "",
                            retryable=code in RETRYABLE_CODES) for code, count, message in rows]
     return BatchFailures(batch_id=batch_id, failed=sum(g.count for g in groups), groups=groups)

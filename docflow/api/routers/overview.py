@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from docflow.api.state import ApiState, get_state
-from docflow.store import Document, DocumentStatus
+from docflow.store import DocumentStatus
+from docflow.store.activity import completed_since, failures_since
 from docflow.store.counts import status_totals
 from docflow.store.models import utcnow
 from docflow.store.workers import list_workers
@@ -62,15 +62,8 @@ def overview(state: ApiState = Depends(get_state)) -> Overview:
         # The tenant's counters (a few rows); the others read finished_at ranges.
         statuses = dict.fromkeys(DocumentStatus.ALL, 0)
         statuses.update(status_totals(session))
-        done, pages = session.execute(
-            select(func.count(), func.coalesce(func.sum(Document.page_count), 0))
-            .where(Document.finished_at >= now - timedelta(minutes=THROUGHPUT_MINUTES),
-                   Document.status == DocumentStatus.COMPLETED)).one()
-        failures = session.execute(
-            select(Document.error_code, func.count(), func.min(Document.error_message))
-            .where(Document.finished_at >= now - timedelta(minutes=FAILURE_MINUTES),
-                   Document.status == DocumentStatus.FAILED)
-            .group_by(Document.error_code).order_by(func.count().desc())).all()
+        done, pages = completed_since(session, now - timedelta(minutes=THROUGHPUT_MINUTES))
+        failures = failures_since(session, now - timedelta(minutes=FAILURE_MINUTES))
         workers = list_workers(session, state.settings.worker_stale_seconds)
     per_minute = done / THROUGHPUT_MINUTES
     waiting = statuses[DocumentStatus.QUEUED] + statuses[DocumentStatus.PROCESSING]

@@ -49,7 +49,12 @@ export function card(label, value, id) {
     h("div", { class: "l" }, label));
 }
 
+// A table.wide shows each row as a card on a narrow screen, without its header: each cell
+// carries its column's name (data-label), which the narrow layout prints before it.
 export function table(headers, rows, cls = "wide") {
+  for (const row of rows.flat()) {
+    [...row.children].forEach((cell, n) => { if (headers[n]) cell.dataset.label = headers[n]; });
+  }
   return h("table", { class: cls }, h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
     h("tbody", {}, rows));
 }

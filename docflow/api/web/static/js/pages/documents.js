@@ -120,7 +120,7 @@ export function documentView(doc, types, reload) {
       doc.warnings.length ? [h("dt", {}, "Warnings"), h("dd", {}, doc.warnings.map((w) => h("div", {}, `${w.code}: ${w.message}`)))] : [],
       h("dt", {}, "Type"), h("dd", { id: "doc-type" }, doc.doc_type
         ? `${doc.doc_type.name} (${Math.round(doc.doc_type.confidence * 100)}%, by ${doc.doc_type.decider || "?"})` : "–"),
-      h("dt", {}, "Format"), h("dd", {}, `${doc.format || "–"} · ${doc.mime_type || "–"} · ${fmt.n(doc.size)} bytes${doc.page_count ? ` · ${doc.page_count} pages` : ""}`),
+      h("dt", {}, "Format"), h("dd", {}, `${doc.format || "–"} · ${doc.mime_type || "–"} · ${fmt.n(doc.size)} bytes${doc.page_count ? ` · ${doc.page_count} page${doc.page_count === 1 ? "" : "s"}` : ""}`),
       doc.batch_id ? [h("dt", {}, "Batch"), h("dd", {}, link(`#/batches/${doc.batch_id}`, doc.batch_id))] : [],
       doc.parent_id ? [h("dt", {}, "Came from"), h("dd", {}, link(`#/documents/${doc.parent_id}`, "its parent"))] : [],
       h("dt", {}, "Attachments"), h("dd", {}, link(`#/documents?parent_id=${doc.id}`, "children")),

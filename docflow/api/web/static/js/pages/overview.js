@@ -1,17 +1,27 @@
 import { api, subscribe } from "../api.js";
 import { h, mount, card, fmt, table, link } from "../ui.js";
 
+// The counters by status arrive over /api/events (`progress`, from the database's counters,
+// whenever they change); throughput, workers and failures are read again when they move (at
+// most every 5 s) and once a minute while nothing does, so a lost worker shows even then.
 export async function render() {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   mount(h("h1", {}, "Overview"), body);
-  const show = async () => body.replaceChildren(view(await api.overview()));
-  await show();
-  // Finished documents arrive as events; the counters are read again at most every 3 s.
+  let shown = await api.overview();
+  body.replaceChildren(view(shown));
+  const refresh = async () => {
+    const o = await api.overview();
+    shown = { ...o, total: shown.total, statuses: shown.statuses }; // the stream's are newer
+    body.replaceChildren(view(shown));
+  };
   let pending = null;
-  const stop = subscribe(api.eventsUrl(), { document: () => {
-    if (!pending) pending = setTimeout(() => { pending = null; show().catch(() => {}); }, 3000);
+  const stop = subscribe(api.eventsUrl(), { progress: (p) => {
+    shown = { ...shown, total: p.total, statuses: Object.fromEntries(
+      ["queued", "processing", "completed", "failed", "cancelled"].map((k) => [k, p[k]])) };
+    body.replaceChildren(view(shown));
+    if (!pending) pending = setTimeout(() => { pending = null; refresh().catch(() => {}); }, 5000);
   } });
-  const timer = setInterval(() => show().catch(() => {}), 15000);
+  const timer = setInterval(() => refresh().catch(() => {}), 60000);
   return () => { stop(); clearInterval(timer); clearTimeout(pending); };
 }
 

@@ -1,7 +1,7 @@
 // Upload files or whole folders: a batch is made (Idempotency-Key) and filled in parts, each
 // part retried with the same keys, so a lost answer never makes a document twice.
 import { api, appendFiles } from "../api.js";
-import { h, mount, fmt, bar } from "../ui.js";
+import { h, mount, fmt, bar, table } from "../ui.js";
 
 const PART_FILES = 50;
 const PART_BYTES = 16 * 1024 * 1024;
@@ -77,9 +77,7 @@ async function start(list, summary, items) {
     item.state = h("span", { class: "muted" }, "waiting");
     item.row = h("tr", {}, h("td", {}, item.path), h("td", {}, fmt.n(item.file.size)), h("td", {}, item.state));
   });
-  const rows = h("tbody", {}, items.slice(0, 2000).map((i) => i.row));
-  list.replaceChildren(h("table", { class: "wide" }, h("thead", {}, h("tr", {},
-    h("th", {}, "File"), h("th", {}, "Bytes"), h("th", {}, "State"))), rows));
+  list.replaceChildren(table(["File", "Bytes", "State"], items.slice(0, 2000).map((i) => i.row)));
   const totalBytes = items.reduce((s, i) => s + i.file.size, 0) || 1;
   let sentBytes = 0;
   const progress = h("div");
