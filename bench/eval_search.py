@@ -57,6 +57,7 @@ from docflow.worker.training import embedding_model_dir  # noqa: E402
 DATASETS = ROOT.parent / "shared" / "datasets"
 MODES = ("keyword", "semantic", "hybrid")
 SETS = ("cranfield", "bbc")
+FOLDERS = {"cranfield": "cranfield", "bbc": "bbc_news"}  # each set's folder in DATASETS
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,8 @@ def load_bbc_known_item(folder: Path) -> Collection | None:
 
 
 def load_collection(name: str, folder: Path | None) -> Collection | None:
-    if name == "cranfield":
-        return load_cranfield(folder or DATASETS / "cranfield")
-    return load_bbc_known_item(folder or DATASETS / "bbc_news")
+    folder = folder or DATASETS / FOLDERS[name]
+    return load_cranfield(folder) if name == "cranfield" else load_bbc_known_item(folder)
 
 
 @dataclass(frozen=True)
