@@ -156,6 +156,8 @@ def variants(r: Rankers, query: str, vector: np.ndarray) -> dict[str, list[int]]
     for how in ("whole", "passage", "mean"):
         out[f"RRF BM25 + semantic {how}"] = rrf(kw, out[f"semantic: {how}"])
     out["convex BM25 + semantic passage"] = convex((kw, ks), (sem, ss))
+    mean = r.semantic(vector, "mean")
+    out["convex BM25 + semantic mean"] = convex((kw, ks), (top(mean, FLOOR), mean))
     rm3s = r.keyword(r.rm3(terms, kw[:FEEDBACK_DOCS], list(ks[kw[:FEEDBACK_DOCS]])))
     rm3 = top(rm3s)
     out["BM25+RM3"] = rm3
