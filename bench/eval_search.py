@@ -1,25 +1,32 @@
 """Search quality and cost: keyword, semantic (stored MiniLM embeddings) and hybrid.
 
-    .venv/bin/python bench/eval_search.py                    # Cranfield, then brute-force timing
+    .venv/bin/python bench/eval_search.py                    # both sets, then brute-force timing
+    .venv/bin/python bench/eval_search.py --sets bbc --scale ""
     .venv/bin/python bench/eval_search.py --scale 20000,100000 --cache-dir DIR
     .venv/bin/python bench/eval_search.py --scale "" --backend postgres --modes keyword
 
-Quality: ../shared/datasets/cranfield (1,400 abstracts, 225 queries with relevance judgements;
---cranfield DIR elsewhere) is stored as completed documents in a fresh SQLite store (or, with
---backend postgres, a fresh PostgreSQL database the bench creates and drops) with their
-embeddings (as the workers store them with DOCFLOW_ZERO_SHOT), indexed in the keyword backend,
-and every query is asked through the real API (`GET /api/search?mode=...`), so the numbers
-include the API's own query handling: nDCG@10 and recall@100 per mode, the CPU cost of a query,
-and the cosine similarities of judged relevant and unjudged pairs (what the semantic floor
-MIN_SIMILARITY cuts). Two reference BM25 rankings, written out in this file and measured in the
-same run, are the baseline: plain (lower-cased words) and stemmed (docflow's tokens and stop
-words). Skipped with a message when the dataset is absent.
+Quality, on two test collections (`--sets`; each skipped with a message when absent):
+- cranfield: ../shared/datasets/cranfield (1,400 aeronautics abstracts, 225 queries judged by
+  people; --cranfield DIR elsewhere), topical search;
+- bbc: ../shared/datasets/bbc_news (--bbc DIR) as a known-item set built here: each article's
+  headline (its first line) is a query, and the article without its headline is the one
+  relevant document (repeated bodies dropped, headlines shared by several articles not asked).
+The documents are stored as completed ones in a fresh SQLite store (or, with --backend
+postgres, a fresh PostgreSQL database the bench creates and drops) with their embedding and
+passage vectors as the workers make them (cached in --cache-dir by the texts: embedding is the
+slow part), indexed in the keyword backend, and every query is asked through the real API
+(`GET /api/search?mode=...`), so the numbers include the API's own query handling: nDCG@10 and
+recall@100 per mode, the CPU cost of a query, and the cosine similarities of relevant and other
+pairs (what the semantic floor MIN_SIMILARITY cuts). Two reference BM25 rankings, written out
+in this file and measured in the same run, are the baseline: plain (lower-cased words) and
+stemmed (docflow's tokens and stop words).
 Cost: `nearest` (the brute-force scan over stored vectors) on N random vectors in SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -29,6 +36,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,41 +49,137 @@ from docflow.pipeline.classify import EmbeddingModelMissing, SentenceEncoder  # 
 from docflow.search import open_index  # noqa: E402
 from docflow.search.query import STOP_WORDS  # noqa: E402
 from docflow.store import Document, DocumentStatus, Extraction, open_store  # noqa: E402
-from docflow.store.embeddings import nearest, vector_bytes  # noqa: E402
+from docflow.store.embeddings import nearest, passages_bytes, vector_bytes  # noqa: E402
 from docflow.store.models import utcnow  # noqa: E402
 from docflow.worker.indexer import index_pending  # noqa: E402
 from docflow.worker.training import embedding_model_dir  # noqa: E402
 
-CRANFIELD = ROOT.parent / "shared" / "datasets" / "cranfield"
+DATASETS = ROOT.parent / "shared" / "datasets"
 MODES = ("keyword", "semantic", "hybrid")
+SETS = ("cranfield", "bbc")
+FOLDERS = {"cranfield": "cranfield", "bbc": "bbc_news"}  # each set's folder in DATASETS
 
 
-def _store_corpus(settings: Settings, encoder: SentenceEncoder,
-                  corpus: list[dict]) -> tuple[dict[str, str], np.ndarray, float]:
-    store = open_store(settings, migrate=True)
-    texts = [f"{d['title']}\n{d['text']}" for d in corpus]
+@dataclass(frozen=True)
+class Collection:
+    """A test collection: documents (id, text), queries (id, text), and each query's relevant
+    document ids."""
+
+    name: str
+    documents: list[tuple[str, str]]
+    queries: dict[str, str]
+    qrels: dict[str, set[str]]
+    about: str
+
+
+def load_cranfield(folder: Path) -> Collection | None:
+    """Cranfield in BEIR layout: 1,400 aeronautics abstracts (title + text), 225 queries, every
+    judged pair relevant."""
+    if not (folder / "corpus.jsonl").is_file():
+        return None
+    corpus = [json.loads(line) for line in (folder / "corpus.jsonl").open()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (folder / "queries.jsonl").open())}
+    qrels: dict[str, set[str]] = defaultdict(set)
+    for line in (folder / "qrels.tsv").read_text().splitlines()[1:]:
+        query_id, corpus_id, score = line.split("\t")
+        if int(score) > 0:
+            qrels[query_id].add(corpus_id)
+    return Collection("cranfield", [(d["_id"], f"{d['title']}\n{d['text']}") for d in corpus],
+                      {q: queries[q] for q in qrels}, dict(qrels),
+                      "topical, judged by people")
+
+
+def load_bbc_known_item(folder: Path) -> Collection | None:
+    """BBC news as a known-item set: each article's headline (its first line) is the query,
+    the article without its headline the one relevant document. Articles whose body repeats an
+    earlier one are dropped, and so are the queries of headlines that several articles share
+    (their answer is ambiguous)."""
+    source = folder / "train.jsonl"
+    if not source.is_file():
+        return None
+    documents: list[tuple[str, str]] = []
+    bodies: set[str] = set()
+    headlines: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in map(json.loads, source.open()):
+        headline, _, body = row["text"].strip().partition("\n")
+        body = body.strip()
+        if not body or body in bodies:
+            continue
+        bodies.add(body)
+        documents.append((row["id"], body))
+        headlines[headline.strip().lower()].append((row["id"], headline.strip()))
+    queries = {ident: text for same in headlines.values() if len(same) == 1
+               for ident, text in same}
+    return Collection("bbc", documents, queries, {q: {q} for q in queries},
+                      "known-item: headline -> its article without the headline")
+
+
+def load_collection(name: str, folder: Path | None) -> Collection | None:
+    folder = folder or DATASETS / FOLDERS[name]
+    return load_cranfield(folder) if name == "cranfield" else load_bbc_known_item(folder)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Each document's embedding and passages, as the workers make them."""
+
+    whole: np.ndarray  # float32 [documents, 384]
+    passages: list[np.ndarray]  # float32 [passages, 384] per document
+    cpu: float  # CPU seconds the embedding took (when it was made, cached or not)
+
+
+def embed_collection(encoder: SentenceEncoder, collection: Collection,
+                     cache_dir: Path) -> Embedded:
+    """The documents embedded as a worker embeds them (`embed`, then `embed_passages` from it),
+    cached in `cache_dir` by the texts and the encoder version (embedding is the slow part)."""
+    digest = hashlib.sha256(encoder.version.encode())
+    for ident, text in collection.documents:
+        digest.update(f"{ident}\0{text}\0".encode())
+    path = cache_dir / f"embeddings-{collection.name}-{digest.hexdigest()[:16]}.npz"
+    if path.is_file():
+        cached = np.load(path)
+        owners = cached["owner"]
+        return Embedded(cached["whole"], [cached["passages"][owners == n]
+                                          for n in range(len(cached["whole"]))],
+                        float(cached["cpu"]))
     started = time.process_time()
-    vectors = encoder.embed(texts)
-    embed_cpu = time.process_time() - started
+    texts = [text for _, text in collection.documents]
+    whole = encoder.embed(texts)
+    passages = [encoder.embed_passages(text, whole=vector) for text, vector in zip(texts, whole,
+                                                                                   strict=True)]
+    cpu = time.process_time() - started
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    owner = np.concatenate([np.full(len(p), n) for n, p in enumerate(passages)])
+    np.savez(path, whole=whole, passages=np.concatenate(passages), owner=owner, cpu=cpu)
+    return Embedded(whole, passages, cpu)
+
+
+def _store_corpus(settings: Settings, encoder: SentenceEncoder, collection: Collection,
+                  embedded: Embedded) -> dict[str, str]:
+    """The documents as completed ones with their vectors, indexed; {docflow id: corpus id}."""
+    store = open_store(settings, migrate=True)
     ids = {}
     with store.db.write() as session:
-        for doc, text, vector in zip(corpus, texts, vectors, strict=True):
-            sha = f"{int(doc['_id']):064d}"
+        for n, ((ident, text), vector, passages) in enumerate(zip(
+                collection.documents, embedded.whole, embedded.passages, strict=True)):
+            sha = f"{n:064d}"
             session.add(Extraction(sha256=sha, format="text", mime_type="text/plain", text=text,
                                    pages=[], page_count=1))
-            row = Document(filename=f"cran-{doc['_id']}.txt", sha256=sha, size=len(text),
-                           status=DocumentStatus.COMPLETED, doc_type="report",
+            row = Document(filename=f"{collection.name}-{ident.replace('/', '-')}.txt",
+                           sha256=sha, size=len(text), status=DocumentStatus.COMPLETED,
+                           doc_type="report",
                            finished_at=utcnow(),  # the indexer marks only finished ones indexed
-                           embedding=vector_bytes(vector), embedding_model=encoder.version)
+                           embedding=vector_bytes(vector), passages=passages_bytes(passages),
+                           embedding_model=encoder.version)
             session.add(row)
             session.flush()
-            ids[row.id] = doc["_id"]
+            ids[row.id] = ident
     with open_index(settings.search, settings.index_dir, writer=True,
                     database_url=settings.sqlalchemy_url) as index:
         while index_pending(store, index, 500):
             pass
     store.db.dispose()
-    return ids, vectors, embed_cpu
+    return ids
 
 
 def _ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
@@ -140,26 +244,29 @@ def _postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
     return "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}", drop
 
 
-def eval_cranfield(cache_dir: Path, cranfield: Path = CRANFIELD, backend: str = "tantivy",
-                   postgres: str | None = None, modes: tuple[str, ...] = MODES) -> None:
-    if not (cranfield / "corpus.jsonl").is_file():
-        print(f"cranfield: skipped ({cranfield} not found)")
-        return
+def sample_queries(collection: Collection, every: int) -> Collection:
+    """1 judged query in `every` (in the set's order), to judge a large set on less CPU."""
+    kept = list(collection.qrels)[::every]
+    return Collection(collection.name, collection.documents,
+                      {q: collection.queries[q] for q in kept},
+                      {q: collection.qrels[q] for q in kept},
+                      collection.about + (f", 1 query in {every}" if every > 1 else ""))
+
+
+def eval_collection(collection: Collection, cache_dir: Path, backend: str = "tantivy",
+                    postgres: str | None = None, modes: tuple[str, ...] = MODES) -> None:
     from fastapi.testclient import TestClient
 
     from docflow.api.app import create_app
 
-    corpus = [json.loads(line) for line in (cranfield / "corpus.jsonl").open()]
-    queries = {q["_id"]: q["text"] for q in map(json.loads, (cranfield / "queries.jsonl").open())}
-    qrels: dict[str, set[str]] = defaultdict(set)
-    for line in (cranfield / "qrels.tsv").read_text().splitlines()[1:]:
-        query_id, corpus_id, score = line.split("\t")
-        if int(score) > 0:
-            qrels[query_id].add(corpus_id)
+    encoder = SentenceEncoder(cache_dir)
+    embedded = embed_collection(encoder, collection, cache_dir)
     database_url, drop = (None, lambda: None)
     if backend == "postgres":
         database_url, drop = _postgres_database(postgres or "")
     results: dict[str, list[tuple[float, float, float, int]]] = defaultdict(list)
+    position = {ident: n for n, (ident, _) in enumerate(collection.documents)}
+    relevant_sims, other_sims = [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(data_dir=Path(tmp), zero_shot=True, search=backend,
@@ -167,21 +274,21 @@ def eval_cranfield(cache_dir: Path, cranfield: Path = CRANFIELD, backend: str = 
                                 vectors="usearch" if backend == "postgres" else None)
             embedding_model_dir(settings).parent.mkdir(parents=True)
             embedding_model_dir(settings).symlink_to(cache_dir.resolve())
-            encoder = SentenceEncoder(cache_dir)
-            ids, vectors, embed_cpu = _store_corpus(settings, encoder, corpus)
-            print(f"cranfield on {backend}: {len(corpus)} documents embedded in "
-                  f"{embed_cpu:.1f} CPU-s ({1000 * embed_cpu / len(corpus):.1f} ms each), "
-                  f"{len(qrels)} judged queries")
-            position = {doc["_id"]: n for n, doc in enumerate(corpus)}
-            relevant_sims, other_sims = [], []
+            ids = _store_corpus(settings, encoder, collection, embedded)
+            passages = sum(len(p) for p in embedded.passages)
+            print(f"{collection.name} ({collection.about}) on {backend}: "
+                  f"{len(collection.documents)} documents, {passages} passages, embedded in "
+                  f"{embedded.cpu:.1f} CPU-s ({1000 * embedded.cpu / len(ids):.0f} ms each; "
+                  f"cached in {cache_dir}), {len(collection.qrels)} judged queries")
             with TestClient(create_app(settings, configure_logs=False)) as client:
-                for query_id, relevant in qrels.items():
-                    query = queries[query_id]
-                    sims = vectors @ encoder.embed_one(query)
+                for query_id, relevant in collection.qrels.items():
+                    query = collection.queries[query_id]
+                    sims = embedded.whole @ encoder.embed_one(query)
                     relevant_sims += [float(sims[position[d]]) for d in relevant
                                       if d in position]
-                    other_sims += [float(s) for n, s in enumerate(sims)
-                                   if corpus[n]["_id"] not in relevant]
+                    other = np.ones(len(sims), dtype=bool)
+                    other[[position[d] for d in relevant if d in position]] = False
+                    other_sims.append(sims[other])
                     for mode in modes:
                         started = time.process_time()
                         reply = client.get("/api/search", params={"q": query, "mode": mode,
@@ -191,12 +298,13 @@ def eval_cranfield(cache_dir: Path, cranfield: Path = CRANFIELD, backend: str = 
                         results[mode].append(_judge(ranked, relevant, cpu))
     finally:
         drop()
-    texts = [f"{d['title']}\n{d['text']}" for d in corpus]
+    texts = [text for _, text in collection.documents]
     for name, stem in (("BM25 plain", False), ("BM25 stemmed", True)):
         reference = ReferenceBM25(texts, stem=stem)
-        for query_id, relevant in qrels.items():
+        for query_id, relevant in collection.qrels.items():
             started = time.process_time()
-            ranked = [corpus[n]["_id"] for n in reference.rank(queries[query_id])]
+            ranked = [collection.documents[n][0]
+                      for n in reference.rank(collection.queries[query_id])]
             results[name].append(_judge(ranked, relevant, time.process_time() - started))
     print(f"{'ranking':<14}{'nDCG@10':>9}{'R@100':>8}{'no hit':>8}{'ms/query (CPU)':>16}")
     for name, rows in results.items():
@@ -206,7 +314,8 @@ def eval_cranfield(cache_dir: Path, cranfield: Path = CRANFIELD, backend: str = 
               f"{1000 * statistics.mean(r[2] for r in rows):>16.1f}")
     print("BM25 plain: lower-cased words; BM25 stemmed: en_stem and the stop words docflow "
           "drops from queries (both written out in this bench, no index, no API)")
-    for name, values in (("relevant", relevant_sims), ("unjudged", other_sims)):
+    for name, values in (("relevant", relevant_sims),
+                         ("other", np.concatenate(other_sims) if other_sims else [])):
         p = np.percentile(values, [5, 25, 50, 75, 95]).round(3)
         print(f"cosine of {name} pairs: p5 {p[0]} p25 {p[1]} p50 {p[2]} p75 {p[3]} p95 {p[4]}")
 
@@ -251,9 +360,16 @@ def main() -> None:
                         "docflow-bench-models", help="where the ONNX model is converted once")
     parser.add_argument("--scale", default="10000,50000",
                         help="comma-separated vector counts for the brute-force timing")
-    parser.add_argument("--cranfield", type=Path, default=CRANFIELD,
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help="comma-separated test collections: cranfield (topical, judged), "
+                        "bbc (known-item: a headline finds its article)")
+    parser.add_argument("--cranfield", type=Path, default=None,
                         help="the Cranfield set in BEIR layout (corpus.jsonl, queries.jsonl, "
-                        "qrels.tsv)")
+                        "qrels.tsv); default ../shared/datasets/cranfield")
+    parser.add_argument("--bbc", type=Path, default=None,
+                        help="bbc_news (train.jsonl); default ../shared/datasets/bbc_news")
+    parser.add_argument("--every", type=int, default=1,
+                        help="judge 1 query in N only (bbc has 1,504: --every 3 judges 502)")
     parser.add_argument("--backend", choices=("tantivy", "postgres"), default="tantivy",
                         help="the keyword search backend the API searches")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -262,11 +378,20 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES),
                         help="comma-separated search modes to judge")
     args = parser.parse_args()
-    try:
-        eval_cranfield(args.cache_dir, args.cranfield, args.backend, args.postgres,
-                       tuple(m for m in args.modes.split(",") if m))
-    except EmbeddingModelMissing as exc:
-        print(f"cranfield: skipped ({exc})")
+    for name in (n for n in args.sets.split(",") if n):
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; valid sets: {', '.join(SETS)}")
+        collection = load_collection(name, getattr(args, name))
+        if collection is None:
+            print(f"{name}: skipped (dataset not found)")
+            continue
+        if args.every > 1:
+            collection = sample_queries(collection, args.every)
+        try:
+            eval_collection(collection, args.cache_dir, args.backend, args.postgres,
+                            tuple(m for m in args.modes.split(",") if m))
+        except EmbeddingModelMissing as exc:
+            print(f"{name}: skipped ({exc})")
     time_brute_force([int(n) for n in args.scale.split(",") if n])
 
 
