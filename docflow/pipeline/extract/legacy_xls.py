@@ -1,13 +1,14 @@
-"""Excel 97-2003 and older (.xls) beside kreuzberg: the default password, and xlrd as second reader.
+"""Excel 97-2003 and older (.xls), read by xlrd: the default password, cells as Excel shows them.
 
 Excel encrypts a workbook whose sheets are only write-protected with the password it knows,
 "VelvetSweatshop", and opens it without asking; LibreOffice does the same. Such a file is not
 `encrypted` for the user, so it is decrypted here (msoffcrypto-tool) and read as any other.
-kreuzberg (calamine) reads BIFF8 and most BIFF5 workbooks but no BIFF2-4 worksheet and some
-BIFF5 files (Excel 4 macro sheets); xlrd reads every BIFF version from 2 to 8, so it reads what
-kreuzberg fails on. Its text has the shape of the first reader's: each sheet's name, then its
-rows with cells tab-separated; each cell shows as Excel shows it, drawn through its number
-format ("19-Aug-04", "270.650", "12.50%"; see `number_format`).
+xlrd reads every BIFF version from 2 to 8 (kreuzberg, which read .xls before, reads no BIFF2-4
+worksheet and some BIFF5 files not at all, and shows no number formats); the workbook stream
+is taken out of the OLE2 file by docflow's bounded reader (ole2.read_stream), as xlrd's own
+follows a damaged sector chain for minutes. The text: each sheet's name, then its rows with
+cells tab-separated; each cell shows as Excel shows it, drawn through its number format
+("19-Aug-04", "270.650", "12.50%"; see `number_format`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import io
 
 from ..errors import CorruptDocument, EncryptedDocument
+from ..ole2 import open_ole, read_stream
 from .number_format import shown
 
 _DEFAULT_PASSWORD = "VelvetSweatshop"  # Excel's own, for workbooks protected against writing
 _LABEL = "Excel 97-2003 (.xls)"
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _LOCALE_DATES = {14: "m/d/yyyy", 22: "m/d/yyyy h:mm"}  # xlrd's table has two-digit years
 
 
@@ -44,8 +47,8 @@ def xls_text(data: bytes) -> str:
     import xlrd  # noqa: PLC0415 - the second reader, for the few files kreuzberg fails on
 
     try:
-        book = xlrd.open_workbook(file_contents=data, logfile=io.StringIO(), on_demand=False,
-                                  formatting_info=True)
+        book = xlrd.open_workbook(file_contents=_workbook_stream(data), logfile=io.StringIO(),
+                                  on_demand=False, formatting_info=True)
     except xlrd.XLRDError as exc:
         if "encrypted" in str(exc).lower():
             raise EncryptedDocument(
@@ -67,6 +70,22 @@ def xls_text(data: bytes) -> str:
         if rows:
             sheets.append("\n".join([sheet.name, *rows]))
     return "\n\n".join(sheets)
+
+
+def _workbook_stream(data: bytes) -> bytes:
+    """The BIFF records xlrd reads: an OLE2 file's Workbook (or Book) stream, read through
+    docflow's bounded OLE2 reader (xlrd's own follows a damaged sector chain for minutes), or
+    `data` itself when it is a bare record stream."""
+    if not data.startswith(OLE2_SIGNATURE):
+        return data
+    try:
+        ole = open_ole(data)
+        for entry in ole.listdir(streams=True, storages=False):
+            if len(entry) == 1 and entry[0].lower() in ("workbook", "book"):
+                return read_stream(ole, entry, len(data))
+    except Exception as exc:  # olefile and the size check reject a damaged file many ways
+        raise CorruptDocument(_damaged()) from exc
+    raise CorruptDocument(_damaged())
 
 
 def _cell_formats(book: object) -> list[str]:
