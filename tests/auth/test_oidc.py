@@ -24,7 +24,7 @@ from docflow.broker import free_port
 from docflow.config import OidcUsers, Settings
 from docflow.serve import credentials_ready
 from docflow.store import Store
-from tests.api.test_schemathesis import _run
+from tests.api.test_schemathesis import EXAMPLES, _run
 from tests.auth.conftest import ensure_tenant, open_client
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 
@@ -246,7 +246,7 @@ def test_the_oidc_routes_keep_their_documented_contract(with_oidc: Settings, any
     assert len(operations) == 3
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _run(operation, mode, requests, failures)
+            _run(operation, mode, EXAMPLES["sqlite"], requests, failures)
     assert failures == {}
     assert sum(requests.values()) > 100
 

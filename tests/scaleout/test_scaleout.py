@@ -142,10 +142,10 @@ def test_two_workers_share_a_batch_and_losing_one_mid_document_loses_nothing(
         tmp_path: Path, fresh_postgres: str, redis_server: RedisServer) -> None:
     scale = ScaleOut(tmp_path, fresh_postgres, redis_server.url)
     try:
-        texts, words = _texts(300, "share"), [f"killscan{i}word" for i in range(6)]
+        texts, words = _texts(120, "share"), [f"killscan{i}word" for i in range(6)]
         files = []
-        for i, word in enumerate(words):  # a scan after every 50 text files
-            files += [*texts[50 * i:50 * (i + 1)], _scan(word, pages=5)]
+        for i, word in enumerate(words):  # a scan after every 20 text files
+            files += [*texts[20 * i:20 * (i + 1)], _scan(word, pages=5)]
         batch_id = _upload(scale, files)
         second = scale.node("second")
         deadline = time.monotonic() + 60
@@ -161,7 +161,7 @@ def test_two_workers_share_a_batch_and_losing_one_mid_document_loses_nothing(
             "AND lease_until IS NOT NULL", w=second)}
         assert victim in interrupted
 
-        docs = _assert_each_processed_once(scale, batch_id, 306,
+        docs = _assert_each_processed_once(scale, batch_id, 126,
                                            claims=dict.fromkeys(interrupted, {2}))
         assert {docs[i].worker for i in interrupted} == {scale.node("first")}
         finished_by = {w: sum(r.worker == w for r in docs.values())
