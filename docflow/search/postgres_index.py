@@ -248,27 +248,29 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str,
 
     match = _match_sql(reading.root, leaf)
     ranked = [leaf(terms) for terms in reading.ranked]
+    by_date = sort is not SearchSort.RELEVANCE
+    # Ordered by date, hits carry score 0: no word is counted in any match (BM25 is skipped).
+    scored = [] if by_date else list(zip(reading.ranked, ranked, strict=True))
     tiers = []
-    if reading.all_words:
+    if reading.all_words and not by_date:
         tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
-    if reading.phrase:
+    if reading.phrase and not by_date:
         tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
     leaves = ", ".join(
         f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
         for terms, name in names.items())
     counts = ", ".join(f"ts_rank_cd({_COUNT_WEIGHTS}, s.tsv, q.{name}) AS tf_{name}"
-                       for name in ranked) or "0 AS tf_none"
+                       for _, name in scored) or "0 AS tf_none"
     dfs = ", ".join(f"(count(*) FILTER (WHERE tf_{name} > 0) OVER ())::float8 AS df_{name}"
-                    for name in ranked) or "0 AS df_none"
+                    for _, name in scored) or "0 AS df_none"
     # A phrase weighs as many words as it has (tantivy and Lucene sum its words' idfs).
     bm25 = [f"{len(terms.words)} * ln(1 + (n - df_{name} + 0.5) / (df_{name} + 0.5)) "
             f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
             "greatest(avgdl, 1)))"
-            for terms, name in zip(reading.ranked, ranked, strict=True)]
+            for terms, name in scored]
     score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
     tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
     highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
-    by_date = sort is not SearchSort.RELEVANCE
     join = joined.format(table="s")
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
                          join=join, filters=filters, dfs=dfs, score=score, highlight=highlight,
