@@ -171,7 +171,8 @@ class PostgresIndex:
         elif not reading.root.clauses:
             return nothing  # no word to search ("-", '""')
         else:
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
+                                                  filters.beyond_type_and_batch)
             params.update(leaves)
         try:
             with self._eng().connect() as conn:
@@ -181,7 +182,8 @@ class PostgresIndex:
             reading = plain_words(query)
             if not reading.root.clauses:
                 raise
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
+                                                  filters.beyond_type_and_batch)
             params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
@@ -233,10 +235,11 @@ class PostgresIndex:
         self.close()
 
 
-def _search_sql(reading: KeywordQuery, joined: str, filters: str,
-                sort: SearchSort) -> tuple[str, str, dict[str, str]]:
+def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSort,
+                filtered_by_documents: bool = False) -> tuple[str, str, dict[str, str]]:
     """The SQL that matches and ranks `reading`, the one that counts its matches per type, and
-    their leaves' parameters (l0, l1, ...)."""
+    their leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
+    documents (else the join, if any, is for the date order, which counting needs not)."""
     names: dict[Terms, str] = {}
     params: dict[str, str] = {}
 
@@ -279,7 +282,8 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str,
                          order=_ORDER[sort],
                          final_order=("p." + _ORDER[sort].replace(", id", ", p.id"))
                          if by_date else "p.score DESC, p.id")
-    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join, match=match, filters=filters)
+    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join if filtered_by_documents else "",
+                                      match=match, filters=filters)
     return sql, facet_sql, params
 
 
