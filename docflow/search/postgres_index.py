@@ -171,7 +171,8 @@ class PostgresIndex:
         elif not reading.root.clauses:
             return nothing  # no word to search ("-", '""')
         else:
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
+                                                  filters.beyond_type_and_batch)
             params.update(leaves)
         try:
             with self._eng().connect() as conn:
@@ -181,7 +182,8 @@ class PostgresIndex:
             reading = plain_words(query)
             if not reading.root.clauses:
                 raise
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort)
+            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
+                                                  filters.beyond_type_and_batch)
             params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
@@ -233,10 +235,11 @@ class PostgresIndex:
         self.close()
 
 
-def _search_sql(reading: KeywordQuery, joined: str, filters: str,
-                sort: SearchSort) -> tuple[str, str, dict[str, str]]:
+def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSort,
+                filtered_by_documents: bool = False) -> tuple[str, str, dict[str, str]]:
     """The SQL that matches and ranks `reading`, the one that counts its matches per type, and
-    their leaves' parameters (l0, l1, ...)."""
+    their leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
+    documents (else the join, if any, is for the date order, which counting needs not)."""
     names: dict[Terms, str] = {}
     params: dict[str, str] = {}
 
@@ -248,27 +251,29 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str,
 
     match = _match_sql(reading.root, leaf)
     ranked = [leaf(terms) for terms in reading.ranked]
+    by_date = sort is not SearchSort.RELEVANCE
+    # Ordered by date, hits carry score 0: no word is counted in any match (BM25 is skipped).
+    scored = [] if by_date else list(zip(reading.ranked, ranked, strict=True))
     tiers = []
-    if reading.all_words:
+    if reading.all_words and not by_date:
         tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
-    if reading.phrase:
+    if reading.phrase and not by_date:
         tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
     leaves = ", ".join(
         f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
         for terms, name in names.items())
     counts = ", ".join(f"ts_rank_cd({_COUNT_WEIGHTS}, s.tsv, q.{name}) AS tf_{name}"
-                       for name in ranked) or "0 AS tf_none"
+                       for _, name in scored) or "0 AS tf_none"
     dfs = ", ".join(f"(count(*) FILTER (WHERE tf_{name} > 0) OVER ())::float8 AS df_{name}"
-                    for name in ranked) or "0 AS df_none"
+                    for _, name in scored) or "0 AS df_none"
     # A phrase weighs as many words as it has (tantivy and Lucene sum its words' idfs).
     bm25 = [f"{len(terms.words)} * ln(1 + (n - df_{name} + 0.5) / (df_{name} + 0.5)) "
             f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
             "greatest(avgdl, 1)))"
-            for terms, name in zip(reading.ranked, ranked, strict=True)]
+            for terms, name in scored]
     score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
     tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
     highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
-    by_date = sort is not SearchSort.RELEVANCE
     join = joined.format(table="s")
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
                          join=join, filters=filters, dfs=dfs, score=score, highlight=highlight,
@@ -277,7 +282,8 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str,
                          order=_ORDER[sort],
                          final_order=("p." + _ORDER[sort].replace(", id", ", p.id"))
                          if by_date else "p.score DESC, p.id")
-    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join, match=match, filters=filters)
+    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join if filtered_by_documents else "",
+                                      match=match, filters=filters)
     return sql, facet_sql, params
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from docflow.store.documents import path_prefix_conditions
+from docflow.store.documents import DOCUMENTS, by_ids_in_scope, path_prefix_conditions
 from docflow.store.models import Document, DocumentStatus, Extraction
 from docflow.store.tenants import in_scope
 
@@ -134,8 +134,7 @@ def document_heads(session: Session, ids: Sequence[str], chars: int) -> dict[str
     if not ids:
         return {}
     rows = session.execute(
-        select(Document.id, Document.filename, Document.doc_type,
-               func.substr(Extraction.text, 1, chars))
-        .join(Extraction, Extraction.sha256 == Document.sha256)
-        .where(Document.id.in_(list(ids))))
+        by_ids_in_scope([DOCUMENTS.c.id, DOCUMENTS.c.filename, DOCUMENTS.c.doc_type,
+                         func.substr(Extraction.text, 1, chars)], ids)
+        .join_from(DOCUMENTS, Extraction, Extraction.sha256 == DOCUMENTS.c.sha256))
     return {row[0]: DocumentHead(row[1], row[2], row[3] or "") for row in rows}
