@@ -57,9 +57,10 @@ def test_the_bench_times_every_call_on_sqlite_against_a_smaller_baseline(
 
 @pytest.mark.postgres
 def test_the_bench_on_postgres_drops_its_scratch_database(tmp_path: Path) -> None:
-    out = _bench(tmp_path, "--no-sqlite", "--admin-url",
+    name = f"docflow_bench_api_p95_test_{os.getpid()}"  # not a bench someone runs meanwhile
+    out = _bench(tmp_path, "--no-sqlite", "--bench-database", name, "--admin-url",
                  POSTGRES_ADMIN_URL.replace("postgresql:", "postgresql+psycopg:"))
     assert "PostgreSQL: GET p50 / p95" in out
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        assert admin.execute("SELECT 1 FROM pg_database WHERE datname = "
-                             "'docflow_bench_api_p95'").fetchone() is None
+        assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                             (name,)).fetchone() is None
