@@ -77,6 +77,17 @@ def counts_of_batches(session: Session, batch_ids: Iterable[str]
     return counted
 
 
+def counted(session: Session, batch_id: str | None = None, status: str | None = None) -> int:
+    """Documents of a batch (None: of the tenant in scope, or everyone's) with a status (None:
+    any), from the counters: a few rows, however many documents match."""
+    query = (select(func.coalesce(func.sum(DocumentCount.n), 0))
+             .where(DocumentCount.batch_id == (batch_id or ALL_BATCHES),
+                    in_scope(DocumentCount.tenant_id)))
+    if status:
+        query = query.where(DocumentCount.status == status)
+    return int(session.scalar(query) or 0)
+
+
 def status_totals(session: Session) -> dict[str, int]:
     """Documents by status: the tenant in scope's, or everyone's outside a scope."""
     rows = session.execute(
