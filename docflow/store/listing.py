@@ -86,7 +86,16 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int, *,
     `limit` before `before`, or the first after skipping `offset` (which costs O(offset))."""
     statement = select(Document).where(*_conditions(flt, order))
     return read_page(session, statement, KEYSETS[order], limit, after=after, before=before,
-                     offset=offset)
+                     offset=offset, keys_first=_keys_first(flt, order))
+
+
+def _keys_first(flt: DocumentFilter, order: DocumentOrder) -> bool:
+    """Filters whose index holds the order's columns, and the column they check (migration
+    0020), but whose range is in another order (a folder by date) or whose check no planner
+    can estimate (a warning code in the list): the page's keys are picked in the index, then
+    only the page's rows are read, never the range's."""
+    by_folder = bool(flt.path_prefix) and order != DocumentOrder.PATH
+    return by_folder or (flt.warning is not None and flt.warning != ANY_WARNING)
 
 
 # Filters the counters answer (store/counts.py): a few rows instead of every match.
