@@ -293,12 +293,12 @@ def backend(label: str, args: argparse.Namespace, tmp: Path) -> None:
         data_dir = tmp / f"{label}-{count}"
         url = None
         if label == "PostgreSQL":
-            url = _fresh_database(args.admin_url, BENCH_DB)
+            url = _fresh_database(args.admin_url, args.bench_db)
         try:
             found, note = run(label, count, args.calls, data_dir, url)
         finally:
             if url:
-                _drop_database(args.admin_url, BENCH_DB)
+                _drop_database(args.admin_url, args.bench_db)
             shutil.rmtree(data_dir, ignore_errors=True)
         results.append(found)
         notes.append(note)
@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--admin-url", default=ADMIN_URL,
                         help="a PostgreSQL database to create the scratch one from")
+    parser.add_argument("--bench-db", default=BENCH_DB,
+                        help="the scratch database's name (dropped first: one per bench run)")
     args = parser.parse_args(argv)
     if args.count < 2 * BATCH:
         parser.error(f"--count must be at least {2 * BATCH}")
