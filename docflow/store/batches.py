@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from docflow.store.counts import batch_counts
+from docflow.store.counts import batch_counts, counts_of_batches
 from docflow.store.db import Database
 from docflow.store.documents import NewDocument, find_by_idempotency_keys, register_documents
 from docflow.store.keyset import Key, Keyset, Page, read_page
@@ -201,6 +201,13 @@ def batch_progress(session: Session, batch_id: str) -> BatchProgress | None:
         return None
     counts = batch_counts(session, batch_id)
     return _progress(batch_id, ((s, c or None, n) for (s, c), n in counts.items()))
+
+
+def progress_of_batches(session: Session, batch_ids: Sequence[str]) -> dict[str, BatchProgress]:
+    """Each batch's progress from its counters, all read at once (the batches list's page)."""
+    counted = counts_of_batches(session, batch_ids)
+    return {b: _progress(b, ((s, c or None, n) for (s, c), n in counts.items()))
+            for b, counts in counted.items()}
 
 
 def counted_batch_progress(session: Session, batch_id: str) -> BatchProgress | None:

@@ -60,6 +60,34 @@ def batch_counts(session: Session, batch_id: str) -> dict[tuple[str, str], int]:
     return {(status, codes): int(n) for status, codes, n in rows if n}
 
 
+def counts_of_batches(session: Session, batch_ids: Iterable[str]
+                      ) -> dict[str, dict[tuple[str, str], int]]:
+    """`batch_counts` of several batches in one read (a page of the batches list)."""
+    counted: dict[str, dict[tuple[str, str], int]] = {b: {} for b in batch_ids}
+    if not counted:
+        return counted
+    rows = session.execute(
+        select(DocumentCount.batch_id, DocumentCount.status, DocumentCount.warning_codes,
+               func.sum(DocumentCount.n))
+        .where(DocumentCount.batch_id.in_(list(counted)), in_scope(DocumentCount.tenant_id))
+        .group_by(DocumentCount.batch_id, DocumentCount.status, DocumentCount.warning_codes))
+    for batch, status, codes, n in rows:
+        if n:
+            counted[batch][status, codes] = int(n)
+    return counted
+
+
+def counted(session: Session, batch_id: str | None = None, status: str | None = None) -> int:
+    """Documents of a batch (None: of the tenant in scope, or everyone's) with a status (None:
+    any), from the counters: a few rows, however many documents match."""
+    query = (select(func.coalesce(func.sum(DocumentCount.n), 0))
+             .where(DocumentCount.batch_id == (batch_id or ALL_BATCHES),
+                    in_scope(DocumentCount.tenant_id)))
+    if status:
+        query = query.where(DocumentCount.status == status)
+    return int(session.scalar(query) or 0)
+
+
 def status_totals(session: Session) -> dict[str, int]:
     """Documents by status: the tenant in scope's, or everyone's outside a scope."""
     rows = session.execute(

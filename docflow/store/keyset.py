@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, literal, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -51,17 +51,32 @@ class Page(Generic[T]):
 
 def read_page(session: Session, statement: Select[tuple[T]], keyset: Keyset, limit: int, *,
               after: Key | None = None, before: Key | None = None,
-              offset: int = 0) -> Page[T]:
+              offset: int = 0, keys_first: bool = False) -> Page[T]:
     """`limit` rows of `statement` in `keyset` order: the first ones after `after`, the last
-    ones before `before`, or (neither) the first ones after skipping `offset`."""
+    ones before `before`, or (neither) the first ones after skipping `offset`.
+
+    `keys_first`: pick the page's keys in a subquery, then read those rows alone. For a filter
+    whose index range is not in the page's order but holds the order's columns (a folder, by
+    date): the database sorts the range's index entries, not its rows. The order's values
+    must sort in Python as in the database (dates, hex ids)."""
     if after is not None and before is not None:
         raise ValueError("a page starts after a key or ends before one, not both")
     backwards = before is not None
     if after is not None or before is not None:
         statement = statement.where(keyset.past(after or before or (), backwards))
+    order = keyset.order_by(backwards)
     # One row more than asked says whether there is more, without counting.
-    rows: Sequence[T] = session.scalars(statement.order_by(*keyset.order_by(backwards))
-                                        .offset(offset).limit(limit + 1)).all()
+    statement = statement.order_by(*order).offset(offset).limit(limit + 1)
+    if keys_first:
+        unique = keyset.columns[-1]
+        entity = statement.column_descriptions[0]["entity"]
+        # No ORDER BY: the rows are looked up by their unique key (an index walk in the
+        # order's index would test every row in it) and put in order here.
+        page = statement.with_only_columns(unique).subquery()
+        statement = select(entity).join(page, unique == page.c[unique.key])
+    rows: Sequence[T] = session.scalars(statement).all()
+    if keys_first:
+        rows = sorted(rows, key=keyset.key_of, reverse=keyset.descending != backwards)
     more = len(rows) > limit
     kept = list(rows[:limit])
     if backwards:

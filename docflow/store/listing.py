@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from docflow.store.counts import counted
 from docflow.store.db import Database
 from docflow.store.documents import (
     ANY_WARNING,
@@ -85,11 +86,27 @@ def list_documents(session: Session, flt: DocumentFilter, limit: int, *,
     `limit` before `before`, or the first after skipping `offset` (which costs O(offset))."""
     statement = select(Document).where(*_conditions(flt, order))
     return read_page(session, statement, KEYSETS[order], limit, after=after, before=before,
-                     offset=offset)
+                     offset=offset, keys_first=_keys_first(flt, order))
+
+
+def _keys_first(flt: DocumentFilter, order: DocumentOrder) -> bool:
+    """Filters whose index holds the order's columns, and the column they check (migration
+    0020), but whose range is in another order (a folder by date) or whose check no planner
+    can estimate (a warning code in the list): the page's keys are picked in the index, then
+    only the page's rows are read, never the range's."""
+    by_folder = bool(flt.path_prefix) and order != DocumentOrder.PATH
+    return by_folder or (flt.warning is not None and flt.warning != ANY_WARNING)
+
+
+# Filters the counters answer (store/counts.py): a few rows instead of every match.
+COUNTED_FILTERS = frozenset({"batch_id", "status"})
 
 
 def count_documents(session: Session, flt: DocumentFilter) -> int:
-    """How many documents match: reads every one of them (in an index), so only on request."""
+    """How many documents match. By tenant, status and batch alone: from the counters; any
+    other filter reads every match (in an index), so only on request."""
+    if flt.as_dict().keys() <= COUNTED_FILTERS:
+        return counted(session, flt.batch_id, flt.status)
     return session.scalar(select(func.count()).select_from(Document)
                           .where(*_conditions(flt, DocumentOrder.OLDEST))) or 0
 

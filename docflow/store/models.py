@@ -144,12 +144,15 @@ class Document(Base):
         # parent_id, which the other lookups read as well through these.
         Index("ix_documents_tenant_status_created", "tenant_id", "status", "created_at", "id"),
         Index("ix_documents_tenant_type_created", "tenant_id", "doc_type", "created_at", "id"),
+        # The last column of the next three is read from the index, not the row (0020): the
+        # review queue's count checks the status; a page by folder or by warning code picks
+        # its keys from the index alone and reads only its own rows (listing.KEYS_FIRST).
         Index("ix_documents_tenant_review_created", "tenant_id", "needs_review", "created_at",
-              "id"),
+              "id", "status"),
         Index("ix_documents_tenant_warned_created", "tenant_id", "created_at", "id",
-              sqlite_where=text("warning_codes IS NOT NULL"),
+              "warning_codes", sqlite_where=text("warning_codes IS NOT NULL"),
               postgresql_where=text("warning_codes IS NOT NULL")),
-        Index("ix_documents_tenant_path", "tenant_id", "source_path", "id"),
+        Index("ix_documents_tenant_path", "tenant_id", "source_path", "id", "created_at"),
         Index("ix_documents_batch_created", "batch_id", "created_at", "id"),
         Index("ix_documents_batch_status_created", "batch_id", "status", "created_at", "id"),
         Index("ix_documents_parent_created", "parent_id", "created_at", "id"),

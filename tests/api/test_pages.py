@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from docflow.api.app import create_app
 from docflow.config import Settings
@@ -231,6 +231,29 @@ def test_batches_walk_newest_first_by_cursor(client: TestClient,
     assert back == forward
     assert client.get("/api/batches").json()["total"] is None
     assert client.get("/api/batches", params={"count": "true"}).json()["total"] == 7
+
+
+def test_a_page_of_batches_reads_all_their_counters_in_one_query(
+        client: TestClient, collection: list[str]) -> None:
+    for n in range(5):
+        client.post("/api/batches", json={"name": f"empty {n}"})
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = client.app.state.docflow.store.db.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        page = client.get("/api/batches", params={"limit": 8}).json()["batches"]
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(page) == 8
+    assert len([s for s in statements if "document_counts" in s]) == 1, statements
+    by_id = {b["batch_id"]: b["progress"] for b in page}
+    for batch in by_id:  # the same progress as the batch's own status
+        assert client.get(f"/api/batch-status/{batch}").json() == by_id[batch]
+    assert sorted(b["total"] for b in by_id.values()) == [0] * 5 + [5, 8, 10]
 
 
 def test_the_failure_export_streams_every_failure_page_by_page(

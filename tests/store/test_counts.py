@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, select, text, update
 from typer.testing import CliRunner
 
 from docflow.config import Settings
@@ -29,6 +29,7 @@ from docflow.store.blobs import StoredBlob
 from docflow.store.cancel import cancel_batch, cancel_document
 from docflow.store.counts import ALL_BATCHES, DocumentCount, recount, status_totals
 from docflow.store.db import Database
+from docflow.store.listing import DocumentFilter, count_documents
 from docflow.store.migrate import alembic_config, upgrade_database
 from docflow.store.models import utcnow
 from docflow.store.scope import tenant_scope
@@ -369,3 +370,33 @@ def test_the_migration_counts_the_documents_already_there(
         assert batch_progress(session, "b2") == counted_batch_progress(session, "b2")
         assert sum(status_totals(session).values()) == 40
     assert not recount(db).drifted
+
+
+def test_counting_documents_by_tenant_status_and_batch_reads_the_counters_not_the_documents(
+        store: Store) -> None:
+    story = Story(store, 4)
+    for _ in range(60):
+        story.step()
+    statements: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    with store.db.read() as session:
+        batch_ids = list(session.scalars(select(Batch.id)))
+    filters = [DocumentFilter(), *(DocumentFilter(status=s) for s in DocumentStatus.ALL),
+               *(DocumentFilter(batch_id=b) for b in batch_ids[:3]),
+               *(DocumentFilter(batch_id=b, status=DocumentStatus.COMPLETED)
+                 for b in batch_ids[:3])]
+    for tenant in ("default", "acme"):
+        for flt in filters:
+            with tenant_scope(tenant), store.db.read() as session:
+                expected = session.scalar(select(func.count()).select_from(Document).where(
+                    *(getattr(Document, k) == v for k, v in flt.as_dict().items())))
+                statements.clear()
+                event.listen(store.db.engine, "before_cursor_execute", capture)
+                try:
+                    assert count_documents(session, flt) == expected, (tenant, flt)
+                finally:
+                    event.remove(store.db.engine, "before_cursor_execute", capture)
+            assert statements and all("FROM documents" not in s for s in statements), statements

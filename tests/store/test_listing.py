@@ -51,3 +51,27 @@ def test_migration_0017_adds_the_listing_indexes_and_gives_back_the_old_ones(
         upgrade_database(db)
     finally:
         db.dispose()
+
+
+def test_migration_0020_makes_the_review_warned_and_path_indexes_cover_and_gives_them_back(
+        database_url: str) -> None:
+    def columns(db: Database) -> dict[str, list[str]]:
+        return {ix["name"]: ix["column_names"]
+                for ix in inspect(db.engine).get_indexes("documents")}
+
+    db = Database(database_url)
+    try:
+        upgrade_database(db)
+        found = columns(db)
+        assert found["ix_documents_tenant_review_created"][-1] == "status"
+        assert found["ix_documents_tenant_warned_created"][-1] == "warning_codes"
+        assert found["ix_documents_tenant_path"] == ["tenant_id", "source_path", "id",
+                                                     "created_at"]
+        alembic(db, "downgrade", "0019_status_finished")
+        found = columns(db)
+        assert found["ix_documents_tenant_review_created"][-1] == "id"
+        assert found["ix_documents_tenant_warned_created"][-1] == "id"
+        assert found["ix_documents_tenant_path"] == ["tenant_id", "source_path", "id"]
+        upgrade_database(db)
+    finally:
+        db.dispose()

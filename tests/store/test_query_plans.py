@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session
 
 from docflow.store import Document, Store, listing
 from docflow.store import documents as docs
-from docflow.store.activity import completed_since, failures_of_batch, failures_since
+from docflow.store.activity import (
+    completed_since,
+    failures_of_batch,
+    failures_since,
+)
 from docflow.store.batches import BATCH_ORDER, counted_batch_progress, list_batches
 from docflow.store.embeddings import document_heads
 from docflow.store.events import Cursor, finished_between
@@ -327,3 +331,76 @@ def test_a_page_of_search_hits_is_read_by_id_not_by_its_tenant(
         assert set(found) == {rows[1]["id"], rows[11]["id"]}
         assert not _as("acme", lambda: docs.source_paths(session, [rows[2]["id"]]))
         assert not _as("acme", lambda: document_heads(session, [rows[2]["id"]], 10))
+
+
+def _vacuum(store: Store) -> None:
+    """What autovacuum does to a table after inserts (PostgreSQL 13+): with its pages marked
+    all-visible, a plan may read an index alone. SQLite reads a covering index alone anyway."""
+    if not store.db.is_sqlite:
+        with store.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE documents")
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["statistics", "no-statistics"])
+@pytest.mark.parametrize("flt, order, index", [
+    (F(path_prefix="folder1/"), Order.OLDEST, "ix_documents_tenant_path"),
+    (F(path_prefix="folder1/"), Order.NEWEST, "ix_documents_tenant_path"),
+    (F(warning="no_text"), Order.OLDEST, "ix_documents_tenant_warned_created"),
+    (F(warning="no_text"), Order.NEWEST, "ix_documents_tenant_warned_created"),
+], ids=["folder-oldest", "folder-newest", "no_text-oldest",
+        "no_text-newest"])
+def test_a_page_of_a_folder_by_date_or_of_a_warning_code_reads_only_its_own_rows(
+        any_store: Store, flt: listing.DocumentFilter, order: listing.DocumentOrder, index: str,
+        analyze: bool) -> None:
+    """A folder's range is in path order, not by date; a code in the warning list is a check no
+    planner can estimate. The page's keys are picked from an index that holds them (0020), and
+    only the page's rows are read (by id): never every document of the folder or warned."""
+    if not analyze and not any_store.db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum gathers statistics by itself; SQLite never does")
+    rows = _fill(any_store, analyze)
+    if analyze:
+        _vacuum(any_store)
+    with any_store.db.read() as session:
+        key = listing.document_key(order, session.get(Document, rows[ROWS // 2]["id"]))
+    # The first page (a page after a cursor may walk the order's own index from the cursor
+    # instead, as it did before: checking the folder on its rows until it has a page).
+    plan = _plan_of(any_store, lambda s: _as("acme", lambda: listing.list_documents(
+        s, flt, 50, order=order)), "ORDER BY")
+    if any_store.db.is_sqlite:
+        assert re.search(rf"SEARCH documents USING COVERING INDEX {index} \(", plan), plan
+        assert re.search(r"SEARCH documents USING (INDEX sqlite_autoindex_documents_1|"
+                         r"PRIMARY KEY) \(id=\?\)", plan), plan
+        assert "SCAN documents" not in plan, plan
+    else:
+        assert "documents_pkey" in plan and "Seq Scan" not in plan, plan
+        assert "Bitmap Heap Scan" not in plan, plan
+    # The same documents as reading every match and sorting them.
+    with tenant_scope("acme"), any_store.db.read() as session:
+        page = listing.list_documents(session, flt, 50, order=order, after=key)
+        expected = session.scalars(select(Document).where(*listing._conditions(flt, order))
+                                   .where(listing.KEYSETS[order].past(key))
+                                   .order_by(*listing.KEYSETS[order].order_by()).limit(50))
+        assert [d.id for d in page.rows] == [d.id for d in expected]
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["statistics", "no-statistics"])
+@pytest.mark.parametrize("lookup, marker, index", [
+    # The review queue's count: the status is checked in the index, not in each row.
+    (lambda s: _as("acme", lambda: listing.count_documents(
+        s, F(needs_review=True, status="completed"))), "count(*)",
+     "ix_documents_tenant_review_created"),
+    (lambda s: _as("acme", lambda: listing.count_documents(s, F(needs_review=True))),
+     "count(*)", "ix_documents_tenant_review_created"),
+], ids=["review-count", "review-count-any-status"])
+def test_a_count_reads_its_index_alone(any_store: Store, lookup: Callable[[Session], Any],
+                                       marker: str, index: str, analyze: bool) -> None:
+    if not analyze and not any_store.db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum gathers statistics by itself; SQLite never does")
+    _fill(any_store, analyze)
+    if analyze:
+        _vacuum(any_store)
+    plan = _plan_of(any_store, lookup, marker)
+    if any_store.db.is_sqlite:
+        assert re.search(rf"(SEARCH|SCAN) documents USING COVERING INDEX {index}\b", plan), plan
+    else:
+        assert re.search(rf"Index Only Scan using {index}\b", plan), plan

@@ -22,7 +22,7 @@ from docflow.api.schemas import (
     BatchStatus,
 )
 from docflow.api.state import ApiState, get_state
-from docflow.store.batches import BATCH_ORDER, batch_progress, count_batches
+from docflow.store.batches import BATCH_ORDER, count_batches, progress_of_batches
 from docflow.store.batches import list_batches as batches_page
 
 router = APIRouter(tags=["progress"])
@@ -54,8 +54,8 @@ def list_batches(limit: int = Query(20, ge=1, le=100, description="Batches per p
                  count: bool = Query(False, description="true: also count every batch "
                                      "(`total`)."),
                  state: ApiState = Depends(get_state)) -> BatchList:
-    """A page of batches, newest first (then by id), each with its progress (one indexed
-    count each), and cursors to the pages beside it."""
+    """A page of batches, newest first (then by id), each with its progress (the page's
+    counters, read in one query), and cursors to the pages beside it."""
     at = None
     if cursor is not None:
         if offset:
@@ -67,10 +67,10 @@ def list_batches(limit: int = Query(20, ge=1, le=100, description="Batches per p
                             after=at.key if at and not at.before else None,
                             before=at.key if at and at.before else None)
         total = count_batches(session) if count else None
+        progress = progress_of_batches(session, [b.id for b in page.rows])
         out = []
         for b in page.rows:
-            p = batch_progress(session, b.id)
-            assert p is not None
+            p = progress[b.id]
             out.append(BatchWithProgress(
                 batch_id=b.id, name=b.name, source=b.source, document_count=b.document_count,
                 created_at=b.created_at, progress=BatchStatus(
