@@ -19,3 +19,12 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield b
         b.close()
+
+
+def open_page(browser: object, width: int = 1280) -> tuple[object, list[str]]:
+    """A new page `width` pixels wide, and the script errors it will have (a test ends by
+    checking there were none)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors

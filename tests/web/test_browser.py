@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import Stack
+from tests.web.conftest import open_page
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
@@ -65,9 +66,7 @@ def test_a_folder_goes_from_upload_to_search_in_the_browser(
         stack: Stack, browser: object, tmp_path: Path) -> None:
     expect = playwright.expect
     folder = _folder(tmp_path)
-    page = browser.new_page(viewport={"width": WIDE, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = open_page(browser, WIDE)
 
     page.goto(f"{stack.url}/#/upload")
     page.set_input_files("#folder-input", str(folder))

@@ -14,6 +14,7 @@ from docflow.auth.users import create_user
 from docflow.config import AuthMode, Settings
 from docflow.store import Document, Store, open_store
 from docflow.store.models import Extraction, utcnow
+from tests.web.conftest import open_page
 from tests.web.live import Server
 from tests.web.test_browser import _shot
 
@@ -72,9 +73,7 @@ def test_log_in_then_review_documents_by_keyboard(
         locked: tuple[Server, Store], browser: object) -> None:
     expect = playwright.expect
     server, store = locked
-    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = open_page(browser)
 
     page.goto(f"{server.url}/#/review")
     expect(page.locator("h1")).to_have_text("Log in to docflow")  # the API said 401

@@ -13,6 +13,7 @@ from docflow.auth.users import create_user
 from docflow.config import AuthMode, Settings
 from docflow.store import open_store
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
+from tests.web.conftest import open_page
 from tests.web.live import Server
 from tests.web.test_browser import _shot
 
@@ -38,9 +39,7 @@ def with_sso(settings: Settings) -> Iterator[Server]:
 
 def test_log_in_with_the_provider_from_the_login_page(with_sso: Server, browser: object) -> None:
     expect = playwright.expect
-    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = open_page(browser)
 
     page.goto(f"{with_sso.url}/#/workers")
     expect(page.locator("h1")).to_have_text("Log in to docflow")

@@ -12,6 +12,7 @@ from sqlalchemy import insert, update
 from docflow.config import Settings
 from docflow.store import Batch, Document, Store, open_store
 from docflow.store.models import utcnow
+from tests.web.conftest import open_page
 from tests.web.live import Server
 
 pytestmark = pytest.mark.e2e
@@ -45,9 +46,7 @@ def test_the_documents_list_pages_by_cursor_and_the_batch_lists_its_failures(
         served: tuple[Server, Store], browser: object) -> None:
     expect = playwright.expect
     server, _ = served
-    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = open_page(browser)
     names = page.locator("table tbody tr td:first-child a")
 
     page.goto(f"{server.url}/#/documents?batch_id={'b' * 32}")
@@ -87,9 +86,7 @@ def test_the_overview_counts_follow_the_event_stream_without_reading_the_overvie
         served: tuple[Server, Store], browser: object) -> None:
     expect = playwright.expect
     server, store = served
-    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = open_page(browser)
     first: list[str] = []
 
     def frozen(route: object) -> None:
