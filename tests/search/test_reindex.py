@@ -194,14 +194,10 @@ def _index_before_stemming(path: Path, texts: dict[str, str]) -> None:
     """The tantivy index docflow made before its words were stemmed (default tokenizer)."""
     import tantivy
 
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("filename", stored=True)
-    builder.add_text_field("doc_type", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("batch_id", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("text", stored=True, index_option="position")
+    from tests.search.test_outdated_index import _old_schema  # the same schema: no tenants yet
+
     path.mkdir(parents=True)
-    index = tantivy.Index(builder.build(), str(path))
+    index = tantivy.Index(_old_schema(), str(path))
     writer = index.writer(15_000_000, 1)
     for doc_id, text in texts.items():
         writer.add_document(tantivy.Document(id=doc_id, filename=f"{doc_id}.txt", text=text))
