@@ -25,14 +25,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from docflow.config import Settings
 from docflow.observability.counters import Sample, shared
 from docflow.store import Store
+from docflow.store.activity import failed_by_code
 from docflow.store.counts import status_totals
-from docflow.store.models import Document, DocumentStatus
+from docflow.store.models import DocumentStatus
 from docflow.store.workers import list_workers
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,7 @@ class DocflowCollector(Collector):
     def _from_database(self) -> Iterator[Metric]:
         with self.store.db.read() as session:
             by_status = status_totals(session)  # counters, not a count of documents
-            by_code = session.execute(
-                select(Document.error_code, func.count())
-                .where(Document.status == DocumentStatus.FAILED)
-                .group_by(Document.error_code)).all()
+            by_code = failed_by_code(session)
             workers = list_workers(session, self.settings.worker_stale_seconds)
         documents = GaugeMetricFamily("docflow_documents", "Documents by status now.",
                                       labels=["status"])
@@ -102,7 +99,7 @@ class DocflowCollector(Collector):
             documents.add_metric([status], by_status.get(status, 0))
         failures = GaugeMetricFamily("docflow_document_failures", "Failed documents now, by "
                                      "error code.", labels=["code"])
-        for code, count in by_code:
+        for code, count in by_code.items():
             failures.add_metric([code or "unknown"], count)
         up = GaugeMetricFamily("celery_worker_up", "1 while a worker's heartbeat is fresh, 0 "
                                "when it stopped or was lost.", labels=["hostname", "worker"])

@@ -115,11 +115,13 @@ class SearchHit:
 class SearchResults:
     """One page of hits; `total` counts every match, not just this page, and so does
     `doc_types` (matches per document type; None when not asked for). Documents without a
-    type are counted in `total` only."""
+    type are counted in `total` only. `total_is_lower_bound`: a backend stopped counting (and
+    ranking) at `total` matches, and there are more; `doc_types` counted those only."""
 
     total: int
     hits: list[SearchHit]
     doc_types: dict[str, int] | None = None
+    total_is_lower_bound: bool = False
 
 
 # Deepest hit a page may reach (offset + limit): a ranking is collected whole up to the page's

@@ -50,38 +50,72 @@ _K1, _B = 1.2, 0.75
 # ts_rank_cd with these weights (D, C, B = body, A = filename) counts a word's occurrences.
 _COUNT_WEIGHTS = "'{0, 0, 1, 1}'"
 _FIELD_WEIGHT = {"filename": "A", "text": "B"}
-# Documents the idf counts over: the planner's estimate where it is large (no scan per query),
-# else an exact count (cheap when small, and a fresh table has no estimate).
-_DOCUMENTS = f"""(SELECT CASE WHEN reltuples >= 100000 THEN reltuples::float8
+# Documents the idf counts over: the live rows PostgreSQL's statistics keep (no scan per query:
+# counting 100,000 took 60 ms a search; unlike pg_class.reltuples, they follow inserts before
+# any ANALYZE), else an exact count (cheap when small, and the statistics may lag a moment).
+_DOCUMENTS = f"""(SELECT CASE WHEN n_live_tup >= 10000 THEN n_live_tup::float8
                         ELSE (SELECT count(*) FROM {TABLE})::float8 END
-                 FROM pg_class WHERE oid = '{TABLE}'::regclass)"""
+                 FROM pg_stat_user_tables WHERE relid = '{TABLE}'::regclass)"""
 
-# BM25 in SQL: per leaf, its occurrences (tf), the matching documents holding it (df), the
-# document's distinct lexemes (its length); then the tiers for all the words and the phrase.
+# A query that matches more documents than this is counted and ranked among the first this many
+# it finds (`total_is_lower_bound`), plus as many holding all its words and its phrase: BM25 in
+# SQL costs ~10 us a match, 1.5 s for a word in a third of 500,000 documents. Ordered by date,
+# the page is the exact newest (oldest) matches; only the count stops here.
+RANKED_MATCHES = 1_000
+
+# BM25 in SQL over the candidates: the first :cap matches (`found`, which also counts them, up
+# to :cap), with the first :cap of each tier (all the words, the phrase) added, so a capped
+# search still ranks the best tiers first. Per leaf, its occurrences (tf), the candidates holding
+# it (df), the document's distinct lexemes (its length); then the tiers and the score.
 _SEARCH = f"""
     WITH q AS (SELECT {{leaves}}),
+    found AS (
+        SELECT s.id, s.doc_type FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}
+        LIMIT :cap),
+    candidates AS (SELECT id FROM found{{better}}),
     matched AS (
-        SELECT s.id, length(s.tsv)::float8 AS dl, {{counts}}, {{tiers}}{{uploaded}}
-        FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}),
+        SELECT s.id, length(s.tsv)::float8 AS dl, {{counts}}, {{tiers}}
+        FROM candidates c JOIN {TABLE} s ON s.id = c.id, q),
     scored AS (
-        SELECT *, count(*) OVER () AS total, avg(dl) OVER () AS avgdl, {{dfs}},
+        SELECT *, (SELECT count(*) FROM found) AS total, avg(dl) OVER () AS avgdl, {{dfs}},
                {_DOCUMENTS} AS n
         FROM matched),
     page AS (
-        SELECT id, total, {{score}} AS score{{uploaded_page}} FROM scored
-        ORDER BY {{order}} LIMIT :limit OFFSET :offset)
-    SELECT p.id, s.filename, s.doc_type, p.score, p.total,
+        SELECT id, total, {{score}} AS score FROM scored
+        ORDER BY score DESC, id LIMIT :limit OFFSET :offset)
+    SELECT p.id, s.filename, s.doc_type, p.score, p.total{{facets}},
+           ts_headline('english', left(s.body, {HEADLINE_CHARS}), {{highlight}},
+                       'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
+                       'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
+    FROM page p JOIN {TABLE} s ON s.id = p.id, q
+    ORDER BY p.score DESC, p.id"""
+# The first :cap of a tier's matches, added to the candidates (relevance order only).
+_BETTER = f"""
+        UNION SELECT * FROM (SELECT s.id FROM {TABLE} s{{join}}, q
+                             WHERE s.tsv @@ {{match}} AND {{tier}} {{filters}} LIMIT :cap) t{{n}}"""
+
+# Ordered by date: the page from every match (the exact newest), the count up to :cap.
+_SEARCH_BY_DATE = f"""
+    WITH q AS (SELECT {{leaves}}),
+    page AS (
+        SELECT s.id, d.uploaded_at FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}
+        ORDER BY {{order}} LIMIT :limit OFFSET :offset),
+    found AS (
+        SELECT s.id, s.doc_type FROM {TABLE} s{{count_join}}, q
+        WHERE s.tsv @@ {{match}} {{filters}} LIMIT :cap)
+    SELECT p.id, s.filename, s.doc_type, 0.0 AS score,
+           (SELECT count(*) FROM found) AS total{{facets}},
            ts_headline('english', left(s.body, {HEADLINE_CHARS}), {{highlight}},
                        'StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
     FROM page p JOIN {TABLE} s ON s.id = p.id, q
     ORDER BY {{final_order}}"""
 
-# Matches per type over the same match set as _SEARCH (its leaves, join, match and filters).
-_SEARCH_FACETS = f"""
-    WITH q AS (SELECT {{leaves}})
-    SELECT s.doc_type, count(*) AS n FROM {TABLE} s{{join}}, q
-    WHERE s.tsv @@ {{match}} {{filters}} AND s.doc_type IS NOT NULL GROUP BY s.doc_type"""
+# Matches per type, a column of _SEARCH and _SEARCH_BY_DATE: over the same matches as `total`.
+_TYPE_COUNTS = """,
+           (SELECT coalesce(json_object_agg(doc_type, n), '{}') FROM (
+               SELECT doc_type, count(*) AS n FROM found WHERE doc_type IS NOT NULL
+               GROUP BY doc_type) t) AS facets"""
 
 _LIST = f"""
     SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
@@ -161,18 +195,20 @@ class PostgresIndex:
         if "\x00" in "".join(v for v in (filters.doc_type, filters.batch_id,
                                           filters.path_prefix) if v):
             return nothing
-        params: dict[str, object] = {"limit": max(limit, 1), "offset": offset}
+        # One more than is counted: finding it says the count stopped short.
+        params: dict[str, object] = {"limit": max(limit, 1), "offset": offset,
+                                     "cap": RANKED_MATCHES + 1}
         joined, where = _filter_sql(filters, params, sort)
         reading = read_query(query)
-        facet_sql: str | None = None
+        searched = not reading.everything
         if reading.everything:
             sql = _LIST.format(join=joined.format(table=TABLE), filters=where,
                                order="id" if sort is SearchSort.RELEVANCE else _ORDER[sort])
         elif not reading.root.clauses:
             return nothing  # no word to search ("-", '""')
         else:
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
-                                                  filters.beyond_type_and_batch)
+            sql, leaves = _search_sql(reading, joined, where, sort,
+                                      filters.beyond_type_and_batch, facets)
             params.update(leaves)
         try:
             with self._eng().connect() as conn:
@@ -182,35 +218,40 @@ class PostgresIndex:
             reading = plain_words(query)
             if not reading.root.clauses:
                 raise
-            sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
-                                                  filters.beyond_type_and_batch)
+            sql, leaves = _search_sql(reading, joined, where, sort,
+                                      filters.beyond_type_and_batch, facets)
             params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
-        total = int(rows[0].total) if rows else 0
+        first = rows[0] if rows else None
         if not rows and offset:
             # Past the last page: count without fetching rows.
             count_params = {**params, "limit": 1, "offset": 0}
             with self._eng().connect() as conn:
                 first = conn.execute(text(sql), count_params).first()
-            total = int(first.total) if first else 0
-        doc_types = self._type_counts(sql, facet_sql, params) if facets else None
+        total = int(first.total) if first else 0
+        doc_types: dict[str, int] | None = None
+        if facets and searched:  # counted in the search's own statement
+            doc_types = {t: int(n) for t, n in (first.facets or {}).items()} if first else {}
+        elif facets:
+            doc_types = self._type_counts(sql, params)
+        capped = searched and total > RANKED_MATCHES
+        total = min(total, RANKED_MATCHES) if capped else total
         if limit == 0:
-            return SearchResults(total=total, hits=[], doc_types=doc_types)
+            return SearchResults(total=total, hits=[], doc_types=doc_types,
+                                 total_is_lower_bound=capped)
         # Ordered by date, a score would rank nothing (and tantivy computes none): 0.
         relevance = sort is SearchSort.RELEVANCE
-        return SearchResults(total=total, doc_types=doc_types, hits=[
+        return SearchResults(total=total, doc_types=doc_types, total_is_lower_bound=capped,
+                             hits=[
             SearchHit(id=r.id, filename=r.filename, doc_type=r.doc_type,
                       score=float(r.score) if relevance else 0.0,
                       snippet=_snippet(r.snippet)) for r in rows])
 
-    def _type_counts(self, sql: str, facet_sql: str | None,
-                     params: dict[str, object]) -> dict[str, int]:
-        """Matches per document type: the search's own facet query, or the listing's
-        FROM..WHERE grouped."""
-        if facet_sql is None:
-            source = sql.split("FROM ", 1)[1].split("ORDER BY", 1)[0]
-            facet_sql = _FACETS.format(source=source)
+    def _type_counts(self, sql: str, params: dict[str, object]) -> dict[str, int]:
+        """Matches per document type of a listing: its FROM..WHERE grouped."""
+        source = sql.split("FROM ", 1)[1].split("ORDER BY", 1)[0]
+        facet_sql = _FACETS.format(source=source)
         with self._eng().connect() as conn:
             rows = conn.execute(text(facet_sql), params).all()
         return {r.doc_type: int(r.n) for r in rows}
@@ -236,9 +277,10 @@ class PostgresIndex:
 
 
 def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSort,
-                filtered_by_documents: bool = False) -> tuple[str, str, dict[str, str]]:
-    """The SQL that matches and ranks `reading`, the one that counts its matches per type, and
-    their leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
+                filtered_by_documents: bool = False, facets: bool = False
+                ) -> tuple[str, dict[str, str]]:
+    """The SQL that matches and ranks `reading` (and counts its matches per type: `facets`),
+    and its leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
     documents (else the join, if any, is for the date order, which counting needs not)."""
     names: dict[Terms, str] = {}
     params: dict[str, str] = {}
@@ -252,16 +294,25 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
     match = _match_sql(reading.root, leaf)
     ranked = [leaf(terms) for terms in reading.ranked]
     by_date = sort is not SearchSort.RELEVANCE
-    # Ordered by date, hits carry score 0: no word is counted in any match (BM25 is skipped).
-    scored = [] if by_date else list(zip(reading.ranked, ranked, strict=True))
     tiers = []
     if reading.all_words and not by_date:
-        tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
+        tiers.append(f"s.tsv @@ ({' && '.join(f'q.{name}' for name in ranked)})")
     if reading.phrase and not by_date:
-        tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
+        tiers.append(f"s.tsv @@ q.{leaf(Terms(reading.phrase))}")
     leaves = ", ".join(
         f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
         for terms, name in names.items())
+    highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
+    join = joined.format(table="s")
+    # Counting needs the documents only where a filter reads them (else they order the page).
+    count_join = join if filtered_by_documents else ""
+    type_counts = _TYPE_COUNTS if facets else ""
+    if by_date:
+        return _SEARCH_BY_DATE.format(
+            leaves=leaves, join=join, count_join=count_join, match=match, filters=filters,
+            order=_ORDER[sort], highlight=highlight, facets=type_counts,
+            final_order="p." + _ORDER[sort].replace(", id", ", p.id")), params
+    scored = list(zip(reading.ranked, ranked, strict=True))
     counts = ", ".join(f"ts_rank_cd({_COUNT_WEIGHTS}, s.tsv, q.{name}) AS tf_{name}"
                        for _, name in scored) or "0 AS tf_none"
     dfs = ", ".join(f"(count(*) FILTER (WHERE tf_{name} > 0) OVER ())::float8 AS df_{name}"
@@ -272,19 +323,14 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
             "greatest(avgdl, 1)))"
             for terms, name in scored]
     score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
-    tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
-    highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
-    join = joined.format(table="s")
+    tier_columns = ", ".join(f"({sql})::int AS tier{n}"
+                             for n, sql in enumerate(tiers)) or "0 AS tier"
+    better = "".join(_BETTER.format(join=join, match=match, tier=tier, filters=filters, n=n)
+                     for n, tier in enumerate(tiers))
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
-                         join=join, filters=filters, dfs=dfs, score=score, highlight=highlight,
-                         uploaded=", d.uploaded_at" if by_date else "",
-                         uploaded_page=", uploaded_at" if by_date else "",
-                         order=_ORDER[sort],
-                         final_order=("p." + _ORDER[sort].replace(", id", ", p.id"))
-                         if by_date else "p.score DESC, p.id")
-    facet_sql = _SEARCH_FACETS.format(leaves=leaves, join=join if filtered_by_documents else "",
-                                      match=match, filters=filters)
-    return sql, facet_sql, params
+                         join=count_join, filters=filters, dfs=dfs, score=score,
+                         highlight=highlight, better=better, facets=type_counts)
+    return sql, params
 
 
 def _match_sql(group: Group, leaf: Callable[[Terms], str]) -> str:

@@ -19,6 +19,7 @@ from docflow.store import Document, Store, listing
 from docflow.store import documents as docs
 from docflow.store.activity import (
     completed_since,
+    failed_by_code,
     failures_of_batch,
     failures_since,
 )
@@ -404,3 +405,28 @@ def test_a_count_reads_its_index_alone(any_store: Store, lookup: Callable[[Sessi
         assert re.search(rf"(SEARCH|SCAN) documents USING COVERING INDEX {index}\b", plan), plan
     else:
         assert re.search(rf"Index Only Scan using {index}\b", plan), plan
+
+
+@pytest.mark.parametrize("analyze", [True, False], ids=["statistics", "no-statistics"])
+def test_failed_documents_by_code_are_counted_from_the_failed_ones_alone(
+        any_store: Store, analyze: bool) -> None:
+    """GET /metrics counts every failed document by code at each scrape: it reads the failed
+    documents' partial index (0021), not every document (0.4 s at 500,000 on either database)."""
+    if not analyze and not any_store.db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum gathers statistics by itself; SQLite never does")
+    rows = _fill(any_store, analyze)
+    with any_store.db.write() as session:  # two codes among the failed ones
+        for n, row in enumerate(r for r in rows if r["status"] == DocumentStatus.FAILED):
+            session.get(Document, row["id"]).error_code = "corrupt" if n % 3 else "timeout"
+    if analyze:
+        _vacuum(any_store)
+    plan = _plan_of(any_store, failed_by_code, "GROUP BY")
+    if any_store.db.is_sqlite:
+        assert re.search(r"(SCAN|SEARCH) documents USING COVERING INDEX "
+                         r"ix_documents_failed_code\b", plan), plan
+    else:
+        assert "ix_documents_failed_code" in plan and "Seq Scan" not in plan, plan
+    failed = sum(r["status"] == DocumentStatus.FAILED for r in rows)
+    with any_store.db.read() as session:
+        by_code = failed_by_code(session)
+    assert by_code == {"corrupt": failed - (failed + 2) // 3, "timeout": (failed + 2) // 3}

@@ -1,0 +1,32 @@
+"""failed documents counted by error code from an index of the failed ones alone
+
+Revision ID: 0021_failed_codes
+Revises: 0020_covering_lists
+Create Date: 2026-12-11
+
+GET /metrics counts failed documents by error code. At 500,000 documents (bench/api_p95.py)
+that read every document (357-466 ms); a partial index holds only the failed ones' codes, so
+the count reads as many entries as there are failed documents. The status is in the index as
+well, first: SQLite reads a row to check a column of the WHERE that the index does not hold,
+and without statistics it picks (status, lease_until) over an index that does not start with
+the status.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021_failed_codes"
+down_revision = "0020_covering_lists"
+branch_labels = None
+depends_on = None
+
+FAILED = sa.text("status = 'failed'")
+
+
+def upgrade() -> None:
+    op.create_index("ix_documents_failed_code", "documents", ["status", "error_code"],
+                    sqlite_where=FAILED, postgresql_where=FAILED)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_documents_failed_code", table_name="documents")
