@@ -444,7 +444,8 @@ def search(query: Annotated[str, typer.Argument(help="Words (any may match; all 
             vectors.close()
         store.db.dispose()
     table = Table("score", "document", "file", "type", "snippet",
-                  title=f"{found.total} documents match {query!r} ({found.mode.value})")
+                  title=f"{found.total}{'+' if found.total_is_lower_bound else ''} documents "
+                        f"match {query!r} ({found.mode.value})")
     for hit in found.hits:
         table.add_row(f"{hit.score:.2f}", hit.id, hit.filename, hit.doc_type or "",
                       _snippet_text(hit.snippet))

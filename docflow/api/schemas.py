@@ -202,7 +202,16 @@ class SearchResponse(BaseModel):
     query: str
     mode: str = Field("keyword", description="keyword, semantic or hybrid, as asked.")
     sort: str = Field("relevance", description="relevance, date or date_asc, as asked.")
-    total: int
+    total: int = Field(description="How many documents match (every match, not this page); "
+                       "at least this many when `total_is_lower_bound`.")
+    total_is_lower_bound: bool = Field(
+        False, description="True when the search stopped counting at `total` and more "
+        "documents match: the PostgreSQL search backend counts and ranks at most 1,000 "
+        "matches of a keyword query (plus the first 1,000 holding all its words and the "
+        "first 1,000 holding its phrase), the first it finds, so pages end there and the "
+        "facets count those matches only; ordered by date, the hits are still the newest "
+        "(oldest) of every match. Add a word or a filter to narrow it. Always false with the "
+        "embedded (tantivy) backend, which counts every match.")
     limit: int
     offset: int
     hits: list[SearchHitOut]

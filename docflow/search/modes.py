@@ -69,6 +69,8 @@ class Found:
     # Matches per document type (keyword: every match; hybrid: its keyword side's matches;
     # semantic, or not asked for: None).
     doc_types: dict[str, int] | None = None
+    # The keyword side stopped counting at its part of `total` (SearchResults' own flag).
+    total_is_lower_bound: bool = False
 
 
 def default_mode(embeddings_on: bool) -> SearchMode:
@@ -107,7 +109,8 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
     if mode is SearchMode.KEYWORD:
         results = index.search(q, filters=filters, sort=sort, facets=facets, limit=limit,
                                offset=offset)
-        return Found(results.total, results.hits, mode, results.doc_types)
+        return Found(results.total, results.hits, mode, results.doc_types,
+                     results.total_is_lower_bound)
     if not zero_shot or encoder is None:
         raise SemanticSearchOff
     model = encoder()
@@ -129,7 +132,7 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
     return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode,
-                 keyword.doc_types)
+                 keyword.doc_types, keyword.total_is_lower_bound)
 
 
 _fallback_logged: set[str] = set()

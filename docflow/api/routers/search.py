@@ -128,6 +128,7 @@ def search(q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS,
     with state.store.db.read() as session:
         paths = source_paths(session, [h.id for h in found.hits]) if found.hits else {}
     return SearchResponse(query=q, mode=found.mode.value, sort=sort.value, total=found.total,
+                          total_is_lower_bound=found.total_is_lower_bound,
                           limit=limit, offset=offset,
                           facets=None if found.doc_types is None
                           else SearchFacets(doc_type=found.doc_types),

@@ -44,8 +44,11 @@ export async function render(query) {
   if (!values.q) return;
   try {
     const r = await api.search({ ...values, limit: 20, offset });
-    body.replaceChildren(h("p", { class: "muted" }, `${fmt.n(r.total)} found.`),
-      facets(values, r.facets),
+    // A capped count (PostgreSQL search stops at 1,000): "1,000+ found", pages end there.
+    const more = r.total_is_lower_bound ? "+" : "";
+    body.replaceChildren(h("p", { class: "muted" }, `${fmt.n(r.total)}${more} found.` +
+      (more ? " Add a word or a filter to narrow the search." : "")),
+      facets(values, r.facets, more),
       h("ol", { class: "hits", start: offset + 1 }, r.hits.map((hit) => h("li", { class: "hit" },
         link(`#/documents/${hit.id}`, hit.source_path || hit.filename), " ",
         h("span", { class: "muted" }, hit.doc_type || ""), h("div", {}, snippet(hit.snippet))))),
@@ -56,11 +59,11 @@ export async function render(query) {
 }
 
 // Matches per type, each a link that narrows the search to it (or widens it back).
-function facets(values, counts) {
+function facets(values, counts, more = "") {
   const byType = Object.entries(counts?.doc_type || {});
   if (!byType.length) return "";
   const any = values.doc_type ? [link(pageLink(values, { doc_type: "" }), "any type"), " "] : [];
   return h("p", { class: "facets" }, "By type: ", ...any,
     ...byType.flatMap(([name, n]) => [
-      link(pageLink(values, { doc_type: name }), `${name} (${fmt.n(n)})`), " "]));
+      link(pageLink(values, { doc_type: name }), `${name} (${fmt.n(n)}${more})`), " "]));
 }
