@@ -63,16 +63,17 @@ _DOCUMENTS = f"""(SELECT CASE WHEN n_live_tup >= 10000 THEN n_live_tup::float8
 # the page is the exact newest (oldest) matches; only the count stops here.
 RANKED_MATCHES = 1_000
 
-# BM25 in SQL over the candidates: the first :cap matches (`found`, which also counts them, up
-# to :cap), with the first :cap of each tier (all the words, the phrase) added, so a capped
-# search still ranks the best tiers first. Per leaf, its occurrences (tf), the candidates holding
+# BM25 in SQL over the candidates: the first :ranked matches (`found` reads one more, :cap, to
+# tell a capped count), with the first :ranked of each tier (all the words, the phrase) added,
+# so a capped search still ranks the best tiers first. Per leaf, its occurrences (tf), the candidates holding
 # it (df), the document's distinct lexemes (its length); then the tiers and the score.
 _SEARCH = f"""
     WITH q AS (SELECT {{leaves}}),
     found AS (
         SELECT s.id, s.doc_type FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}
         LIMIT :cap),
-    candidates AS (SELECT id FROM found{{better}}),
+    ranked AS (SELECT * FROM found LIMIT :ranked),
+    candidates AS (SELECT id FROM ranked{{better}}),
     matched AS (
         SELECT s.id, length(s.tsv)::float8 AS dl, {{counts}}, {{tiers}}
         FROM candidates c JOIN {TABLE} s ON s.id = c.id, q),
@@ -92,7 +93,8 @@ _SEARCH = f"""
 # The first :cap of a tier's matches, added to the candidates (relevance order only).
 _BETTER = f"""
         UNION SELECT * FROM (SELECT s.id FROM {TABLE} s{{join}}, q
-                             WHERE s.tsv @@ {{match}} AND {{tier}} {{filters}} LIMIT :cap) t{{n}}"""
+                             WHERE s.tsv @@ {{match}} AND {{tier}} {{filters}} LIMIT :ranked
+                            ) t{{n}}"""
 
 # Ordered by date: the page from every match (the exact newest), the count up to :cap.
 _SEARCH_BY_DATE = f"""
@@ -114,8 +116,8 @@ _SEARCH_BY_DATE = f"""
 # Matches per type, a column of _SEARCH and _SEARCH_BY_DATE: over the same matches as `total`.
 _TYPE_COUNTS = """,
            (SELECT coalesce(json_object_agg(doc_type, n), '{}') FROM (
-               SELECT doc_type, count(*) AS n FROM found WHERE doc_type IS NOT NULL
-               GROUP BY doc_type) t) AS facets"""
+               SELECT doc_type, count(*) AS n FROM (SELECT * FROM found LIMIT :ranked) f
+               WHERE doc_type IS NOT NULL GROUP BY doc_type) t) AS facets"""
 
 _LIST = f"""
     SELECT id, filename, doc_type, 0.0 AS score, count(*) OVER () AS total,
@@ -197,7 +199,7 @@ class PostgresIndex:
             return nothing
         # One more than is counted: finding it says the count stopped short.
         params: dict[str, object] = {"limit": max(limit, 1), "offset": offset,
-                                     "cap": RANKED_MATCHES + 1}
+                                     "ranked": RANKED_MATCHES, "cap": RANKED_MATCHES + 1}
         joined, where = _filter_sql(filters, params, sort)
         reading = read_query(query)
         searched = not reading.everything
