@@ -75,3 +75,20 @@ def test_migration_0020_makes_the_review_warned_and_path_indexes_cover_and_gives
         upgrade_database(db)
     finally:
         db.dispose()
+
+
+def test_migration_0021_adds_the_failed_documents_code_index_and_takes_it_back(
+        database_url: str) -> None:
+    def names(db: Database) -> set[str]:
+        return {ix["name"] for ix in inspect(db.engine).get_indexes("documents")}
+
+    db = Database(database_url)
+    try:
+        upgrade_database(db)
+        assert "ix_documents_failed_code" in names(db)
+        alembic(db, "downgrade", "0020_covering_lists")
+        assert "ix_documents_failed_code" not in names(db)
+        upgrade_database(db)
+        assert "ix_documents_failed_code" in names(db)
+    finally:
+        db.dispose()
