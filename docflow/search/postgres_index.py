@@ -65,8 +65,9 @@ RANKED_MATCHES = 1_000
 
 # BM25 in SQL over the candidates: the first :ranked matches (`found` reads one more, :cap, to
 # tell a capped count), with the first :ranked of each tier (all the words, the phrase) added,
-# so a capped search still ranks the best tiers first. Per leaf, its occurrences (tf), the candidates holding
-# it (df), the document's distinct lexemes (its length); then the tiers and the score.
+# so a capped search still ranks the best tiers first. Per leaf, its occurrences (tf), the
+# candidates holding it (df; all the matches unless capped), the document's distinct lexemes
+# (its length); then the tiers and the score.
 _SEARCH = f"""
     WITH q AS (SELECT {{leaves}}),
     found AS (
@@ -90,13 +91,14 @@ _SEARCH = f"""
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet
     FROM page p JOIN {TABLE} s ON s.id = p.id, q
     ORDER BY p.score DESC, p.id"""
-# The first :cap of a tier's matches, added to the candidates (relevance order only).
+# The first :ranked of a tier's matches, added to the candidates (relevance order only).
 _BETTER = f"""
         UNION SELECT * FROM (SELECT s.id FROM {TABLE} s{{join}}, q
                              WHERE s.tsv @@ {{match}} AND {{tier}} {{filters}} LIMIT :ranked
                             ) t{{n}}"""
 
-# Ordered by date: the page from every match (the exact newest), the count up to :cap.
+# Ordered by date: the page from every match (the exact newest), the count up to :cap (this
+# still sorts every match: O(matches), see bench/README.md).
 _SEARCH_BY_DATE = f"""
     WITH q AS (SELECT {{leaves}}),
     page AS (
