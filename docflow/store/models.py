@@ -157,9 +157,10 @@ class Document(Base):
         Index("ix_documents_batch_status_created", "batch_id", "status", "created_at", "id"),
         Index("ix_documents_parent_created", "parent_id", "created_at", "id"),
         # GET /metrics counts failed documents by code: from the failed ones' entries alone,
-        # not by reading every document (0021). The status first: SQLite without statistics
-        # then prefers it to (status, lease_until), and it reads no row to check the status.
-        Index("ix_documents_failed_code", "status", "error_code",
+        # not by reading every document (0021). The status and the tenant in it, so SQLite
+        # reads no row to check them; after the code, so no lookup by tenant and status (a
+        # batch's failures) can seek into it instead of its own index.
+        Index("ix_documents_failed_code", "error_code", "status", "tenant_id",
               sqlite_where=text("status = 'failed'"),
               postgresql_where=text("status = 'failed'")),
     )
