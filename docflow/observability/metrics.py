@@ -100,7 +100,11 @@ class DocflowCollector(Collector):
         failures = GaugeMetricFamily("docflow_document_failures", "Failed documents now, by "
                                      "error code.", labels=["code"])
         for code, count in by_code.items():
-            failures.add_metric([code or "unknown"], count)
+            failures.add_metric([code], count)
+        # Failed without a code: the failed documents' counter less those with one.
+        uncoded = by_status.get(DocumentStatus.FAILED, 0) - sum(by_code.values())
+        if uncoded > 0:
+            failures.add_metric(["unknown"], uncoded)
         up = GaugeMetricFamily("celery_worker_up", "1 while a worker's heartbeat is fresh, 0 "
                                "when it stopped or was lost.", labels=["hostname", "worker"])
         active = GaugeMetricFamily("celery_worker_tasks_active", "Tasks a worker is running.",

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from docflow.store.models import Document, DocumentStatus
+from docflow.store.models import FAILED_WITH_CODE, Document, DocumentStatus
 from docflow.store.scope import current_scope
 
 
@@ -42,10 +42,11 @@ def failures_since(session: Session, since: datetime) -> list[tuple[str | None, 
         .group_by(Document.error_code).order_by(func.count().desc()))]
 
 
-def failed_by_code(session: Session) -> dict[str | None, int]:
-    """How many documents are failed now, by error code (in a request, of its tenant): read
-    from the failed documents' partial index (0021), as many entries as they are."""
-    # The status a literal (SQLite uses a partial index only for a WHERE it can see), and the
+def failed_by_code(session: Session) -> dict[str, int]:
+    """How many documents are failed now, by error code (in a request, of its tenant), those
+    without a code left out: read from the failed documents' partial index (0021), as many
+    entries as they are."""
+    # Its WHERE in literals (SQLite uses a partial index only for a WHERE it can see), and the
     # index named there: without statistics SQLite would rather seek (status, lease_until).
     hint = " INDEXED BY ix_documents_failed_code" if session.get_bind().dialect.name == \
         "sqlite" else ""
@@ -53,5 +54,5 @@ def failed_by_code(session: Session) -> dict[str | None, int]:
     tenant = " AND tenant_id = :tenant" if scope is not None else ""
     return {code: count for code, count in session.execute(text(
         f"SELECT error_code, count(*) FROM documents{hint} "
-        f"WHERE status = '{DocumentStatus.FAILED}'{tenant} GROUP BY error_code"),
+        f"WHERE {FAILED_WITH_CODE}{tenant} GROUP BY error_code"),
         {"tenant": scope.tenant} if scope is not None else {})}
