@@ -152,7 +152,8 @@ class PostgresIndex:
 
     def search(self, query: str, doc_type: str | None = None, batch_id: str | None = None,
                limit: int = 20, offset: int = 0, *, filters: SearchFilters | None = None,
-               sort: SearchSort = SearchSort.RELEVANCE, facets: bool = False) -> SearchResults:
+               sort: SearchSort = SearchSort.RELEVANCE, facets: bool = False,
+               tiers: bool = True) -> SearchResults:
         check_page(limit, offset)
         filters = (filters or SearchFilters()).merged(doc_type, batch_id)
         # PostgreSQL text holds no NUL: none is in a query's words, and no filter matches it.
@@ -172,7 +173,7 @@ class PostgresIndex:
             return nothing  # no word to search ("-", '""')
         else:
             sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
-                                                  filters.beyond_type_and_batch)
+                                                  filters.beyond_type_and_batch, tiers)
             params.update(leaves)
         try:
             with self._eng().connect() as conn:
@@ -183,7 +184,7 @@ class PostgresIndex:
             if not reading.root.clauses:
                 raise
             sql, facet_sql, leaves = _search_sql(reading, joined, where, sort,
-                                                  filters.beyond_type_and_batch)
+                                                  filters.beyond_type_and_batch, tiers)
             params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
@@ -236,10 +237,12 @@ class PostgresIndex:
 
 
 def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSort,
-                filtered_by_documents: bool = False) -> tuple[str, str, dict[str, str]]:
+                filtered_by_documents: bool = False,
+                tiers: bool = True) -> tuple[str, str, dict[str, str]]:
     """The SQL that matches and ranks `reading`, the one that counts its matches per type, and
     their leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
-    documents (else the join, if any, is for the date order, which counting needs not)."""
+    documents (else the join, if any, is for the date order, which counting needs not).
+    `tiers=False`: BM25 alone, without the bonus for all the words and for the phrase."""
     names: dict[Terms, str] = {}
     params: dict[str, str] = {}
 
@@ -254,11 +257,12 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
     by_date = sort is not SearchSort.RELEVANCE
     # Ordered by date, hits carry score 0: no word is counted in any match (BM25 is skipped).
     scored = [] if by_date else list(zip(reading.ranked, ranked, strict=True))
-    tiers = []
-    if reading.all_words and not by_date:
-        tiers.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
-    if reading.phrase and not by_date:
-        tiers.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
+    tiered = tiers and not by_date
+    tiers_sql = []
+    if reading.all_words and tiered:
+        tiers_sql.append(f"(s.tsv @@ ({' && '.join(ranked)}))::int")
+    if reading.phrase and tiered:
+        tiers_sql.append(f"(s.tsv @@ {leaf(Terms(reading.phrase))})::int")
     leaves = ", ".join(
         f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
         for terms, name in names.items())
@@ -271,8 +275,10 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
             f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
             "greatest(avgdl, 1)))"
             for terms, name in scored]
-    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
-    tier_columns = ", ".join(f"{sql} AS tier{n}" for n, sql in enumerate(tiers)) or "0 AS tier"
+    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}"
+                               for n in range(len(tiers_sql))]) or "0"
+    tier_columns = ", ".join(f"{sql} AS tier{n}"
+                             for n, sql in enumerate(tiers_sql)) or "0 AS tier"
     highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
     join = joined.format(table="s")
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
