@@ -76,8 +76,9 @@ class Found:
 
 
 def default_mode(embeddings_on: bool) -> SearchMode:
-    """Hybrid where documents are embedded (nDCG@10 hybrid / keyword / semantic: see
-    docflow.search.fusion and bench/eval_search.py), else keyword."""
+    """Hybrid where documents are embedded (nDCG@10 hybrid / keyword / semantic: Cranfield
+    0.578 / 0.526 / 0.505, BBC known-item 0.895 / 0.851 / 0.824, bench/eval_search.py), else
+    keyword."""
     return SearchMode.HYBRID if embeddings_on else SearchMode.KEYWORD
 
 
