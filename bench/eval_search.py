@@ -306,10 +306,19 @@ def eval_collection(collection: Collection, cache_dir: Path, backend: str = "tan
             ranked = [collection.documents[n][0]
                       for n in reference.rank(collection.queries[query_id])]
             results[name].append(_judge(ranked, relevant, time.process_time() - started))
-    print(f"{'ranking':<14}{'nDCG@10':>9}{'R@100':>8}{'no hit':>8}{'ms/query (CPU)':>16}")
+    # Numbered queries are also judged in halves (odd and even ids): a difference between two
+    # rankings should hold on both.
+    queries = list(collection.qrels)
+    halves = ([("odd", 1), ("even", 0)] if all(q.isdigit() for q in queries) else [])
+    print(f"{'ranking':<14}{'nDCG@10':>9}" + "".join(f"{h:>7}" for h, _ in halves)
+          + f"{'R@100':>8}{'no hit':>8}{'ms/query (CPU)':>16}")
     for name, rows in results.items():
         empty = sum(1 for r in rows if r[3] == 0)
-        print(f"{name:<14}{statistics.mean(r[0] for r in rows):>9.3f}"
+        by_query = list(zip(queries, rows, strict=True))
+        parts = "".join(
+            f"{statistics.mean(r[0] for q, r in by_query if int(q) % 2 == parity):>7.3f}"
+            for _, parity in halves)
+        print(f"{name:<14}{statistics.mean(r[0] for r in rows):>9.3f}{parts}"
               f"{statistics.mean(r[1] for r in rows):>8.3f}{empty:>8}"
               f"{1000 * statistics.mean(r[2] for r in rows):>16.1f}")
     print("BM25 plain: lower-cased words; BM25 stemmed: en_stem and the stop words docflow "

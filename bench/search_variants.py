@@ -86,8 +86,14 @@ class Rankers:
         whole = self.whole @ query
         if how == "whole":
             return whole
+        sims = self.passages @ query
         best = np.full(self.count, -2.0)
-        np.maximum.at(best, self.owner, self.passages @ query)
+        np.maximum.at(best, self.owner, sims)
+        if how in ("average", "first+best+average"):
+            total = np.zeros(self.count)
+            np.add.at(total, self.owner, sims)
+            average = total / np.maximum(np.bincount(self.owner, minlength=self.count), 1)
+            return average if how == "average" else (whole + best + average) / 3
         return best if how == "passage" else (whole + best) / 2
 
     def rm3(self, original: dict[str, float], feedback: list[int],
@@ -143,6 +149,37 @@ def convex(*ranked: tuple[list[int], np.ndarray]) -> list[int]:
     return sorted(fused, key=lambda d: -fused[d])
 
 
+def convex_bounded(*ranked: tuple[list[int], np.ndarray, float]) -> list[int]:
+    """Equal-weight sum of each ranking's scores scaled from the least score a document can
+    have there (BM25: 0; cosine: the semantic floor) to its best, so the last of a short list
+    still counts (0 where a document is not in a ranking)."""
+    fused: dict[int, float] = {}
+    for ranking, scores, low in ranked:
+        if not ranking:
+            continue
+        high = scores[ranking].max()
+        for doc in ranking:
+            part = (scores[doc] - low) / (high - low) if high > low else 1.0
+            fused[doc] = fused.get(doc, 0.0) + part / len(ranked)
+    return sorted(fused, key=lambda d: -fused[d])
+
+
+def zscore(*ranked: tuple[list[int], np.ndarray]) -> list[int]:
+    """Sum of each ranking's scores standardised over it (Montague and Aslam 2001's ZMUV),
+    a document not in a ranking counted at that ranking's least."""
+    parts = []
+    for ranking, scores in ranked:
+        if not ranking:
+            continue
+        values = scores[ranking]
+        spread = values.std() or 1.0
+        parts.append(({d: (scores[d] - values.mean()) / spread for d in ranking},
+                      (values.min() - values.mean()) / spread))
+    docs = list(dict.fromkeys(d for ranking, _ in ranked for d in ranking))
+    fused = {d: sum(z.get(d, low) for z, low in parts) for d in docs}
+    return sorted(fused, key=lambda d: -fused[d])
+
+
 def variants(r: Rankers, query: str, vector: np.ndarray) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     terms = r.query_terms(query)
@@ -158,6 +195,53 @@ def variants(r: Rankers, query: str, vector: np.ndarray) -> dict[str, list[int]]
     out["convex BM25 + semantic passage"] = convex((kw, ks), (sem, ss))
     mean = r.semantic(vector, "mean")
     out["convex BM25 + semantic mean"] = convex((kw, ks), (top(mean, FLOOR), mean))
+    mean_top = top(mean, FLOOR)
+    out["convex mean, bounded (BM25 0, floor)"] = convex_bounded((kw, ks, 0.0),
+                                                                 (mean_top, mean, FLOOR))
+    # Theoretical min-max (Bruch, Gai and Ingber 2023, TM2C2): BM25 from 0, cosine from -1.
+    out["convex mean, theoretical min (0, -1)"] = convex_bounded((kw, ks, 0.0),
+                                                                 (mean_top, mean, -1.0))
+    out["z-score BM25 + semantic mean"] = zscore((kw, ks), (mean_top, mean))
+    # CombMNZ (Fox and Shaw 1994): the bounded sum times how many rankings hold the document.
+    sums: Counter = Counter()
+    held: Counter = Counter()
+    for ranking, scores, low in ((kw, ks, 0.0), (mean_top, mean, FLOOR)):
+        high = scores[ranking].max() if ranking else low
+        for doc in ranking:
+            sums[doc] += (scores[doc] - low) / (high - low) if high > low else 1.0
+            held[doc] += 1
+    out["CombMNZ bounded"] = sorted(sums, key=lambda d: -sums[d] * held[d])
+    for how in ("average", "first+best+average"):
+        agg = r.semantic(vector, how)
+        out[f"semantic: {how}"] = top(agg, FLOOR)
+        out[f"convex bounded, semantic {how}"] = convex_bounded((kw, ks, 0.0),
+                                                                (top(agg, FLOOR), agg, FLOOR))
+    whole = r.semantic(vector, "whole")
+    out["convex bounded: BM25, first, best (1/3 each)"] = convex_bounded(
+        (kw, ks, 0.0), (top(whole, FLOOR), whole, FLOOR), (sem, ss, FLOOR))
+    bf = convex_bounded((kw, ks, 0.0), (mean_top, mean, FLOOR))[:FEEDBACK_DOCS]
+    bks = r.keyword(r.rm3(terms, bf, [1.0] * len(bf)))
+    bmean = r.semantic(r.rocchio(vector, bf), "mean")
+    out["bounded feedback: RM3 + Rocchio"] = convex_bounded((top(bks), bks, 0.0),
+                                                            (top(bmean, FLOOR), bmean, FLOOR))
+    out["bounded feedback: Rocchio only"] = convex_bounded((kw, ks, 0.0),
+                                                           (top(bmean, FLOOR), bmean, FLOOR))
+    # The semantic score of every keyword candidate known too (read from its stored vectors).
+    known = list(dict.fromkeys(mean_top + [d for d in kw if mean[d] >= FLOOR]))
+    out["convex mean, semantic of all candidates"] = convex((kw, ks), (known, mean))
+    out["convex mean bounded, semantic of all"] = convex_bounded((kw, ks, 0.0),
+                                                                 (known, mean, FLOOR))
+    # Feedback from the convex-fused ranking: its top 10 feed both sides, then fuse again.
+    fused = convex((kw, ks), (mean_top, mean))
+    cf = fused[:FEEDBACK_DOCS]
+    cks = r.keyword(r.rm3(terms, cf, [1.0] * len(cf)))
+    cmean = r.semantic(r.rocchio(vector, cf), "mean")
+    ck, cm = top(cks), top(cmean, FLOOR)
+    out["convex feedback: RM3 + Rocchio, convex"] = convex((ck, cks), (cm, cmean))
+    out["convex feedback: RM3 only, convex"] = convex((ck, cks), (mean_top, mean))
+    out["convex feedback: Rocchio only, convex"] = convex((kw, ks), (cm, cmean))
+    out["convex feedback: RM3 + orig BM25 + sem"] = convex((kw, ks), (ck, cks),
+                                                           (mean_top, mean))
     rm3s = r.keyword(r.rm3(terms, kw[:FEEDBACK_DOCS], list(ks[kw[:FEEDBACK_DOCS]])))
     rm3 = top(rm3s)
     out["BM25+RM3"] = rm3

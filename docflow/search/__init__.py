@@ -188,11 +188,14 @@ class SearchIndex(Protocol):
         filters: SearchFilters | None = None,
         sort: SearchSort = SearchSort.RELEVANCE,
         facets: bool = False,
+        tiers: bool = True,
     ) -> SearchResults:
         """Best matches first (or by date, `sort`); a blank query lists every document that
         passes the filters. `doc_type` and `batch_id` are shorthands for `filters`' own. Within
         a tenant scope (docflow.store.scope) only that tenant's documents match. `facets`:
-        also count the matches per document type."""
+        also count the matches per document type. `tiers=False`: rank and score by BM25
+        alone, without the bonus that puts documents holding all the words, then the phrase,
+        first (docflow.search.query): hybrid search fuses these scores with similarities."""
         ...
 
     @property

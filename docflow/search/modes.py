@@ -4,7 +4,11 @@ and the `docflow search` command alike.
 Keyword hits come from the search index (tantivy or PostgreSQL). Semantic hits come from the
 passage embeddings the workers stored while classifying (DOCFLOW_ZERO_SHOT), through the vector
 index (docflow.search.vectors), or one by one from the database where there is none yet; only
-the query is embedded, once per search. Hybrid fuses both rankings by reciprocal rank.
+the query is embedded, once per search. Hybrid fuses both rankings by their scores
+(docflow.search.fusion): BM25 without keyword search's tier bonus, and each document's
+similarity as the mean of its first passage's and its best passage's (the best alone lets one
+passage of a long document that happens to resemble the query outrank what a whole document is
+about).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from docflow.search import (
     SearchSort,
     check_page,
 )
-from docflow.search.fusion import reciprocal_rank_fusion
+from docflow.search.fusion import score_fusion
 from docflow.search.query import read_query
 from docflow.search.vectors import Nearest, VectorIndex, VectorIndexError
 from docflow.store import embeddings
@@ -75,7 +79,7 @@ class Found:
 
 def default_mode(embeddings_on: bool) -> SearchMode:
     """Hybrid where documents are embedded (nDCG@10 hybrid / keyword / semantic: Cranfield
-    0.565 / 0.526 / 0.505, BBC known-item 0.877 / 0.851 / 0.824, bench/eval_search.py), else
+    0.578 / 0.526 / 0.505, BBC known-item 0.895 / 0.851 / 0.824, bench/eval_search.py), else
     keyword."""
     return SearchMode.HYBRID if embeddings_on else SearchMode.KEYWORD
 
@@ -118,21 +122,35 @@ def search(index: SearchIndex, db: Database, q: str, mode: SearchMode | None, *,
     # Hybrid reads both at least FUSION_DEPTH deep, so a page's order does not depend on its
     # size, and page 2 neither repeats nor skips what page 1 showed.
     read = depth if mode is SearchMode.SEMANTIC else max(depth, FUSION_DEPTH)
-    near = _nearest(db, vectors, model.embed_one(q), model.version, filters, read)
+    query = model.embed_one(q)
+    near = _nearest(db, vectors, query, model.version, filters, read)
     if mode is SearchMode.SEMANTIC:
         ranked = [(n.document_id, n.similarity) for n in near.neighbours]
         return Found(near.total, _hits(db, ranked[offset:depth], {}), mode)
-    # The keyword ranking as keyword mode makes it (BM25 over any of the words); "*" lists
-    # documents in no order, which is no ranking to fuse.
+    # The keyword ranking by BM25 alone over any of the words: the tiers' bonus would swamp
+    # the scores fused. "*" lists documents in no order, which is no ranking to fuse.
     keyword = (SearchResults(total=0, hits=[], doc_types={} if facets else None)
                if read_query(q).everything
-               else index.search(q, filters=filters, facets=facets, limit=read))
-    ranked = reciprocal_rank_fusion([[h.id for h in keyword.hits],
-                                     [n.document_id for n in near.neighbours]])
+               else index.search(q, filters=filters, facets=facets, limit=read, tiers=False))
+    ranked = score_fusion([([(h.id, h.score) for h in keyword.hits], 0.0),
+                           (_first_and_best(db, near, query, model.version), MIN_SIMILARITY)])
     both = {h.id for h in keyword.hits} & {n.document_id for n in near.neighbours}
     total = keyword.total + near.total - len(both)
     return Found(total, _hits(db, ranked[offset:depth], {h.id: h for h in keyword.hits}), mode,
                  keyword.doc_types, keyword.total_is_lower_bound)
+
+
+def _first_and_best(db: Database, near: Nearest, query: np.ndarray,
+                    model: str) -> list[tuple[str, float]]:
+    """The semantic ranking hybrid fuses: each neighbour scored by the mean of its first
+    passage's similarity and its best passage's, best first (floored as semantic search is)."""
+    ids = [n.document_id for n in near.neighbours]
+    with db.read() as session:
+        first = embeddings.first_passage_similarities(session, ids, query, model)
+    scored = [(n.document_id, (first.get(n.document_id, n.similarity) + n.similarity) / 2)
+              for n in near.neighbours]
+    return sorted((item for item in scored if item[1] >= MIN_SIMILARITY),
+                  key=lambda item: -item[1])
 
 
 _fallback_logged: set[str] = set()

@@ -190,7 +190,8 @@ class PostgresIndex:
 
     def search(self, query: str, doc_type: str | None = None, batch_id: str | None = None,
                limit: int = 20, offset: int = 0, *, filters: SearchFilters | None = None,
-               sort: SearchSort = SearchSort.RELEVANCE, facets: bool = False) -> SearchResults:
+               sort: SearchSort = SearchSort.RELEVANCE, facets: bool = False,
+               tiers: bool = True) -> SearchResults:
         check_page(limit, offset)
         filters = (filters or SearchFilters()).merged(doc_type, batch_id)
         # PostgreSQL text holds no NUL: none is in a query's words, and no filter matches it.
@@ -212,7 +213,7 @@ class PostgresIndex:
             return nothing  # no word to search ("-", '""')
         else:
             sql, leaves = _search_sql(reading, joined, where, sort,
-                                      filters.beyond_type_and_batch, facets)
+                                      filters.beyond_type_and_batch, facets, tiers)
             params.update(leaves)
         try:
             with self._eng().connect() as conn:
@@ -223,7 +224,7 @@ class PostgresIndex:
             if not reading.root.clauses:
                 raise
             sql, leaves = _search_sql(reading, joined, where, sort,
-                                      filters.beyond_type_and_batch, facets)
+                                      filters.beyond_type_and_batch, facets, tiers)
             params.update(leaves)
             with self._eng().connect() as conn:
                 rows = conn.execute(text(sql), params).all()
@@ -281,11 +282,13 @@ class PostgresIndex:
 
 
 def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSort,
-                filtered_by_documents: bool = False, facets: bool = False
+                filtered_by_documents: bool = False, facets: bool = False, tiers: bool = True
                 ) -> tuple[str, dict[str, str]]:
     """The SQL that matches and ranks `reading` (and counts its matches per type: `facets`),
     and its leaves' parameters (l0, l1, ...). `filtered_by_documents`: a filter reads the joined
-    documents (else the join, if any, is for the date order, which counting needs not)."""
+    documents (else the join, if any, is for the date order, which counting needs not).
+    `tiers=False`: scored by BM25 alone, without the bonus for all the words and for the phrase
+    (a capped search still adds the first of those tiers to its candidates)."""
     names: dict[Terms, str] = {}
     params: dict[str, str] = {}
 
@@ -298,11 +301,11 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
     match = _match_sql(reading.root, leaf)
     ranked = [leaf(terms) for terms in reading.ranked]
     by_date = sort is not SearchSort.RELEVANCE
-    tiers = []
+    tier_matches = []
     if reading.all_words and not by_date:
-        tiers.append(f"s.tsv @@ ({' && '.join(f'q.{name}' for name in ranked)})")
+        tier_matches.append(f"s.tsv @@ ({' && '.join(f'q.{name}' for name in ranked)})")
     if reading.phrase and not by_date:
-        tiers.append(f"s.tsv @@ q.{leaf(Terms(reading.phrase))}")
+        tier_matches.append(f"s.tsv @@ q.{leaf(Terms(reading.phrase))}")
     leaves = ", ".join(
         f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{name}) AS {name}"
         for terms, name in names.items())
@@ -326,11 +329,12 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
             f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
             "greatest(avgdl, 1)))"
             for terms, name in scored]
-    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}" for n in range(len(tiers))]) or "0"
+    bonus = [f"{reading.bonus} * tier{n}" for n in range(len(tier_matches) if tiers else 0)]
+    score = " + ".join(bm25 + bonus) or "0"
     tier_columns = ", ".join(f"({sql})::int AS tier{n}"
-                             for n, sql in enumerate(tiers)) or "0 AS tier"
+                             for n, sql in enumerate(tier_matches)) or "0 AS tier"
     better = "".join(_BETTER.format(join=join, match=match, tier=tier, filters=filters, n=n)
-                     for n, tier in enumerate(tiers))
+                     for n, tier in enumerate(tier_matches))
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
                          join=count_join, filters=filters, dfs=dfs, score=score,
                          highlight=highlight, better=better, facets=type_counts)

@@ -164,6 +164,7 @@ class TantivyIndex:
         filters: SearchFilters | None = None,
         sort: SearchSort = SearchSort.RELEVANCE,
         facets: bool = False,
+        tiers: bool = True,
     ) -> SearchResults:
         check_page(limit, offset)
         filters = (filters or SearchFilters()).merged(doc_type, batch_id)
@@ -178,12 +179,12 @@ class TantivyIndex:
                  {"order_by_field": "created_at",
                   "order": tantivy.Order.Desc if sort is SearchSort.DATE else tantivy.Order.Asc})
         try:
-            final = self._with_filters(_keyword_query(index, read_query(query)), filters)
+            final = self._with_filters(_keyword_query(index, read_query(query), tiers), filters)
             # tantivy panics on limit 0, so count with a one-hit page and return no hits.
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         except ValueError:
             # A reading tantivy refuses to build or run: its plain words instead.
-            final = self._with_filters(_keyword_query(index, plain_words(query)), filters)
+            final = self._with_filters(_keyword_query(index, plain_words(query), tiers), filters)
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         doc_types = self._type_counts(searcher, final) if facets else None
         if limit == 0:
@@ -406,13 +407,17 @@ def _foreign_scope() -> bool:
     return scope is not None and scope.tenant != DEFAULT_TENANT
 
 
-def _keyword_query(index: tantivy.Index, reading: KeywordQuery) -> tantivy.Query:
-    """BM25 over any of the words, lifted by a tier for all the words and one for the phrase."""
+def _keyword_query(index: tantivy.Index, reading: KeywordQuery,
+                   tiers: bool = True) -> tantivy.Query:
+    """BM25 over any of the words, lifted (`tiers`) by a tier for all the words and one for
+    the phrase."""
     if reading.everything:
         return tantivy.Query.all_query()
     if not reading.root.clauses:
         return tantivy.Query.empty_query()
     clauses = [(tantivy.Occur.Must, _group_query(index, reading.root))]
+    if not tiers:
+        return clauses[0][1]
     if reading.all_words:
         every = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, _terms_query(index, terms)) for terms in reading.ranked])

@@ -120,6 +120,22 @@ def nearest(
     return Nearest(total, [Neighbour(best_ids[i], float(best_scores[i])) for i in order])
 
 
+def first_passage_similarities(session: Session, ids: Sequence[str], query: np.ndarray,
+                               model: str) -> dict[str, float]:
+    """Each document's cosine similarity to `query` by its stored `model` embedding (its first
+    passage: the first ~256 tokens), by id; documents without one are left out."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        by_ids_in_scope([DOCUMENTS.c.id, DOCUMENTS.c.embedding], ids)
+        .where(DOCUMENTS.c.embedding_model == model, DOCUMENTS.c.embedding.is_not(None))).all()
+    if not rows:
+        return {}
+    vectors = np.stack([vector_of(row[1]) for row in rows])
+    similarities = vectors @ np.asarray(query, dtype=np.float32)
+    return {row[0]: float(s) for row, s in zip(rows, similarities.tolist(), strict=True)}
+
+
 @dataclass(frozen=True)
 class DocumentHead:
     """What a search hit shows of a document: its name, type and the start of its text."""

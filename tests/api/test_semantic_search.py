@@ -192,7 +192,7 @@ def test_semantic_search_without_zero_shot_says_how_to_turn_it_on(settings: Sett
         spec = client.get("/openapi.json").json()
     parameters = {p["name"]: p for p in spec["paths"]["/api/search"]["get"]["parameters"]}
     mode = parameters["mode"]
-    assert "hybrid" in mode["description"] and "reciprocal rank" in mode["description"]
+    assert "hybrid" in mode["description"] and "fused by their scores" in mode["description"]
     assert "503" in spec["paths"]["/api/search"]["get"]["responses"]
 
 

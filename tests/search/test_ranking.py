@@ -87,6 +87,22 @@ def test_query_syntax_keeps_its_meaning(index: SearchIndex, query: str,
         assert found == expected
 
 
+def test_without_tiers_the_same_documents_rank_by_bm25_alone(index: SearchIndex):
+    # What hybrid search fuses: a tier's bonus would dwarf every other score in the fusion.
+    query = "late payment"
+    tiered = {hit.id: hit.score for hit in index.search(query, limit=20).hits}
+    plain = index.search(query, limit=20, tiers=False).hits
+    bonus = read_query(query).bonus
+    held = {hit.id: round((tiered[hit.id] - hit.score) / bonus) for hit in plain}
+
+    assert set(held) == set(tiered)
+    assert [hit.score for hit in plain] == sorted((hit.score for hit in plain), reverse=True)
+    for hit in plain:
+        assert 0 < hit.score < bonus
+        assert tiered[hit.id] - hit.score == pytest.approx(held[hit.id] * bonus, rel=1e-5)
+    assert held["fee-notice"] == 2 and held["courier"] == 0  # the phrase and all words; one
+
+
 def test_a_prefix_finds_every_word_it_begins(index: SearchIndex):
     assert set(ids(index, "aeroel*")) == {"flutter", "panel"}
     assert set(ids(index, "superson*")) == {"boundary", "panel"}

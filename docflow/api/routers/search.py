@@ -40,10 +40,12 @@ MODE_HELP = (
     "DOCFLOW_SEMANTIC_SEARCH, the default, or DOCFLOW_ZERO_SHOT; documents processed without "
     "them are not found this way); score is the cosine similarity of the best passage. "
     "hybrid (the default where documents are embedded, else keyword): the keyword ranking "
-    "and the semantic one fused by reciprocal rank; score is the fused "
-    "score, and `total` may count a document found both ways twice when matches run past the "
-    "page. Every filter applies in every mode (semantic search with a path or date filter "
-    "compares the query with each stored vector that passes it)."
+    "and the semantic one fused by their scores (BM25 without the bonus, and the mean of the "
+    "first and the best passage's similarity, each scaled to 0..1 over its ranking, "
+    "averaged); score is the fused score (0..1), and `total` may count a document found "
+    "both ways twice when matches run past the page. Every filter applies in every mode "
+    "(semantic search with a path or date filter compares the query with each stored "
+    "vector that passes it)."
 )
 SORT_HELP = (
     "relevance (best match first, the default), date (newest upload first) or date_asc "
