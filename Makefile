@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/docflow serve --data-dir docflow-data --demo
 
-## Set up a virtualenv and run the whole test suite (end-to-end tests included).
+## Set up a virtualenv and run the whole test suite (end-to-end tests included), on
+## TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs it in one).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-pgvector.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -123,7 +123,7 @@ def test_a_zip_inside_a_tar_counts_toward_the_same_depth() -> None:
     (gzip.compress(b"Dear Ann, " * 1000)[:-30], CorruptDocument),
     (make_tar({}, "w:gz"), EmptyDocument),
     (gzip.compress(b""), EmptyDocument),
-])
+], ids=["gzip-cut-short", "empty-tar-gz", "empty-gzip"])  # the bytes hold a time: no ids of them
 def test_damaged_or_empty_input_fails_with_its_reason(data: bytes, error: type) -> None:
     with pytest.raises(error):
         read(data, "broken.tar.gz")
