@@ -15,6 +15,7 @@ TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-pgvector.sh
+	bash scripts/ensure-promtool.sh
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)

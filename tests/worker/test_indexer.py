@@ -138,9 +138,12 @@ def test_a_completed_document_is_searchable_within_seconds_with_the_housekeeper_
 
 @pytest.mark.postgres
 def test_on_postgresql_a_burst_is_indexed_in_two_commits_as_well(
-        settings: Settings, postgres_url: str) -> None:
+        settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docflow.search import postgres_index
     from docflow.store import open_store
     from tests.conftest import empty_postgres
+
+    monkeypatch.setattr(postgres_index, "RANKED_MATCHES", 5000)  # count all 2,000 matches
 
     settings.database_url = postgres_url
     empty_postgres(postgres_url)
