@@ -1,4 +1,4 @@
-"""Fusing rankings into one: by their scores (what hybrid search does), or by rank alone.
+"""Fusing rankings into one by their scores (what hybrid search does).
 
 Score fusion is a convex combination, equal weights, of each ranking's scores scaled to 0..1
 from the least score a document can have in it to the best it holds (theoretical min-max,
@@ -9,18 +9,12 @@ ahead by words and middling by meaning beats one narrowly first by meaning only.
 the list's own least score instead (Lee 1997) would put the last of every list at 0, so in a
 list of two the second counts for nothing (and it measured lower: bench/search_variants.py).
 Through the API, nDCG@10 Cranfield / BBC known-item: 0.578 / 0.895, against reciprocal rank
-fusion's 0.565 / 0.877 (bench/eval_search.py).
-
-Reciprocal rank fusion: the sum over the rankings a document appears in of 1 / (k + rank),
-rank counted from 1 (Cormack, Clarke and Buettcher, SIGIR 2009); k = 60 damps the head of each
-list. Kept for rankings whose scores mean nothing.
+fusion's 0.565 / 0.877 (bench/eval_search.py), which hybrid search used before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-RRF_K = 60
 
 
 def score_fusion(rankings: Sequence[tuple[Sequence[tuple[str, float]], float]]
@@ -40,13 +34,3 @@ def score_fusion(rankings: Sequence[tuple[Sequence[tuple[str, float]], float]]
     seen = {ident: n for n, ident in enumerate(fused)}
     return sorted(fused.items(), key=lambda item: (-item[1], seen[item[0]]))
 
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]],
-                           k: int = RRF_K) -> list[tuple[str, float]]:
-    """(id, fused score), best first; ties go to the id seen first, in the first ranking first."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, ident in enumerate(ranking, start=1):
-            scores[ident] = scores.get(ident, 0.0) + 1.0 / (k + rank)
-    seen = {ident: n for n, ident in enumerate(scores)}
-    return sorted(scores.items(), key=lambda item: (-item[1], seen[item[0]]))
