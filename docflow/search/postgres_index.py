@@ -329,10 +329,12 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
             f"* tf_{name} * {_K1 + 1} / (tf_{name} + {_K1} * (1 - {_B} + {_B} * dl / "
             "greatest(avgdl, 1)))"
             for terms, name in scored]
-    bonus = [f"{reading.bonus} * tier{n}" for n in range(len(tier_matches) if tiers else 0)]
-    score = " + ".join(bm25 + bonus) or "0"
+    # The tiers' columns feed only their bonus; without it they still add their candidates.
+    bonused = tier_matches if tiers else []
+    score = " + ".join(bm25 + [f"{reading.bonus} * tier{n}"
+                               for n in range(len(bonused))]) or "0"
     tier_columns = ", ".join(f"({sql})::int AS tier{n}"
-                             for n, sql in enumerate(tier_matches)) or "0 AS tier"
+                             for n, sql in enumerate(bonused)) or "0 AS tier"
     better = "".join(_BETTER.format(join=join, match=match, tier=tier, filters=filters, n=n)
                      for n, tier in enumerate(tier_matches))
     sql = _SEARCH.format(leaves=leaves, counts=counts, tiers=tier_columns, match=match,
