@@ -425,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="an existing PostgreSQL database to create the bench one from")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--bench-database", default=SOAK_DB)
+    parser.add_argument("--no-semantic-search", action="store_true",
+                        help="workers embed nothing (DOCFLOW_SEMANTIC_SEARCH=false): the stack's "
+                        "own cost without the embedding model's")
     args = parser.parse_args(argv)
     if args.count < 1 or args.slice < 1:
         parser.error("--count and --slice must be at least 1")
@@ -438,14 +441,17 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"Machine: {os.cpu_count()} CPUs, CPU busy before the run "
                       f"{psutil.cpu_percent(interval=1.0):.0f}%; {args.count:,} small unique "
                       f"documents (3 text : 1 one-page PDF), concurrency {args.concurrency}.")
+        semantic = {"DOCFLOW_SEMANTIC_SEARCH": "false"} if args.no_semantic_search else {}
+        console.print("Embeddings: " + ("off (DOCFLOW_SEMANTIC_SEARCH=false)" if semantic
+                                        else "on (the default)"))
         if args.backend in ("embedded", "both"):
-            run = run_backend("embedded", folders, work / "embedded", args.concurrency, {},
+            run = run_backend("embedded", folders, work / "embedded", args.concurrency, semantic,
                               args.calls, args.slice_timeout, _embedded_sizes)
             passed &= report(run)
         if args.backend in ("postgres", "both"):
             with _postgres(args.database_url, args.bench_database, args.redis_url) as url:
                 env = {"DOCFLOW_DATABASE_URL": url, "DOCFLOW_BROKER_URL": args.redis_url,
-                       "DOCFLOW_SEARCH": "postgres"}
+                       "DOCFLOW_SEARCH": "postgres", **semantic}
                 run = run_backend("postgres", folders, work / "postgres", args.concurrency, env,
                                   args.calls, args.slice_timeout, _postgres_sizes(url))
             passed &= report(run)
