@@ -127,8 +127,8 @@ _TYPE_COUNTS = """,
                WHERE doc_type IS NOT NULL GROUP BY doc_type) t) AS facets"""
 
 # Every document (`*`, or only filters): counted, and per type, up to :cap like a search's
-# matches, not every row of the table per page (500,000 on a whole-archive listing); the page
-# walks the order's index and stops at it.
+# matches, not every row of the table per page (500,000 on a whole-archive listing; a batch's
+# is counted whole, see `search`); the page walks the order's index and stops at it.
 _LIST = f"""
     WITH found AS (
         SELECT {TABLE}.id, {TABLE}.doc_type FROM {TABLE}{{join}} WHERE true {{filters}}
@@ -212,11 +212,15 @@ class PostgresIndex:
         if "\x00" in "".join(v for v in (filters.doc_type, filters.batch_id,
                                           filters.path_prefix) if v):
             return nothing
-        # One more than is counted: finding it says the count stopped short.
-        params: dict[str, object] = {"limit": max(limit, 1), "offset": offset,
-                                     "ranked": RANKED_MATCHES, "cap": RANKED_MATCHES + 1}
-        joined, where = _filter_sql(filters, params, sort)
         reading = read_query(query)
+        # A batch's listing is counted whole: a batch is bounded (max_batch_files), its rows are
+        # a range of the batch_id index, and clients count what of a batch is searchable so.
+        exact = reading.everything and filters.batch_id is not None
+        # One more than is counted: finding it says the count stopped short (NULL: no limit).
+        params: dict[str, object] = {"limit": max(limit, 1), "offset": offset,
+                                     "ranked": None if exact else RANKED_MATCHES,
+                                     "cap": None if exact else RANKED_MATCHES + 1}
+        joined, where = _filter_sql(filters, params, sort)
         if reading.everything:
             sql = _LIST.format(join=joined.format(table=TABLE), filters=where,
                                order="id" if sort is SearchSort.RELEVANCE else _ORDER[sort],
@@ -250,7 +254,7 @@ class PostgresIndex:
         doc_types: dict[str, int] | None = None
         if facets:  # counted in the search's own statement
             doc_types = {t: int(n) for t, n in (first.facets or {}).items()} if first else {}
-        capped = total > RANKED_MATCHES
+        capped = not exact and total > RANKED_MATCHES
         total = min(total, RANKED_MATCHES) if capped else total
         if limit == 0:
             return SearchResults(total=total, hits=[], doc_types=doc_types,

@@ -51,7 +51,8 @@ def filled(postgres_url: str, tmp_path_factory: pytest.TempPathFactory
             for i in range(ROWS)])
     index = PostgresIndex(settings.sqlalchemy_url, writer=True)
     index.index([SearchDocument(id=ids[i], filename=f"f{i}.txt", text=text(i), doc_type="letter",
-                                batch_id=None, tenant=TENANTS[i % 4 == 1]) for i in range(ROWS)])
+                                batch_id=f"batch{i % 2}", tenant=TENANTS[i % 4 == 1])
+                 for i in range(ROWS)])
     with store.db.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
@@ -126,3 +127,15 @@ def test_a_listing_of_everything_counts_up_to_the_cap_and_pages_by_the_index(fil
     assert [h.id for h in folder.hits] == _newest(ids, in_folder, "acme", 3, oldest=True)
     acme_in_folder = sum(1 for i in in_folder if TENANTS[i % 4 == 1] == "acme")
     assert (folder.total, folder.total_is_lower_bound) == (acme_in_folder, False)
+
+
+def test_a_batch_is_listed_with_its_exact_count(filled) -> None:
+    """A batch is bounded (max_batch_files): its listing counts every document, as clients
+    that wait for a batch to be searchable count it."""
+    index, _ = filled
+    with tenant_scope("default"):
+        batch = index.search("*", batch_id="batch0", limit=1, facets=True)
+    expected = sum(1 for i in range(0, ROWS, 2) if TENANTS[i % 4 == 1] == "default")
+    assert expected > 1_000
+    assert (batch.total, batch.total_is_lower_bound) == (expected, False)
+    assert batch.doc_types == {"letter": expected}
