@@ -178,15 +178,23 @@ class TantivyIndex:
         order = ({} if sort is SearchSort.RELEVANCE else
                  {"order_by_field": "created_at",
                   "order": tantivy.Order.Desc if sort is SearchSort.DATE else tantivy.Order.Asc})
+        reading = read_query(query)
         try:
-            final = self._with_filters(_keyword_query(index, read_query(query), tiers), filters)
+            final = self._with_filters(_keyword_query(index, reading, tiers), filters)
             # tantivy panics on limit 0, so count with a one-hit page and return no hits.
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         except ValueError:
             # A reading tantivy refuses to build or run: its plain words instead.
-            final = self._with_filters(_keyword_query(index, plain_words(query), tiers), filters)
+            reading = plain_words(query)
+            final = self._with_filters(_keyword_query(index, reading, tiers), filters)
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
-        doc_types = self._type_counts(searcher, final) if facets else None
+        doc_types = None
+        if facets:
+            # The tiers lift scores and match nothing more: counting needs none of them (the
+            # phrase's positions cost more than all the rest at a common pair of words).
+            matching = (self._with_filters(_keyword_query(index, reading, tiers=False), filters)
+                        if tiers else final)
+            doc_types = self._type_counts(searcher, matching)
         if limit == 0:
             return SearchResults(total=result.count, hits=[], doc_types=doc_types)
         snippets = tantivy.SnippetGenerator.create(searcher, final, self._schema, "text")
