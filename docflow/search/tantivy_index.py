@@ -341,6 +341,10 @@ class TantivyIndex:
         # they were), until the rebuild the housekeeper starts is swapped in.
         self._lacks_fields = _lacks_new_fields(index.schema)
         self._has_pairs = _has_pairs(index.schema)
+        if self.writable and not self._has_pairs and not self._lacks_fields:
+            log.info("the search index at %s predates word pairs: phrases are found by position "
+                     "(slower at common words); `docflow reindex` rebuilds it with them",
+                     self.path)
         outdated = self._lacks_fields or _unstemmed(self._meta)
         if outdated and not self.outdated:
             log.warning("%s (%s)", OUTDATED, self.path)
