@@ -25,6 +25,7 @@ from docflow.search.reindex import (
 from docflow.search.vectors import open_vector_index
 from docflow.store import Store, open_store
 from docflow.store.orphans import sweep_orphans
+from docflow.store.statistics import refresh_statistics
 from docflow.store.tenants import list_tenants
 from docflow.worker.dispatch import Dispatcher
 from docflow.worker.indexer import CommitPolicy, Indexer
@@ -33,6 +34,7 @@ from docflow.worker.training import labels_since
 
 log = logging.getLogger(__name__)
 TRAINING_GAP_SECONDS = 300.0
+STATISTICS_SECONDS = 60.0  # how often the planner's statistics are checked (PostgreSQL)
 
 
 def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -62,6 +64,7 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
     next_reconcile = time.monotonic() + min(5.0, settings.reconcile_interval_seconds)
     next_training: dict[str, float] = {}  # tenant -> when its training may be asked again
     next_sweep = time.monotonic() + 60.0
+    next_statistics = time.monotonic()
     try:
         while not stop.is_set():
             try:
@@ -73,6 +76,9 @@ def run_housekeeper(settings: Settings, stop: threading.Event | None = None) -> 
                     reconcile(store, dispatcher, settings)
                     next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
                     _ask_for_training(store, settings, dispatcher, next_training)
+                if time.monotonic() >= next_statistics:
+                    next_statistics = time.monotonic() + STATISTICS_SECONDS
+                    refresh_statistics(store.db)
                 if settings.orphan_grace_hours > 0 and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + settings.orphan_sweep_hours * 3600
                     # In a thread: walking every original must not hold up indexing.
