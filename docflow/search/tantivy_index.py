@@ -205,23 +205,16 @@ class TantivyIndex:
         order = ({} if sort is SearchSort.RELEVANCE else
                  {"order_by_field": "created_at",
                   "order": tantivy.Order.Desc if sort is SearchSort.DATE else tantivy.Order.Asc})
-        reading = read_query(query)
         try:
-            final = self._with_filters(_keyword_query(index, reading, tiers), filters)
+            final = self._with_filters(_keyword_query(index, read_query(query), tiers), filters)
             # tantivy panics on limit 0, so count with a one-hit page and return no hits.
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
         except ValueError:
             # A reading tantivy refuses to build or run: its plain words instead.
-            reading = plain_words(query)
-            final = self._with_filters(_keyword_query(index, reading, tiers), filters)
+            final = self._with_filters(_keyword_query(index, plain_words(query), tiers), filters)
             result = searcher.search(final, max(limit, 1), count=True, offset=offset, **order)
-        doc_types = None
-        if facets:
-            # The tiers lift scores and match nothing more: counting needs none of them (the
-            # phrase's positions cost more than all the rest at a common pair of words).
-            matching = (self._with_filters(_keyword_query(index, reading, tiers=False), filters)
-                        if tiers else final)
-            doc_types = self._type_counts(searcher, matching)
+        # Unscored, tantivy skips the tiers' optional clauses: counting reads the words alone.
+        doc_types = self._type_counts(searcher, final) if facets else None
         if limit == 0:
             return SearchResults(total=result.count, hits=[], doc_types=doc_types)
         snippets = tantivy.SnippetGenerator.create(searcher, final, self._schema, "text")
@@ -506,8 +499,10 @@ def _terms_query(index: tantivy.Index, terms: Terms) -> tantivy.Query:
             for name in fields])
     # Quoted, so no word is ever syntax; the words are \w+, so they hold no quote.
     quoted = '"' + " ".join(terms.words) + '"'
-    pairs = word_pairs(" ".join(terms.words)) if "text" in fields else []
-    if not pairs or not _has_pairs(index.schema):
+    if "text" not in fields or not _has_pairs(index.schema):
+        return index.parse_query(quoted, fields)
+    pairs = word_pairs(" ".join(terms.words))
+    if not pairs:  # one word
         return index.parse_query(quoted, fields)
     # A phrase in the text: its pairs looked up first (they lead the intersection, being the
     # rarest), its positions checked only where they all are, its BM25 the phrase's own.
