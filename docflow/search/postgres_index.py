@@ -98,15 +98,15 @@ _BETTER = f"""
                             ) t{{n}}"""
 
 # Ordered by date: the page is the exact newest (oldest) matches, the count stops at :cap. The
-# page's match names its tsqueries inline (`{{page_match}}`), not through `q`, so that the
-# planner sees each as a constant and estimates from the word's statistics how many documents
+# match names its tsqueries inline (`{{match}}`), not through `q`, so that the planner sees
+# each as a constant and estimates from the word's statistics how many documents
 # match: a common word walks a tenant's documents newest first (ix_documents_tenant_created)
 # and stops at the page, a rare one sorts its few matches. Through `q` every word looked rare
 # (a fixed guess of 0.5%), and a common one sorted all its matches: 0.6-1.1 s at 100,000.
 _SEARCH_BY_DATE = f"""
     WITH q AS (SELECT {{leaves}}),
     page AS (
-        SELECT s.id, d.uploaded_at FROM {TABLE} s{{join}} WHERE s.tsv @@ {{page_match}}
+        SELECT s.id, d.uploaded_at FROM {TABLE} s{{join}} WHERE s.tsv @@ {{match}}
         {{filters}} ORDER BY {{order}} LIMIT :limit OFFSET :offset),
     found AS (
         SELECT s.id, s.doc_type FROM {TABLE} s{{count_join}}, q
@@ -304,7 +304,12 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
             params[names[terms]] = _tsquery_text(terms)
         return names[terms]
 
-    match = _match_sql(reading.root, lambda terms: f"q.{leaf(terms)}")
+    def tsquery(terms: Terms) -> str:
+        return f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{leaf(terms)})"
+
+    # Inline, not through `q`: see _SEARCH_BY_DATE (the count of a common word, too, reads its
+    # first :cap matches in the table's order instead of building its whole bitmap first).
+    match = _match_sql(reading.root, tsquery)
     ranked = [leaf(terms) for terms in reading.ranked]
     by_date = sort is not SearchSort.RELEVANCE
     tier_matches = []
@@ -312,10 +317,6 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
         tier_matches.append(f"s.tsv @@ ({' && '.join(f'q.{name}' for name in ranked)})")
     if reading.phrase and not by_date:
         tier_matches.append(f"s.tsv @@ q.{leaf(Terms(reading.phrase))}")
-    def tsquery(terms: Terms) -> str:
-        return f"to_tsquery('{'simple' if terms.prefix else 'english'}', :{leaf(terms)})"
-
-    page_match = _match_sql(reading.root, tsquery) if by_date else ""
     leaves = ", ".join(f"{tsquery(terms)} AS {name}" for terms, name in names.items())
     highlight = f"({' || '.join(f'q.{name}' for name in ranked)})" if ranked else "''::tsquery"
     join = joined.format(table="s")
@@ -324,8 +325,7 @@ def _search_sql(reading: KeywordQuery, joined: str, filters: str, sort: SearchSo
     type_counts = _TYPE_COUNTS if facets else ""
     if by_date:
         return _SEARCH_BY_DATE.format(
-            leaves=leaves, join=join, count_join=count_join, match=match,
-            page_match=page_match, filters=filters,
+            leaves=leaves, join=join, count_join=count_join, match=match, filters=filters,
             order=_ORDER[sort], highlight=highlight, facets=type_counts,
             final_order="p." + _ORDER[sort].replace(", id", ", p.id")), params
     scored = list(zip(reading.ranked, ranked, strict=True))
