@@ -145,6 +145,7 @@ def test_tables_keep_short_words_whole_wide_and_name_each_value_narrow(
         page.goto(f"{server.url}/#/batches")  # leave and come back: the page renders anew
         page.goto(f"{server.url}/#/documents")
         page.wait_for_selector('body[data-page="/documents"]')
+        expect(page.locator("tbody tr")).to_have_count(4)  # the rows, not only the page
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         # Rows are cards without a header row: each value says which column it is.
         labels = page.evaluate("""() => [...document.querySelector('tbody tr').children]
