@@ -71,7 +71,7 @@ RANKED_MATCHES = 1_000
 _SEARCH = f"""
     WITH q AS (SELECT {{leaves}}),
     found AS (
-        SELECT s.id, s.doc_type FROM {TABLE} s{{join}}, q WHERE s.tsv @@ {{match}} {{filters}}
+        SELECT s.id, s.doc_type FROM {TABLE} s{{join}} WHERE s.tsv @@ {{match}} {{filters}}
         LIMIT :cap),
     ranked AS (SELECT * FROM found LIMIT :ranked),
     candidates AS (SELECT id FROM ranked{{better}}),
@@ -109,7 +109,7 @@ _SEARCH_BY_DATE = f"""
         SELECT s.id, d.uploaded_at FROM {TABLE} s{{join}} WHERE s.tsv @@ {{match}}
         {{filters}} ORDER BY {{order}} LIMIT :limit OFFSET :offset),
     found AS (
-        SELECT s.id, s.doc_type FROM {TABLE} s{{count_join}}, q
+        SELECT s.id, s.doc_type FROM {TABLE} s{{count_join}}
         WHERE s.tsv @@ {{match}} {{filters}} LIMIT :cap)
     SELECT p.id, s.filename, s.doc_type, 0.0 AS score,
            (SELECT count(*) FROM found) AS total{{facets}},
